@@ -45,7 +45,7 @@ class StoredArticle:
 
     @property
     def byline(self) -> str | None:
-        """"Author, Source" or whichever of the two is known."""
+        """ "Author, Source" or whichever of the two is known."""
         parts = [p for p in (self.author, self.source or self.editor) if p]
         return ", ".join(parts) or None
 

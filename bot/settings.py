@@ -112,7 +112,7 @@ class Settings:
         try:
             ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError):
-            problems.append(f"DIGEST_TIMEZONE={tz_name!r} is not an IANA time zone (e.g. Europe/Paris)")
+            problems.append(f"DIGEST_TIMEZONE={tz_name!r} is not an IANA zone (e.g. Europe/Paris)")
             tz_name = "UTC"
 
         days = (get("DIGEST_DAYS") or "mon-fri").lower().replace(" ", "")
@@ -165,7 +165,7 @@ class Settings:
         """Check what `serve` needs; raise SettingsError naming each missing variable."""
         problems = []
         if not self.bot_token:
-            problems.append("SLACK_BOT_TOKEN is missing (Slack app > OAuth & Permissions, xoxb-...)")
+            problems.append("SLACK_BOT_TOKEN is missing (app page > OAuth & Permissions, xoxb-...)")
         if not (self.app_token or self.signing_secret):
             problems.append(
                 "set SLACK_APP_TOKEN (Socket Mode, xapp-...) or SLACK_SIGNING_SECRET (HTTP mode)"

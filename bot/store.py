@@ -110,7 +110,9 @@ def connect(db_path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+def transaction(
+    conn: sqlite3.Connection, *, immediate: bool = True
+) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
     conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:
@@ -245,7 +247,7 @@ class Store:
         seen_until: datetime | None = None,
         include_removed: bool = False,
     ) -> list[StoredArticle]:
-        """Articles, newest first-seen first, optionally within a first-seen window [since, until)."""
+        """Articles, newest first-seen first, optionally first seen within [since, until)."""
         sql = "SELECT * FROM articles WHERE 1=1"
         args: list[str] = []
         if not include_removed:
@@ -304,7 +306,7 @@ class Store:
     def index_rows(
         self, article_ids: Sequence[int] | None = None
     ) -> Iterator[tuple[int, int, str, str]]:
-        """(passage id, article id, passage text, headline + dek) for the index to (re)build from."""
+        """(passage id, article id, passage text, headline + dek) to (re)build the index from."""
         sql = (
             "SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '')"
             " FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.removed_at IS NULL"

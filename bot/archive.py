@@ -1,0 +1,300 @@
+"""The archive: article files -> SQLite store + search index, kept consistent with each other.
+
+``Archive`` is the one object the adapters (CLI, Slack) hold. It ingests files incrementally,
+answers searches and gives each thread its own store connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.articles import ArticleError, parse_article
+from bot.index import PassageIndex
+from bot.models import Article, IngestReport, SearchResult
+from bot.search import PassageSearch
+from bot.settings import Settings
+from bot.store import Store, connect, transaction
+from bot.text import index_text
+
+log = logging.getLogger("newsbot.archive")
+
+ARTICLE_SUFFIXES = (".txt", ".text", ".md")
+BATCH = 500
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    path: str  # as the user named it (shown back to them)
+    realpath: str
+    size: int
+    mtime_ns: int
+
+
+class Archive:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._stores_lock = threading.Lock()
+        self._ingest_lock = threading.Lock()
+        self.index = PassageIndex(settings.index_path)
+        self.searcher = PassageSearch(self.index, lambda: self.store)
+        self._repair()
+
+    @classmethod
+    def open(cls, settings: Settings) -> Archive:
+        return cls(settings)
+
+    @property
+    def store(self) -> Store:
+        """This thread's connection to the store (SQLite connections are not shared)."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = Store(connect(self.settings.db_path))
+            self._local.store = store
+            with self._stores_lock:
+                self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        with self._stores_lock:
+            for store in self._stores:
+                store.close()
+            self._stores.clear()
+        self._local = threading.local()
+
+    # -- search --------------------------------------------------------------------------------
+    def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
+        return self.searcher.search(query, limit=limit, offset=offset)
+
+    # -- index consistency ---------------------------------------------------------------------
+    def _repair(self) -> None:
+        """Bring the index in line with the store after a crash, or build it if it is new."""
+        if self.index.created:
+            if self.store.counts()[1]:
+                log.warning("search index missing: rebuilding it from the database")
+                self.rebuild_index()
+            return
+        pending = self.store.pending_index()
+        if pending:
+            log.warning("finishing an interrupted index update (%d articles)", len(pending))
+            self._reindex(pending)
+
+    def rebuild_index(self) -> int:
+        """Rebuild the whole search index from the store; returns the passages indexed."""
+        writer = self.index.writer()
+        try:
+            self.index.clear(writer)
+            n = self.index.replace_articles(writer, (), self._index_rows(None))
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        self.store.clear_pending(self.store.pending_index())
+        return n
+
+    def _reindex(self, article_ids: Sequence[int], writer=None) -> None:  # type: ignore[no-untyped-def]
+        own = writer is None
+        writer = writer or self.index.writer()
+        try:
+            self.index.replace_articles(writer, article_ids, self._index_rows(article_ids))
+            writer.commit()
+            if own:
+                writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        self.store.clear_pending(article_ids)
+
+    def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[tuple[int, int, str, str]]:
+        for pid, aid, body, title in self.store.index_rows(article_ids):
+            yield pid, aid, index_text(body), index_text(title)
+
+    # -- ingest --------------------------------------------------------------------------------
+    def scan(
+        self, paths: Sequence[str | Path] | None = None
+    ) -> tuple[list[_File], list[str], IngestReport]:
+        """Files under the given paths (default: the articles folder), the roots whose missing
+        files count as removed, and a report holding what could not be listed."""
+        report = IngestReport()
+        roots = [Path(p) for p in paths] if paths else [self.settings.articles_dir]
+        files: list[_File] = []
+        dir_roots: list[str] = []
+        explicit_missing: list[str] = []
+        seen: set[str] = set()
+        for root in roots:
+            if root.is_dir():
+                dir_roots.append(os.path.realpath(root))
+                for found in _walk(root, report):
+                    if found.realpath not in seen:
+                        seen.add(found.realpath)
+                        files.append(found)
+            elif root.exists() or root.is_symlink():
+                try:
+                    st = root.stat()
+                except OSError as exc:
+                    report.skipped.append((str(root), f"cannot read: {exc.strerror or exc}"))
+                    continue
+                real = os.path.realpath(root)
+                if real not in seen:
+                    seen.add(real)
+                    files.append(_File(os.path.normpath(root), real, st.st_size, st.st_mtime_ns))
+            else:
+                explicit_missing.append(os.path.realpath(root))
+                report.skipped.append((str(root), "no such file or folder"))
+        return files, [*dir_roots, *explicit_missing], report
+
+    def is_stale(self, paths: Sequence[str | Path] | None = None) -> bool:
+        """True when a file was added, changed or removed since the last ingest (stat only)."""
+        files, roots, _ = self.scan(paths)
+        states = self.store.file_states()
+        live = set()
+        for f in files:
+            known = states.get(f.realpath)
+            if known is None or known[3] or known[:2] != (f.size, f.mtime_ns):
+                return True
+            live.add(f.realpath)
+        return any(
+            not removed and real not in live and _under(real, roots)
+            for real, (_, _, _, removed) in states.items()
+        )
+
+    def refresh_if_stale(self, progress: Progress | None = None) -> IngestReport | None:
+        return self.ingest(progress=progress) if self.is_stale() else None
+
+    def ingest(
+        self, paths: Sequence[str | Path] | None = None, progress: Progress | None = None
+    ) -> IngestReport:
+        """Add new files, replace changed ones, retire missing ones. Idempotent; one bad file
+        never stops the rest."""
+        started = time.perf_counter()
+        with self._ingest_lock:
+            files, roots, report = self.scan(paths)
+            states = self.store.file_states()
+            parsed: list[tuple[_File, Article, str]] = []
+            seen: set[str] = set()
+            for done, f in enumerate(files, 1):
+                seen.add(f.realpath)
+                known = states.get(f.realpath)
+                if known and not known[3] and known[:2] == (f.size, f.mtime_ns):
+                    report.unchanged += 1
+                else:
+                    self._read(f, known, report, parsed)
+                if progress:
+                    progress(done, len(files))
+            removed = [
+                real
+                for real, (_, _, _, was_removed) in states.items()
+                if not was_removed and real not in seen and _under(real, roots)
+            ]
+            self._write(parsed, removed, states, report)
+        report.took_ms = round((time.perf_counter() - started) * 1000, 1)
+        return report
+
+    def _read(
+        self,
+        f: _File,
+        known: tuple[int, int, str, bool] | None,
+        report: IngestReport,
+        parsed: list[tuple[_File, Article, str]],
+    ) -> None:
+        try:
+            article = parse_article(f.realpath, display_path=f.path)
+            digest = hashlib.sha1(Path(f.realpath).read_bytes()).hexdigest()
+        except ArticleError as exc:
+            reason = str(exc)
+            if known and not known[3]:
+                reason += " (the previous version stays searchable)"
+            report.skipped.append((f.path, reason))
+            log.info("skipped %s: %s", f.path, reason)
+            return
+        except OSError as exc:
+            report.skipped.append((f.path, f"cannot read: {exc.strerror or exc}"))
+            return
+        for warning in article.warnings:
+            report.warnings.append((f.path, warning))
+            log.info("%s: %s", f.path, warning)
+        if known and not known[3] and known[2] == digest:
+            # Touched but not changed: remember the new stat, skip the rewrite.
+            self.store.touch_file(f.realpath, f.path, f.size, f.mtime_ns)
+            report.unchanged += 1
+            return
+        parsed.append((f, article, digest))
+
+    def _write(
+        self,
+        parsed: list[tuple[_File, Article, str]],
+        removed: list[str],
+        states: dict[str, tuple[int, int, str, bool]],
+        report: IngestReport,
+    ) -> None:
+        if not parsed and not removed:
+            return
+        store = self.store
+        writer = self.index.writer()
+        try:
+            for start in range(0, max(len(parsed), 1), BATCH):
+                batch = parsed[start : start + BATCH]
+                ids: list[int] = []
+                with transaction(store.conn):
+                    for f, article, digest in batch:
+                        article_id, is_new = store.upsert_article(
+                            f.realpath, article, f.size, f.mtime_ns, digest
+                        )
+                        ids.append(article_id)
+                        known = states.get(f.realpath)
+                        (report.added if is_new or (known and known[3]) else report.updated).append(
+                            f.path
+                        )
+                    if start == 0:
+                        for real in removed:
+                            article_id = store.mark_removed(real)
+                            if article_id is not None:
+                                ids.append(article_id)
+                                report.removed.append(_display(store, article_id, real))
+                self._reindex(ids, writer)
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+
+
+def _display(store: Store, article_id: int, fallback: str) -> str:
+    article = store.article(article_id)
+    return article.path if article else fallback
+
+
+def _under(realpath: str, roots: Sequence[str]) -> bool:
+    return any(realpath == r or realpath.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _walk(root: Path, report: IngestReport) -> Iterable[_File]:
+    """Article files under a folder, sorted; symlinked folders are not followed (no loops)."""
+
+    def on_error(exc: OSError) -> None:
+        report.skipped.append((str(exc.filename or root), f"cannot list: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or not name.lower().endswith(ARTICLE_SUFFIXES):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                report.skipped.append((path, f"cannot read: {exc.strerror or exc}"))
+                continue
+            if not os.path.isfile(path):
+                report.skipped.append((path, "not a regular file"))
+                continue
+            yield _File(os.path.normpath(path), os.path.realpath(path), st.st_size, st.st_mtime_ns)

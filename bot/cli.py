@@ -1,0 +1,268 @@
+"""The ``newsbot`` command line: the second adapter over the core (the first is Slack)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot import __version__
+from bot.models import Hit, IngestReport, SearchResult
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("newsbot.cli")
+
+
+class CliError(Exception):
+    """An error to show the user as one line, with exit code 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS, help="database file (env NEWSBOT_DB)")
+    common.add_argument(
+        "--articles",
+        default=argparse.SUPPRESS,
+        help="articles folder (env NEWSBOT_ARTICLES_DIR, default seeds/)",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log more"
+    )
+    parser = argparse.ArgumentParser(
+        prog="newsbot",
+        parents=[common],
+        description="Search a newsroom's article archive and post a daily digest.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", parents=[common], help="read article files into the archive")
+    p.add_argument("paths", nargs="*", help="files or folders (default: the articles folder)")
+
+    p = sub.add_parser("search", parents=[common], help="search the archive's passages")
+    p.add_argument("query", nargs="?", default=None, help="keywords, typos welcome")
+    p.add_argument("--limit", type=int, default=5, help="how many hits (1-50, default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--batch", type=Path, help="a file with one query per line")
+
+    p = sub.add_parser("summarize", parents=[common], help="summarize article files")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--sentences", type=int, default=3, help="sentences per summary (default 3)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("digest", parents=[common], help="preview or post the daily digest")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print it, post nothing (default)")
+    mode.add_argument("--post", action="store_true", help="post it now through the ledger")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("serve", parents=[common], help="run the Slack bot")
+    p.add_argument("--port", type=int, default=None, help="HTTP mode port (env PORT, 3000)")
+
+    sub.add_parser("console", parents=[common], help="talk to the bot here, without Slack")
+    sub.add_parser("doctor", parents=[common], help="check configuration, Slack and storage")
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    return settings.with_overrides(
+        db_path=Path(args.db) if getattr(args, "db", None) else None,
+        articles_dir=Path(args.articles) if getattr(args, "articles", None) else None,
+        log_level="INFO" if getattr(args, "verbose", False) else None,
+    )
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except SettingsError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args, settings)
+    except SettingsError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        print(
+            f"newsbot: the database {settings.db_path} cannot be used ({exc}). "
+            "Point --db at another file, or move this one aside to start afresh.",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("newsbot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def open_archive(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.archive import Archive
+    from bot.index import IndexBusy
+
+    try:
+        return Archive.open(settings)
+    except IndexBusy as exc:
+        raise CliError(str(exc)) from exc
+    except OSError as exc:
+        raise CliError(f"cannot open the archive at {settings.db_path}: {exc}") from exc
+
+
+def _progress(stream: TextIO):  # type: ignore[no-untyped-def]
+    """A progress line on a terminal, for ingests big enough to wait for."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total >= 200 and (done % 50 == 0 or done == total):
+            end = "\n" if done == total else ""
+            print(f"\rreading articles: {done}/{total}", end=end, file=stream, flush=True)
+
+    return show
+
+
+def print_ingest_report(report: IngestReport, out: TextIO) -> None:
+    print(
+        f"added {len(report.added)}, updated {len(report.updated)}, removed "
+        f"{len(report.removed)}, unchanged {report.unchanged}, skipped {len(report.skipped)}"
+        f" ({report.took_ms:.0f} ms)",
+        file=out,
+    )
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}", file=out)
+    for path, warning in report.warnings:
+        print(f"  warning {path}: {warning}", file=out)
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {
+        "title": hit.article.title,
+        "path": hit.article.path,
+        "paragraph": hit.paragraph,
+        "text": hit.text,
+        "score": hit.score,
+        "author": hit.article.author,
+        "published": hit.article.published.isoformat() if hit.article.published else None,
+    }
+
+
+def result_json(result: SearchResult) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "corrected": result.corrected,
+        "hits": [hit_json(h) for h in result.hits],
+        "took_ms": result.took_ms,
+    }
+
+
+def marked(text: str, spans: Sequence[tuple[int, int]], bold: bool) -> str:
+    start_mark, end_mark = ("\033[1m", "\033[0m") if bold else ("**", "**")
+    out, last = [], 0
+    for start, end in spans:
+        out.append(text[last:start] + start_mark + text[start:end] + end_mark)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def print_result(result: SearchResult, out: TextIO) -> None:
+    bold = out.isatty()
+    if result.corrected:
+        print(f"Did you mean: {result.corrected}", file=out)
+    if not result.hits:
+        print(result.hint or "No results.", file=out)
+        return
+    for n, hit in enumerate(result.hits, result.offset + 1):
+        a = hit.article
+        byline = " · ".join(
+            x for x in (a.byline, a.published.date().isoformat() if a.published else None) if x
+        )
+        print(f"{n}. {a.title}" + (f" ({byline})" if byline else ""), file=out)
+        print(f"   {a.path}, paragraph {hit.paragraph} · score {hit.score:.2f}", file=out)
+        print(f"   {marked(hit.text, hit.spans, bold)}", file=out)
+        print(file=out)
+    if result.hint:
+        print(result.hint, file=out)
+    print(f"({len(result.hits)} hits in {result.took_ms:.1f} ms)", file=out)
+
+
+# -- commands ----------------------------------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    archive = open_archive(settings)
+    try:
+        report = archive.ingest(args.paths or None, progress=_progress(sys.stderr))
+    finally:
+        archive.close()
+    print_ingest_report(report, sys.stdout)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    if args.batch is None and args.query is None:
+        raise CliError('give keywords, e.g. newsbot search "wagner mali", or --batch FILE')
+    if not 1 <= args.limit <= 50:
+        raise CliError("--limit must be between 1 and 50")
+    if args.batch is not None:
+        try:
+            queries = args.batch.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            raise CliError(f"cannot read {args.batch}: {exc.strerror or exc}") from exc
+    else:
+        queries = [args.query]
+    archive = open_archive(settings)
+    try:
+        if not settings.articles_dir.is_dir():
+            log.warning("no articles folder %s: searching what is stored", settings.articles_dir)
+        else:
+            report = archive.refresh_if_stale(progress=_progress(sys.stderr))
+            if report and (report.skipped or report.changed):
+                print_ingest_report(report, sys.stderr)
+        for query in queries:
+            result = archive.search(query, limit=args.limit)
+            if args.json:
+                print(json.dumps(result_json(result), ensure_ascii=False), flush=True)
+            else:
+                if args.batch is not None:
+                    print(f"## {query}")
+                print_result(result, sys.stdout)
+    finally:
+        archive.close()
+    return 0
+
+
+def cmd_not_ready(args: argparse.Namespace, settings: Settings) -> int:
+    raise CliError(f"'{args.command}' is not available in this build yet")
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "summarize": cmd_not_ready,
+    "digest": cmd_not_ready,
+    "serve": cmd_not_ready,
+    "console": cmd_not_ready,
+    "doctor": cmd_not_ready,
+}
