@@ -6,14 +6,13 @@ import json
 import time
 
 import pytest
+from fakeslack import BOT_USER_ID, FakeSlack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
-
-from fakeslack import BOT_USER_ID, FakeSlack
 
 
 @pytest.fixture
@@ -93,7 +92,7 @@ def test_server_error_status(fake):
 
 def test_wait_for_call_times_out_with_what_was_seen(fake):
     client(fake).auth_test()
-    with pytest.raises(TimeoutError, match="auth.test"):
+    with pytest.raises(TimeoutError, match=r"auth\.test"):
         fake.wait_for_call("chat.postMessage", timeout=0.2)
 
 
