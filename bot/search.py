@@ -28,6 +28,8 @@ NOTHING_HINT = (
     "Nothing in the archive matches. Try fewer keywords, another spelling, or a broader word."
 )
 
+NO_MORE_HINT = "No more results."
+
 
 @dataclass(frozen=True, slots=True)
 class _Candidate:
@@ -82,6 +84,8 @@ class PassageSearch:
         hint = None
         if not hits:
             hint = NOTHING_HINT
+        elif not page:
+            hint = NO_MORE_HINT
         elif all(h.score < 10 for h in page):
             hint = "No passage has all the keywords; showing the closest matches."
         if notes:

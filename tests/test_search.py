@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.archive import Archive
-from bot.search import EMPTY_HINT, NOTHING_HINT
+from bot.search import EMPTY_HINT, NO_MORE_HINT, NOTHING_HINT
 from bot.settings import Settings
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -109,6 +109,8 @@ def test_paging_gives_new_hits_and_says_when_there_are_more(archive: Archive) ->
     assert len(first.hits) == 3 and second.hits
     assert not {h.passage_id for h in first.hits} & {h.passage_id for h in second.hits}
     assert second.offset == 3
+    beyond = archive.search("mali", limit=3, offset=400)
+    assert beyond.hits == () and beyond.hint == NO_MORE_HINT and not beyond.has_more
 
 
 def test_nothing_matches_gives_a_hint(archive: Archive) -> None:

@@ -1,0 +1,118 @@
+"""Property-based checks of the core: the parser and the query path take anything."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.archive import Archive
+from bot.articles import ArticleError, parse_bytes, parse_text
+from bot.settings import Settings
+from bot.text import highlight_spans, iter_tokens, tokens
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+hostile_text = st.one_of(
+    st.text(max_size=2000),
+    st.lists(
+        st.sampled_from(
+            [
+                "<!channel>",
+                "<@U123>",
+                "<http://x|y>",
+                "&amp;",
+                "&",
+                "<",
+                ">",
+                '"',
+                "*",
+                "NEAR(",
+                " AND ",
+                " OR ",
+                "NOT",
+                "'; DROP TABLE passages; --",
+                "\x00",
+                "\x1b[2J",
+                "\u202e",
+                "author: X",
+                "tend: 12",
+                "FILE - x (AP Photo/Y)",
+                "\n",
+                "\n\n",
+                "\r\n",
+                "Sávaré",
+                "2,700",
+                "mercinaries",
+                "🇫🇷",
+                "ß",
+                "İ",
+                "\ufeff",
+                "_",
+                "__",
+            ]
+        ),
+        max_size=60,
+    ).map("".join),
+)
+
+
+@given(st.binary(max_size=4000))
+@settings(max_examples=300, deadline=None)
+def test_parser_never_raises_anything_but_article_error(data: bytes) -> None:
+    try:
+        article = parse_bytes(data, "x.txt")
+    except ArticleError:
+        return
+    assert article.title and article.paragraphs
+    assert all(p.strip() for p in article.paragraphs)
+    assert not set(article.captions) & set(article.paragraphs)
+
+
+@given(hostile_text)
+@settings(max_examples=300, deadline=None)
+def test_parser_on_hostile_text(text: str) -> None:
+    try:
+        article = parse_text(text, "x.txt")
+    except ArticleError:
+        return
+    assert "\n" not in article.title
+    assert all("\n" not in p for p in article.paragraphs)
+
+
+@given(hostile_text)
+@settings(max_examples=300, deadline=None)
+def test_tokens_and_spans_stay_inside_the_text(text: str) -> None:
+    spans = highlight_spans(text, tokens(text)[:5])
+    for start, end in spans:
+        assert 0 <= start < end <= len(text)
+    assert [s for s, _ in spans] == sorted(s for s, _ in spans)
+    for start, end, token in iter_tokens(text):
+        assert token and text[start:end]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("prop")
+    shutil.copytree(SEEDS, root / "seeds")
+    a = Archive.open(Settings(db_path=root / "n.db", articles_dir=root / "seeds"))
+    a.ingest()
+    yield a
+    a.close()
+
+
+@given(query=hostile_text, limit=st.integers(-5, 100), offset=st.integers(-5, 500))
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_query_gives_a_result_never_an_exception(
+    archive: Archive, query: str, limit: int, offset: int
+) -> None:
+    result = archive.search(query, limit=limit, offset=offset)
+    assert len(result.hits) <= 50
+    assert result.hits or result.hint
+    for hit in result.hits:
+        assert all(0 <= s < e <= len(hit.text) for s, e in hit.spans)
