@@ -95,6 +95,7 @@ class Archive:
             self.index.clear(writer)
             n = self.index.replace_articles(writer, (), self._index_rows(None))
             writer.commit()
+            self.index.refresh()
             writer.wait_merging_threads()
         except BaseException:
             writer.rollback()
@@ -108,6 +109,7 @@ class Archive:
         try:
             self.index.replace_articles(writer, article_ids, self._index_rows(article_ids))
             writer.commit()
+            self.index.refresh()
             if own:
                 writer.wait_merging_threads()
         except BaseException:

@@ -103,6 +103,12 @@ class PassageIndex:
                 self._reloaded = now
         return self.index.searcher()
 
+    def refresh(self) -> None:
+        """See this process's own commit at once (other processes' within a second)."""
+        with self._lock:
+            self.index.reload()
+            self._reloaded = time.monotonic()
+
     def num_docs(self) -> int:
         return self._searcher().num_docs
 
