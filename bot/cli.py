@@ -253,6 +253,32 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.articles import ArticleError, parse_article
+    from bot.summarize import summarize
+
+    if not 1 <= args.sentences <= 20:
+        raise CliError("--sentences must be between 1 and 20")
+    failed = 0
+    for path in args.files:
+        try:
+            article = parse_article(path)
+        except ArticleError as exc:
+            print(f"newsbot: {path}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        sentences = summarize(article.paragraphs, args.sentences, article.title)
+        if args.json:
+            doc = {"path": str(path), "title": article.title, "sentences": sentences}
+            print(json.dumps(doc, ensure_ascii=False), flush=True)
+        else:
+            print(f"{article.title}  ({path})")
+            for sentence in sentences:
+                print(f"  - {sentence}")
+            print()
+    return 1 if failed else 0
+
+
 def cmd_not_ready(args: argparse.Namespace, settings: Settings) -> int:
     raise CliError(f"'{args.command}' is not available in this build yet")
 
@@ -260,7 +286,7 @@ def cmd_not_ready(args: argparse.Namespace, settings: Settings) -> int:
 COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
-    "summarize": cmd_not_ready,
+    "summarize": cmd_summarize,
     "digest": cmd_not_ready,
     "serve": cmd_not_ready,
     "console": cmd_not_ready,

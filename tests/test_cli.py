@@ -115,6 +115,21 @@ def test_errors_are_one_clear_line_and_nonzero(
     assert "oops" not in out.stderr  # secrets are never echoed
 
 
+def test_summarize_files_json_and_readable(workdir: Path) -> None:
+    seed = "seeds/003_89b01d93bc535f51.txt"
+    (workdir / "empty.txt").write_bytes(b"")
+    out = newsbot(workdir, "summarize", seed, "empty.txt", "--sentences", "2", "--json")
+    assert out.returncode == 1  # one file was bad; the good one is still summarized
+    assert "empty.txt: empty file" in out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc) == {"path", "title", "sentences"}
+    assert doc["path"] == seed and doc["title"].startswith("Has President Macron")
+    assert len(doc["sentences"]) == 2
+    assert all("AP Photo" not in s and "author:" not in s for s in doc["sentences"])
+    out = newsbot(workdir, "summarize", seed)
+    assert out.returncode == 0 and out.stdout.count("\n  - ") == 3
+
+
 def test_corrupt_database_is_a_clear_error(workdir: Path) -> None:
     db = workdir / "broken.db"
     db.write_bytes(b"this is not sqlite" * 100)
