@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import __version__
+from bot.logs import setup_logging
 from bot.models import Hit, IngestReport, SearchResult
 from bot.settings import Settings, SettingsError
 
@@ -75,14 +76,6 @@ def load_settings(args: argparse.Namespace) -> Settings:
         db_path=Path(args.db) if getattr(args, "db", None) else None,
         articles_dir=Path(args.articles) if getattr(args, "articles", None) else None,
         log_level="INFO" if getattr(args, "verbose", False) else None,
-    )
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
     )
 
 

@@ -1,0 +1,61 @@
+"""Logging: one line per event with time, level, component and request/job id; no secrets.
+
+Adapters set the id of what they are handling with ``log_context("req", envelope_id)``; every
+line logged inside (from any module) carries it. Tokens are masked in every line whatever logged it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_context: contextvars.ContextVar[str] = contextvars.ContextVar("newsbot_log_context", default="-")
+# Slack tokens (xoxb-, xoxp-, xapp-, ...) and anything that looks like a signing secret assignment.
+_SECRET = re.compile(r"\b(xox[a-z]|xapp)-[A-Za-z0-9-]+|(?i:(secret|token)=)[^\s&]+")
+
+
+def redact(text: str) -> str:
+    return _SECRET.sub(lambda m: f"{m[1]}-***" if m[1] else f"{m[2]}=***", text)
+
+
+@contextmanager
+def log_context(kind: str, ident: str) -> Iterator[None]:
+    """Tag every log line inside the block with ``kind=ident`` (e.g. req=Ev123, job=digest)."""
+    token = _context.set(f"{kind}={ident}")
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.ctx = _context.get()
+        record.component = record.name.removeprefix("newsbot.")
+        return True
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def setup_logging(level: str = "WARNING", stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+    """Quiet by default (WARNING); third-party libraries stay at WARNING unless DEBUG."""
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(_ContextFilter())
+    handler.setFormatter(
+        _RedactingFormatter(
+            "%(asctime)s %(levelname)s %(component)s [%(ctx)s] %(message)s",
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    numeric = getattr(logging, level.upper(), logging.WARNING)
+    root.setLevel(numeric if numeric == logging.DEBUG else logging.WARNING)
+    logging.getLogger("newsbot").setLevel(numeric)
