@@ -85,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args)
     except SettingsError as exc:
+        if args.command == "doctor":  # the doctor reports bad settings as failed checks
+            from bot.doctor import doctor
+
+            return doctor(None, exc.problems)
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
@@ -272,6 +276,12 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import doctor
+
+    return doctor(settings)
+
+
 def cmd_not_ready(args: argparse.Namespace, settings: Settings) -> int:
     raise CliError(f"'{args.command}' is not available in this build yet")
 
@@ -283,5 +293,5 @@ COMMANDS = {
     "digest": cmd_not_ready,
     "serve": cmd_not_ready,
     "console": cmd_not_ready,
-    "doctor": cmd_not_ready,
+    "doctor": cmd_doctor,
 }

@@ -1,0 +1,247 @@
+"""``newsbot doctor``: check configuration, Slack, storage and schedule; say how to fix each."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.settings import Settings, SettingsError
+
+REQUIRED_SCOPES = frozenset({"commands", "chat:write", "app_mentions:read", "im:history"})
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: str  # PASS, FAIL, WARN or SKIP
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{self.status:<4} {self.name}: {self.detail}"
+        return text + (f"\n     fix: {self.fix}" if self.fix else "")
+
+
+def run_checks(settings: Settings | None, problems: list[str] | None = None) -> list[Check]:
+    """Every check, in order; Slack checks talk to SLACK_API_URL (or Slack) with the bot token."""
+    if settings is None:
+        return [
+            Check("configuration", "FAIL", p, "edit .env or the environment (see .env.example)")
+            for p in problems or ["invalid settings"]
+        ]
+    checks = [Check("configuration", "PASS", "all variables valid")]
+    checks += _storage(settings)
+    checks += _slack(settings)
+    checks.append(_schedule(settings))
+    return checks
+
+
+def _guard(name: str, fn: Callable[[], list[Check]]) -> list[Check]:
+    try:
+        return fn()
+    except Exception as exc:  # a check that crashes is a failed check, not a crashed doctor
+        return [Check(name, "FAIL", f"{type(exc).__name__}: {exc}")]
+
+
+def _storage(settings: Settings) -> list[Check]:
+    out: list[Check] = []
+    folder = settings.articles_dir
+    if not folder.is_dir():
+        out.append(
+            Check(
+                "articles folder",
+                "FAIL",
+                f"{folder} is not a folder",
+                "set NEWSBOT_ARTICLES_DIR (or --articles) to the folder of article files",
+            )
+        )
+    else:
+        from bot.archive import ARTICLE_SUFFIXES
+
+        n = sum(1 for p in folder.rglob("*") if p.suffix.lower() in ARTICLE_SUFFIXES)
+        out.append(Check("articles folder", "PASS", f"{folder}: {n} article files"))
+
+    def database() -> list[Check]:
+        from bot.archive import Archive
+
+        try:
+            archive = Archive.open(settings)
+        except sqlite3.DatabaseError as exc:
+            return [
+                Check(
+                    "database",
+                    "FAIL",
+                    f"{settings.db_path}: {exc}",
+                    "restore a backup, or move it aside and run `newsbot ingest` (loses history)",
+                )
+            ]
+        try:
+            ok = archive.store.conn.execute("PRAGMA quick_check").fetchone()[0]
+            articles, passages = archive.store.counts()
+            indexed = archive.index.num_docs()
+            stale = folder.is_dir() and archive.is_stale()
+        finally:
+            archive.close()
+        checks = [
+            Check(
+                "database", "PASS", f"{settings.db_path}: {articles} articles, {passages} passages"
+            )
+            if ok == "ok"
+            else Check("database", "FAIL", f"integrity check: {ok}", "restore from a backup")
+        ]
+        if indexed != passages:
+            checks.append(
+                Check(
+                    "search index",
+                    "FAIL",
+                    f"{indexed} passages indexed, {passages} stored",
+                    f"delete {settings.index_path} and run any newsbot command to rebuild it",
+                )
+            )
+        else:
+            checks.append(Check("search index", "PASS", f"{indexed} passages indexed"))
+        if stale:
+            checks.append(
+                Check(
+                    "archive freshness",
+                    "WARN",
+                    "the articles folder changed since the last ingest",
+                    "run `newsbot ingest` (the running bot re-scans on its own)",
+                )
+            )
+        return checks
+
+    return out + _guard("database", database)
+
+
+def _slack(settings: Settings) -> list[Check]:
+    if not settings.bot_token:
+        return [
+            Check(
+                "slack token",
+                "FAIL",
+                "SLACK_BOT_TOKEN is not set (search and digest work offline only)",
+                "create the app from manifest.json and copy its Bot User OAuth Token into .env",
+            )
+        ]
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.app import make_client
+
+    client = make_client(settings, timeout=10)
+    out: list[Check] = []
+    try:
+        auth = client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error", "error")
+        return [
+            Check(
+                "slack token",
+                "FAIL",
+                f"auth.test said {error}",
+                "reinstall the app and copy the new Bot User OAuth Token into SLACK_BOT_TOKEN",
+            )
+        ]
+    except Exception as exc:
+        return [Check("slack token", "FAIL", f"cannot reach Slack: {type(exc).__name__}")]
+    out.append(Check("slack token", "PASS", f"bot {auth.get('user')} in {auth.get('team')}"))
+    granted = {s.strip() for s in (auth.headers.get("x-oauth-scopes") or "").split(",") if s}
+    missing = sorted(REQUIRED_SCOPES - granted)
+    out.append(
+        Check("slack scopes", "PASS", ", ".join(sorted(REQUIRED_SCOPES)))
+        if not missing
+        else Check(
+            "slack scopes",
+            "FAIL",
+            "missing " + ", ".join(missing),
+            "add them under OAuth & Permissions (or re-create from manifest.json) and reinstall",
+        )
+    )
+    out.append(_mode(settings))
+    for channel in settings.digest_channels:
+        out.append(_membership(client, channel))
+    if not settings.digest_channels:
+        out.append(Check("digest channel", "SKIP", "DIGEST_CHANNEL not set: no daily digest"))
+    return out
+
+
+def _mode(settings: Settings) -> Check:
+    if settings.app_token:
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
+
+        base = settings.slack_api_url or WebClient.BASE_URL
+        client = WebClient(token=settings.app_token, base_url=base.rstrip("/") + "/", timeout=10)
+        try:
+            client.apps_connections_open()
+        except SlackApiError as exc:
+            return Check(
+                "socket mode",
+                "FAIL",
+                f"apps.connections.open said {exc.response.get('error', 'error')}",
+                "enable Socket Mode and create an app-level token with connections:write",
+            )
+        except Exception as exc:
+            return Check("socket mode", "FAIL", f"cannot reach Slack: {type(exc).__name__}")
+        return Check("socket mode", "PASS", "app-level token accepted")
+    if settings.signing_secret:
+        return Check("http mode", "PASS", f"signing secret set; serve on port {settings.port}")
+    return Check(
+        "connection mode",
+        "FAIL",
+        "neither SLACK_APP_TOKEN nor SLACK_SIGNING_SECRET is set",
+        "set SLACK_APP_TOKEN (Socket Mode, recommended) or SLACK_SIGNING_SECRET (HTTP mode)",
+    )
+
+
+def _membership(client, channel: str) -> Check:  # type: ignore[no-untyped-def]
+    from slack_sdk.errors import SlackApiError
+
+    invite = f"in Slack, open the channel and type /invite @newsbot (channel {channel})"
+    try:
+        info = client.conversations_info(channel=channel)
+    except SlackApiError as exc:
+        error = exc.response.get("error", "error")
+        if error == "missing_scope":
+            return Check(
+                f"digest channel {channel}",
+                "WARN",
+                "cannot check membership without channels:read",
+                "add channels:read to check, or just make sure the bot is invited",
+            )
+        return Check(f"digest channel {channel}", "FAIL", error, invite)
+    except Exception as exc:
+        return Check(f"digest channel {channel}", "FAIL", f"cannot reach Slack: {exc}")
+    data = info.get("channel") or {}
+    name = data.get("name", channel)
+    if not data.get("is_member"):
+        return Check(f"digest channel {channel}", "FAIL", f"bot is not a member of #{name}", invite)
+    return Check(f"digest channel {channel}", "PASS", f"bot is a member of #{name}")
+
+
+def _schedule(settings: Settings) -> Check:
+    from bot.schedule import next_digest_time
+
+    try:
+        at = next_digest_time(settings, datetime.now(UTC))
+    except ValueError as exc:
+        return Check("next digest", "FAIL", str(exc), "fix DIGEST_DAYS")
+    detail = f"{at:%a %Y-%m-%d %H:%M} {settings.digest_timezone} ({settings.digest_days})"
+    if not settings.digest_channels:
+        return Check("next digest", "SKIP", detail + ", but no DIGEST_CHANNEL")
+    return Check("next digest", "PASS", detail)
+
+
+def doctor(settings: Settings | None, problems: list[str] | None = None, out=print) -> int:  # type: ignore[no-untyped-def]
+    """Print one line per check; 1 if any failed, else 0."""
+    checks = run_checks(settings, problems)
+    for check in checks:
+        out(check.line())
+    failed = sum(c.status == "FAIL" for c in checks)
+    out(f"\n{len(checks) - failed} ok, {failed} failed" if failed else f"\nall {len(checks)} ok")
+    return 1 if failed else 0
+
+
+__all__ = ["REQUIRED_SCOPES", "Check", "SettingsError", "doctor", "run_checks"]

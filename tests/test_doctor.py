@@ -1,0 +1,110 @@
+"""`newsbot doctor` against the fake Slack: a line per check, a fix for each failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fakeslack import FakeSlack
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+TOKENS = {"SLACK_BOT_TOKEN": "xoxb-doctor-secret-1", "SLACK_APP_TOKEN": "xapp-doctor-secret-2"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as f:
+        yield f
+
+
+def doctor(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    if not (tmp_path / "seeds").exists():
+        shutil.copytree(SEEDS, tmp_path / "seeds")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT", "SLACK", "DIGEST"))}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "doctor"],
+        cwd=tmp_path,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "xoxb-doctor-secret" not in out.stdout + out.stderr
+    assert "xapp-doctor-secret" not in out.stdout + out.stderr
+    return out
+
+
+def lines(out: subprocess.CompletedProcess) -> dict[str, str]:
+    """check name -> status"""
+    found = {}
+    for line in out.stdout.splitlines():
+        status, _, rest = line.partition(" ")
+        if status in ("PASS", "FAIL", "WARN", "SKIP"):
+            found[rest.strip().split(":")[0]] = status
+    return found
+
+
+def test_all_good(tmp_path: Path, fake: FakeSlack) -> None:
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    subprocess.run([sys.executable, "-m", "bot", "ingest"], cwd=tmp_path, check=True)
+    env = {**TOKENS, "SLACK_API_URL": fake.api_url, "DIGEST_CHANNEL": "C0DESK0001"}
+    out = doctor(tmp_path, env)
+    assert out.returncode == 0, out.stdout
+    status = lines(out)
+    assert status == {
+        "configuration": "PASS",
+        "articles folder": "PASS",
+        "database": "PASS",
+        "search index": "PASS",
+        "slack token": "PASS",
+        "slack scopes": "PASS",
+        "socket mode": "PASS",
+        "digest channel C0DESK0001": "PASS",
+        "next digest": "PASS",
+    }
+    assert fake.calls_to("auth.test") and fake.calls_to("conversations.info")
+
+
+def test_missing_scope_not_a_member_and_bad_app_token(tmp_path: Path) -> None:
+    with FakeSlack(scopes="chat:write,commands") as fake:
+        fake.channels["C0DESK0001"] = {"id": "C0DESK0001", "name": "desk", "is_member": False}
+        fake.fail("apps.connections.open", "invalid_auth")
+        env = {**TOKENS, "SLACK_API_URL": fake.api_url, "DIGEST_CHANNEL": "C0DESK0001"}
+        out = doctor(tmp_path, env)
+    assert out.returncode == 1
+    status = lines(out)
+    assert status["slack scopes"] == "FAIL"
+    assert "missing app_mentions:read, im:history" in out.stdout
+    assert status["digest channel C0DESK0001"] == "FAIL"
+    assert "/invite @newsbot" in out.stdout
+    assert status["socket mode"] == "FAIL"
+
+
+def test_rejected_token(tmp_path: Path, fake: FakeSlack) -> None:
+    fake.fail("auth.test", "invalid_auth")
+    out = doctor(tmp_path, {**TOKENS, "SLACK_API_URL": fake.api_url})
+    assert out.returncode == 1
+    assert "FAIL slack token: auth.test said invalid_auth" in out.stdout
+    assert "fix: reinstall the app" in out.stdout
+
+
+def test_unreachable_slack_and_bad_settings(tmp_path: Path) -> None:
+    out = doctor(tmp_path, {**TOKENS, "SLACK_API_URL": "http://127.0.0.1:9/api/"})
+    assert out.returncode == 1 and "FAIL slack token: cannot reach Slack" in out.stdout
+    out = doctor(tmp_path, {"DIGEST_TIMEZONE": "Mars/Olympus", "DIGEST_DAYS": "someday"})
+    assert out.returncode == 1
+    assert out.stdout.count("FAIL configuration") == 2
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_missing_articles_folder_and_no_slack(tmp_path: Path) -> None:
+    out = doctor(tmp_path, {"NEWSBOT_ARTICLES_DIR": str(tmp_path / "nowhere")})
+    assert out.returncode == 1
+    status = lines(out)
+    assert status["articles folder"] == "FAIL" and status["slack token"] == "FAIL"
+    assert status["database"] == "PASS"
