@@ -173,9 +173,9 @@ def _mode(settings: Settings) -> Check:
         from slack_sdk.errors import SlackApiError
 
         base = settings.slack_api_url or WebClient.BASE_URL
-        client = WebClient(token=settings.app_token, base_url=base.rstrip("/") + "/", timeout=10)
+        client = WebClient(base_url=base.rstrip("/") + "/", timeout=10)
         try:
-            client.apps_connections_open()
+            client.apps_connections_open(app_token=settings.app_token)
         except SlackApiError as exc:
             return Check(
                 "socket mode",
