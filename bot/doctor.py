@@ -144,7 +144,7 @@ def _slack(settings: Settings) -> list[Check]:
                 "reinstall the app and copy the new Bot User OAuth Token into SLACK_BOT_TOKEN",
             )
         ]
-    except Exception as exc:
+    except OSError as exc:
         return [Check("slack token", "FAIL", f"cannot reach Slack: {type(exc).__name__}")]
     out.append(Check("slack token", "PASS", f"bot {auth.get('user')} in {auth.get('team')}"))
     granted = {s.strip() for s in (auth.headers.get("x-oauth-scopes") or "").split(",") if s}
@@ -183,7 +183,7 @@ def _mode(settings: Settings) -> Check:
                 f"apps.connections.open said {exc.response.get('error', 'error')}",
                 "enable Socket Mode and create an app-level token with connections:write",
             )
-        except Exception as exc:
+        except OSError as exc:
             return Check("socket mode", "FAIL", f"cannot reach Slack: {type(exc).__name__}")
         return Check("socket mode", "PASS", "app-level token accepted")
     if settings.signing_secret:
@@ -212,7 +212,7 @@ def _membership(client, channel: str) -> Check:  # type: ignore[no-untyped-def]
                 "add channels:read to check, or just make sure the bot is invited",
             )
         return Check(f"digest channel {channel}", "FAIL", error, invite)
-    except Exception as exc:
+    except OSError as exc:
         return Check(f"digest channel {channel}", "FAIL", f"cannot reach Slack: {exc}")
     data = info.get("channel") or {}
     name = data.get("name", channel)
