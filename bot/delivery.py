@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from bot.ledger import Claim, Ledger, Refusal, as_utc
 from bot.store import utcnow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("newsbot.delivery")
 
 Build = Callable[[datetime, datetime, date], Any]
 Post = Callable[[str, Any, str], str]

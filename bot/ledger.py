@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot.store import from_iso, to_iso, transaction, utcnow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("newsbot.ledger")
 
 DEFAULT_LEASE = timedelta(minutes=10)
 

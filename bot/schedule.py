@@ -27,7 +27,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-log = logging.getLogger(__name__)
+from bot.logs import log_context
+
+log = logging.getLogger("newsbot.schedule")
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MISFIRE_GRACE = timedelta(hours=6)
@@ -131,10 +133,14 @@ class DigestJobs:
             log.info("digest %s: a digest run is already in progress; skipping", reason)
             return None
         try:
-            log.info("digest %s: running the digest of %s", reason, due)
-            self.run_digest(due)
-        except Exception:
-            log.exception("digest %s: the digest run of %s failed; it will be retried", reason, due)
+            with log_context("job", f"digest-{reason}:{due.isoformat()}"):
+                log.info("digest %s: running the digest of %s", reason, due)
+                try:
+                    self.run_digest(due)
+                except Exception:
+                    log.exception(
+                        "digest %s: the digest run of %s failed; it will be retried", reason, due
+                    )
         finally:
             self._lock.release()
         return due
@@ -151,10 +157,11 @@ class DigestJobs:
 
 def _safe(name: str, fn: Callable[[], object]) -> Callable[[], None]:
     def job() -> None:
-        try:
-            fn()
-        except Exception:
-            log.exception("%s job failed; it runs again at its next time", name)
+        with log_context("job", name):
+            try:
+                fn()
+            except Exception:
+                log.exception("%s job failed; it runs again at its next time", name)
 
     return job
 
