@@ -211,6 +211,12 @@ class FakeSlack:
                 raise TimeoutError(f"expected {count} {method} call(s); calls so far: {got}")
             return matching()
 
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``predicate()`` (evaluated under the fake's lock) is true."""
+        with self._cond:
+            if not self._cond.wait_for(predicate, timeout=timeout):
+                raise TimeoutError("condition not met in time")
+
     def _handle_http(self, req: BaseHTTPRequestHandler) -> None:
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length) if length else b""

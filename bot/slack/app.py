@@ -1,0 +1,163 @@
+"""Building the Bolt app: the Web API client with retries, dedupe, listeners, error handling."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from bot.archive import Archive
+from bot.settings import Settings
+from bot.slack import views
+from bot.slack.dedupe import SeenCache
+from bot.slack.listeners import register
+
+log = logging.getLogger("newsbot.slack")
+
+NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
+_SECRET_RE = re.compile(r"\b(xox[a-z]-|xapp-)[A-Za-z0-9-]+")
+
+
+class TransientErrorRetryHandler(RetryHandler):
+    """Retries 5xx answers and timeouts a bounded number of times, with a short backoff.
+
+    slack_sdk's ServerErrorRetryHandler covers only 500 and 503; gateways answer 502 and 504
+    too, and a read timeout is not a connection error to ConnectionErrorRetryHandler.
+    """
+
+    def __init__(self, max_retry_count: int = 2, backoff_factor: float = 0.25) -> None:
+        super().__init__(max_retry_count, BackoffRetryIntervalCalculator(backoff_factor))
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None:
+            return 500 <= response.status_code <= 599
+        return isinstance(error, TimeoutError | socket.timeout)
+
+
+def retry_handlers() -> list[RetryHandler]:
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        TransientErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+def make_client(settings: Settings, *, timeout: int = 15) -> WebClient:
+    """The bot's Web API client: SLACK_API_URL when set, 429 and 5xx retried."""
+    base_url = settings.slack_api_url or WebClient.BASE_URL
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return WebClient(
+        token=settings.bot_token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=retry_handlers(),
+    )
+
+
+def redact(text: str) -> str:
+    """Hide anything shaped like a Slack token."""
+    return _SECRET_RE.sub(lambda m: m.group(1) + "[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that removes tokens from every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def slack_error_code(error: BaseException) -> str | None:
+    if isinstance(error, SlackApiError):
+        data = getattr(error.response, "data", None)
+        if isinstance(data, dict):
+            return data.get("error")
+    return None
+
+
+def build_app(
+    settings: Settings,
+    archive: Archive,
+    client: WebClient | None = None,
+    *,
+    seen: SeenCache | None = None,
+    listener_threads: int = 16,
+) -> App:
+    """The Bolt app with every listener registered.
+
+    ``process_before_response`` stays False: each listener acks first, and Bolt answers Slack
+    (HTTP response or Socket Mode ack) at once while the search continues in the listener pool.
+    """
+    app = App(
+        name="newsbot",
+        client=client or make_client(settings),
+        signing_secret=settings.signing_secret or "",
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=listener_threads, thread_name_prefix="newsbot-listener"
+        ),
+    )
+    seen = seen or SeenCache()
+
+    @app.middleware
+    def drop_repeated_deliveries(body: dict[str, Any], next: Any) -> BoltResponse | None:
+        """Slack retries an event it thinks failed; answer each event once (by id)."""
+        if body.get("type") == "event_callback":
+            event = body.get("event") or {}
+            keys = [
+                f"event:{body['event_id']}" if body.get("event_id") else None,
+                f"msg:{event['client_msg_id']}" if event.get("client_msg_id") else None,
+            ]
+            if seen.seen_before(*keys):
+                log.info("ignoring a repeated delivery of %s", body.get("event_id"))
+                return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    register(app, archive)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], respond: Any, say: Any) -> None:
+        """A failing listener: log the cause (no tokens), tell the user briefly, keep serving."""
+        code = slack_error_code(error)
+        kind = body.get("type") or ("slash_command" if body.get("command") else "request")
+        log.error("listener failed on %s: %s", kind, redact(f"{type(error).__name__}: {error}"))
+        message = views.not_in_channel() if code in NOT_IN_CHANNEL else views.apology()
+        try:
+            if body.get("response_url") or body.get("type") == "block_actions":
+                respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
+            elif (
+                (event := body.get("event")) and event.get("channel") and code not in NOT_IN_CHANNEL
+            ):
+                thread = None if event.get("channel_type") == "im" else event.get("ts")
+                say(**message.as_kwargs(), thread_ts=event.get("thread_ts") or thread)
+        except Exception as exc:  # the apology itself failed: logging is all that is left
+            log.warning("could not tell the user about the failure: %s", redact(str(exc)))
+
+    return app

@@ -1,0 +1,80 @@
+"""Buttons: Share to channel, More results (and the digest's passages button)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.archive import Archive
+from bot.slack import views
+from bot.slack.listeners import search_message
+
+log = logging.getLogger("newsbot.slack.actions")
+
+NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
+
+
+def _channel_of(body: dict[str, Any]) -> str | None:
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+
+
+def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, respond: Respond):
+    """Post one result visibly in the channel, attributed to the person who shared it."""
+    value = views.parse_value(action.get("value"))
+    found = archive.store.passages_by_id([int(value.get("p") or 0)])
+    if not found:
+        respond(
+            **views.notice("That passage is no longer in the archive.").as_kwargs(),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    passage, article = next(iter(found.values()))
+    spans = [
+        (int(s[0]), int(s[1])) for s in value.get("s") or [] if isinstance(s, list) and len(s) == 2
+    ]
+    total = len(archive.store.passages_of(article.id))
+    user = (body.get("user") or {}).get("id")
+    message = views.shared_passage(
+        article, passage.position, passage.text, spans, total=total, user_id=user
+    )
+    channel = _channel_of(body)
+    try:
+        client.chat_postMessage(channel=channel, **message.as_kwargs(), unfurl_links=False)
+    except SlackApiError as exc:
+        if (exc.response.data or {}).get("error") not in NOT_IN_CHANNEL:
+            raise
+        respond(
+            **views.not_in_channel().as_kwargs(),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+
+def more_results(archive: Archive, body: dict, action: dict, respond: Respond) -> None:
+    """Replace the results with the next page."""
+    value = views.parse_value(action.get("value"))
+    query = str(value.get("q") or "")
+    offset = max(0, int(value.get("o") or 0))
+    ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
+    message = search_message(archive, query, offset=offset, shareable=ephemeral)
+    respond(**message.as_kwargs(), replace_original=True)
+
+
+def register(app: App, archive: Archive) -> None:
+    @app.action(re.compile(rf"^{views.ACTION_SHARE}(:\d+)?$"))
+    def on_share(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        share_hit(archive, body, action, client, respond)
+
+    @app.action(views.ACTION_MORE)
+    def on_more(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        more_results(archive, body, action, respond)

@@ -1,0 +1,136 @@
+"""The ``/news`` slash command: ack at once, then answer through ``respond()`` (ephemeral).
+
+``/news KEYWORDS`` searches; ``/news help``, ``/news sources`` and ``/news digest`` are
+subcommands. A word that is not a subcommand is searched like any other keyword.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.archive import Archive
+from bot.slack import views
+from bot.slack.listeners import MAX_QUERY, HelpRegistry, search_message
+from bot.slack.mrkdwn import plain_from_slack
+
+log = logging.getLogger("newsbot.slack.commands")
+
+COMMAND = "/news"
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    archive: Archive
+    args: str  # the text after the subcommand, unescaped
+    user_id: str | None
+    channel_id: str | None
+    registry: HelpRegistry
+
+
+Handler = Callable[[CommandRequest], views.Message]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    handler: Handler
+    usage: str
+    example: str | None
+
+
+class Router:
+    """Subcommands by name; anything else goes to the default (search)."""
+
+    def __init__(self) -> None:
+        self.subcommands: dict[str, Subcommand] = {}
+
+    def subcommand(
+        self, name: str, *, usage: str, example: str | None = None
+    ) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            self.subcommands[name] = Subcommand(name, handler, usage, example)
+            return handler
+
+        return decorate
+
+    def route(self, text: str) -> tuple[Subcommand | None, str]:
+        word, _, rest = text.strip().partition(" ")
+        sub = self.subcommands.get(word.lower())
+        return (sub, rest.strip()) if sub else (None, text.strip())
+
+
+router = Router()
+
+
+def search(req: CommandRequest) -> views.Message:
+    """Search the archive (typos forgiven); only you see the results, each with a Share button."""
+    message = search_message(req.archive, req.args, shareable=True)
+    if len(req.args) > MAX_QUERY:
+        note = views.context(f"_Your query was cut to its first {MAX_QUERY} characters._")
+        message = views.Message(message.text, [*message.blocks[: views.MAX_BLOCKS - 1], note])
+    return message
+
+
+@router.subcommand("help", usage=f"{COMMAND} help")
+def help_(req: CommandRequest) -> views.Message:
+    """What I can do (this message)."""
+    return req.registry.view()
+
+
+@router.subcommand("sources", usage=f"{COMMAND} sources")
+def sources(req: CommandRequest) -> views.Message:
+    """What the archive holds: counts and the newest articles."""
+    store = req.archive.store
+    articles, passages = store.counts()
+    return views.sources_view(store.articles(), article_count=articles, passage_count=passages)
+
+
+def digest_preview(archive: Archive, now: datetime | None = None) -> views.Message | None:
+    """The digest as it would be posted now, or None while the digest builder is not installed.
+
+    Hook for the digest issue: ``bot.digest.build_digest(store, since, until, digest_date)``
+    builds the content and ``views.render_digest`` renders it.
+    """
+    try:
+        from bot.digest import build_digest
+    except ImportError:
+        return None
+    now = now or datetime.now(UTC)
+    since = now - timedelta(hours=24)
+    digest = build_digest(archive.store, since, now, now.date())
+    text, blocks = views.render_digest(digest)
+    return views.Message(text, blocks)
+
+
+@router.subcommand("digest", usage=f"{COMMAND} digest")
+def digest(req: CommandRequest) -> views.Message:
+    """Preview the daily digest (only you see it)."""
+    preview = digest_preview(req.archive)
+    if preview is None:
+        return views.notice("The digest is not available in this version yet.")
+    return preview
+
+
+def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
+    registry.add(f"{COMMAND} KEYWORDS", search, example=f"{COMMAND} wagner mali")
+    for sub in router.subcommands.values():
+        registry.add(sub.usage, sub.handler, example=sub.example)
+
+    @app.command(COMMAND)
+    def on_news(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        text = plain_from_slack(command.get("text") or "")
+        sub, args = router.route(text)
+        req = CommandRequest(
+            archive, args, command.get("user_id"), command.get("channel_id"), registry
+        )
+        if sub is None and not args:
+            sub = router.subcommands["help"]
+        message = sub.handler(req) if sub else search(req)
+        respond(**message.as_kwargs(), response_type="ephemeral")

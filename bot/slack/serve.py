@@ -1,0 +1,188 @@
+"""``newsbot serve``: Socket Mode (app token) or HTTP mode (signing secret) with waitress.
+
+HTTP mode serves Bolt's WSGI adapter at ``/slack/events`` (Slack's documented path) and a health
+check at ``GET /healthz`` with waitress, a production WSGI server; Bolt's own server is for
+development only. Both modes stop cleanly on SIGTERM / Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
+from waitress.server import create_server
+
+from bot.archive import Archive
+from bot.settings import Settings, SettingsError
+from bot.slack.app import RedactingFilter, build_app, redact
+
+log = logging.getLogger("newsbot.slack.serve")
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def wsgi_app(app: App, archive: Archive) -> Wsgi:
+    """Slack requests to Bolt at /slack/events; GET /healthz for load balancers."""
+    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            try:
+                articles, passages = archive.store.counts()
+                status, body = "200 OK", {"ok": True, "articles": articles, "passages": passages}
+            except Exception as exc:
+                status, body = "503 Service Unavailable", {"ok": False, "error": type(exc).__name__}
+            data = json.dumps(body).encode()
+            start_response(
+                status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+            )
+            return [data]
+        return bolt(environ, start_response)
+
+    return application
+
+
+class HttpServer:
+    """waitress serving the bot in a background thread; ``port=0`` picks a free port."""
+
+    def __init__(
+        self,
+        app: App,
+        archive: Archive,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 3000,
+        threads: int = 8,
+    ) -> None:
+        self._server = create_server(
+            wsgi_app(app, archive), host=host, port=port, threads=threads, ident="newsbot"
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="newsbot-http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)  # type: ignore[union-attr]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> HttpServer:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        server = self._server
+        # One loop turn at a time, so stop() is honoured from this thread (waitress is not
+        # thread-safe to close from outside its loop).
+        while not self._stop.is_set():
+            server.asyncore.loop(timeout=0.2, map=server._map, count=1)  # type: ignore[union-attr]
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)  # type: ignore[union-attr]
+        for channel in list(server._map.values()):  # type: ignore[union-attr]
+            channel.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
+def _refresher(archive: Archive, minutes: int, stop: threading.Event) -> None:
+    """Pick up new and changed article files while serving."""
+    while not stop.wait(max(1, minutes) * 60):
+        try:
+            report = archive.refresh_if_stale()
+            if report is not None and report.changed:
+                log.info(
+                    "archive refreshed: %d added, %d updated, %d removed",
+                    len(report.added),
+                    len(report.updated),
+                    len(report.removed),
+                )
+        except Exception as exc:
+            log.error("archive refresh failed: %s", exc)
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def _shutdown_listeners(app: App, timeout: float) -> None:
+    """Let in-flight answers finish (bounded), then stop the listener pool."""
+    executor = getattr(app.listener_runner, "listener_executor", None)
+    if executor is None:
+        return
+    done = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, daemon=True)
+    done.start()
+    done.join(timeout)
+
+
+def run_serve(
+    settings: Settings,
+    archive: Archive,
+    port: int | None = None,
+    *,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> int:
+    """Serve until SIGTERM / Ctrl-C (or ``stop`` is set). Returns the exit code.
+
+    Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP mode on ``port`` (default
+    ``settings.port``). ``on_ready`` receives a one-line description once serving.
+    """
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+    try:
+        settings.require_slack()
+    except SettingsError as exc:
+        print(f"newsbot serve: {exc}", file=sys.stderr)
+        return 2
+    stop = stop or threading.Event()
+    _install_signal_handlers(stop)
+    try:
+        app = build_app(settings, archive)
+    except (BoltError, SlackApiError) as exc:
+        print(
+            f"newsbot serve: Slack did not accept the bot token ({redact(str(exc))}). "
+            "Check SLACK_BOT_TOKEN (and SLACK_API_URL if set).",
+            file=sys.stderr,
+        )
+        return 1
+    refresher = threading.Thread(
+        target=_refresher, args=(archive, settings.rescan_minutes, stop), daemon=True
+    )
+    if settings.rescan_minutes > 0:
+        refresher.start()
+    ready = on_ready or (lambda line: print(line, file=sys.stderr))
+    if settings.slack_mode == "socket":
+        socket_handler = SocketModeHandler(app, settings.app_token)
+        socket_handler.connect()
+        ready("newsbot: connected to Slack in Socket Mode; Ctrl-C to stop")
+        stop.wait()
+        socket_handler.close()
+    else:
+        server = HttpServer(app, archive, port=settings.port if port is None else port).start()
+        ready(f"newsbot: serving HTTP on port {server.port} ({EVENTS_PATH}, {HEALTH_PATH})")
+        stop.wait()
+        server.stop()
+    _shutdown_listeners(app, timeout=5.0)
+    return 0
