@@ -87,6 +87,15 @@ class DeliveryResult:
     def delivered(self) -> bool:
         return self.status in ("sent", "recovered", "empty", "already_sent")
 
+    def describe(self) -> str:
+        """One line for the CLI: ``C0123 2024-03-11: sent (ts 1712.0001)``."""
+        head = f"{self.channel} {self.digest_date}: {self.status.replace('_', ' ')}"
+        if self.ts:
+            head += f" (ts {self.ts})"
+        if self.error and not self.delivered:
+            head += f": {self.error}"
+        return head
+
 
 class _HasConn(Protocol):
     @property
@@ -190,12 +199,13 @@ def deliver_digest(
     and the ledger keeps the digest retryable. The window is [last delivered, now).
     """
     ledger = ledger or Ledger(store.conn)
+    # ``until`` is taken before the claim, whose BEGIN IMMEDIATE waits for any ingest
+    # transaction in flight: an article stamped first_seen < until is committed (visible to the
+    # build below), and one stamped later falls in the next window. No article slips between.
+    until = as_utc(now) if now is not None else ledger.clock()
     claim = ledger.claim(channel, digest_date, ignore_backoff=ignore_backoff)
     if isinstance(claim, Refusal):
         return _refused(claim)
-    # The claim ran in BEGIN IMMEDIATE, after ``now``: every ingest that stamped first_seen
-    # before ``now`` has committed, so the window [since, until) misses no article.
-    until = as_utc(now) if now is not None else ledger.clock()
     if claim.in_doubt:
         resolved = _resolve_in_doubt(ledger, claim, find_existing)
         if resolved is not None:

@@ -202,6 +202,7 @@ def test_slack_error_is_not_sent_then_retried_and_sent_once(
     slack.script = [error]
     first = deliver(store, slack)
     assert first.status == "failed" and not first.delivered
+    assert first.describe().startswith("C111 2024-03-11: failed: ")
     assert slack.messages == []
     assert log_says in caplog.text and "C111" in caplog.text and "will retry" in caplog.text
     row = Ledger(store.conn).get("C111", DAY)
@@ -214,6 +215,7 @@ def test_slack_error_is_not_sent_then_retried_and_sent_once(
     clock.shift(timedelta(seconds=1))
     second = deliver(store, slack)
     assert second.status == "sent" and second.attempts == 2
+    assert second.describe() == f"C111 2024-03-11: sent (ts {second.ts})"
     assert len(slack.posts_to("C111", DAY)) == 1
     assert slack.lookups == []  # a clean error answer is not in doubt: no history lookup needed
     clock.shift(timedelta(hours=1))
@@ -425,3 +427,28 @@ def test_crash_script_smoke(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "messages posted 8, expected 8; runs with a problem: 0" in out.stdout
     assert "where the kill landed" in out.stdout
+
+
+def test_an_article_being_ingested_during_the_digest_is_not_lost(tmp_path, slack):
+    """An ingest transaction stamps first_seen before the digest's ``until`` but commits after
+    the digest started: the claim waits for it, so the article is in this digest, not lost."""
+    db = tmp_path / "ingest.db"
+    store, ingest = Store.open(db), Store.open(db)
+    stamped, release = threading.Event(), threading.Event()
+
+    def slow_ingest() -> None:
+        with transaction(ingest.conn):
+            ingest.upsert_article("/a/late.txt", Article("/a/late.txt", "late", ("x.",)), 1, 1, "l")
+            stamped.set()
+            release.wait(5)
+
+    writer = threading.Thread(target=slow_ingest)
+    writer.start()
+    assert stamped.wait(5)
+    threading.Timer(0.3, release.set).start()
+    result = deliver(store, slack)  # now = after the stamp; the claim waits for the commit
+    writer.join()
+    assert result.status == "sent"
+    assert slack.messages[0].content.stories == ("late",)
+    store.close()
+    ingest.close()
