@@ -204,7 +204,7 @@ def kill_site(db: Path, channel: FileChannel, channels: list[str], day: date) ->
             if sent_at is None:
                 return "claimed, before post"
             return "mid-post, after accept" if posted else "mid-post, before accept"
-        return "after mark sent"
+        return "after mark sent (or done)"
     finally:
         conn.close()
 
@@ -310,7 +310,7 @@ def parent_main(ns: argparse.Namespace) -> int:
         "claimed, before post",
         "mid-post, before accept",
         "mid-post, after accept",
-        "after mark sent",
+        "after mark sent (or done)",
     ):
         print(f"{site:<28} {sites[site]:>5}")
     print(f"{'next run, per channel':<28} {'count':>5}")
