@@ -341,3 +341,79 @@ def not_in_channel() -> Message:
         ":no_entry: I'm not a member of this channel, so I can't post here. "
         "Invite me with `/invite @newsbot` and try again."
     )
+
+
+# -- digest --------------------------------------------------------------------------------------
+DIGEST_SOURCES_SHOWN = 3
+DIGEST_IDS_IN_BUTTON = 40
+
+
+def _story_sources(sources: Sequence[StoredArticle]) -> str:
+    shown = []
+    for article in sources[:DIGEST_SOURCES_SHOWN]:
+        meta = " · ".join(article_meta(article))
+        shown.append(
+            link(article.url, truncate(article.title, 120)) + (f" ({meta})" if meta else "")
+        )
+    text = "; ".join(shown)
+    if len(sources) > DIGEST_SOURCES_SHOWN:
+        n = len(sources) - DIGEST_SOURCES_SHOWN
+        text += f"; and {n} more source{'s' if n != 1 else ''}"
+    return text
+
+
+def render_digest(digest: Any) -> tuple[str, list[Block]]:
+    """The daily digest: one section per story (headline, summary, sources, a passages button).
+
+    ``digest`` follows ``bot.digest.Digest``: ``stories`` (each with ``headline``, ``summary``
+    sentences and ``sources`` articles) and ``more`` (stories left out by the builder). Stories
+    that do not fit Slack's limits are counted into the closing "and N more".
+    """
+    stories = list(getattr(digest, "stories", ()) or ())
+    day = getattr(digest, "digest_date", None)
+    title = f"Newsroom digest, {day.day} {day:%b %Y}" if day else "Newsroom digest"
+    b = _Builder(reserve_blocks=1, reserve_chars=300)
+    b.add({"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_TEXT]}})
+    if not stories:
+        b.add(section("Nothing new arrived in the archive since the last digest."))
+        return _fallback(f"{title}: nothing new."), b.blocks
+    shown = 0
+    for i, story in enumerate(stories):
+        summary = " ".join(str(s) for s in (story.summary or ()))
+        text = f"*{truncate_escaped(str(story.headline), 300)}*"
+        if summary:
+            text += "\n" + truncate_escaped(summary, SECTION_TEXT - 400)
+        ids = [a.id for a in story.sources[:DIGEST_IDS_IN_BUTTON]]
+        accessory = button("See passages", f"{ACTION_DIGEST_PASSAGES}:{i}", json.dumps({"a": ids}))
+        group = [section(text, accessory)]
+        if story.sources:
+            group.append(context(_story_sources(story.sources)))
+        if not b.add(*([divider()] if shown else []), *group):
+            break
+        shown += 1
+    more = int(getattr(digest, "more", 0) or 0) + len(stories) - shown
+    if more > 0:
+        b.tail(context(f"and {more} more {'story' if more == 1 else 'stories'}"))
+    headlines = "; ".join(str(s.headline) for s in stories[:shown])
+    return _fallback(f"{title}: {headlines}"), b.blocks
+
+
+def article_passages(items: Sequence[tuple[StoredArticle, Sequence[str], int]]) -> Message:
+    """Articles with their opening passages: (article, passages shown, total passages)."""
+    b = _Builder(reserve_blocks=1, reserve_chars=200)
+    shown = 0
+    for article, passages, total in items:
+        body = "\n\n".join(passage_text(p, (), limit=600) for p in passages)
+        meta = [*article_meta(article), f"{len(passages)} of {total} paragraphs"]
+        group = [
+            section(headline(article) + ("\n" + body if body else "")),
+            context(" · ".join(meta)),
+        ]
+        if not b.add(*group):
+            break
+        shown += 1
+    if shown < len(items):
+        b.tail(context(f"and {len(items) - shown} more articles"))
+    if not items:
+        b.add(section("Those articles are no longer in the archive."))
+    return Message(_fallback("Passages from the digest"), b.blocks)

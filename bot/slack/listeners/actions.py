@@ -66,7 +66,31 @@ def more_results(archive: Archive, body: dict, action: dict, respond: Respond) -
     respond(**message.as_kwargs(), replace_original=True)
 
 
+def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
+    """Show the opening passages of a digest story's articles, only to the person who asked."""
+    ids = [
+        int(i) for i in views.parse_value(action.get("value")).get("a") or [] if str(i).isdigit()
+    ]
+    store = archive.store
+    items = []
+    for article_id in ids[:10]:
+        article = store.article(article_id)
+        passages = store.passages_of(article_id) if article else []
+        if article and passages:
+            items.append((article, [p.text for p in passages[:2]], len(passages)))
+    respond(
+        **views.article_passages(items).as_kwargs(),
+        response_type="ephemeral",
+        replace_original=False,
+    )
+
+
 def register(app: App, archive: Archive) -> None:
+    @app.action(re.compile(rf"^{views.ACTION_DIGEST_PASSAGES}(:\d+)?$"))
+    def on_digest_passages(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        digest_passages(archive, action, respond)
+
     @app.action(re.compile(rf"^{views.ACTION_SHARE}(:\d+)?$"))
     def on_share(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -92,19 +92,21 @@ def sources(req: CommandRequest) -> views.Message:
 
 
 def digest_preview(archive: Archive, now: datetime | None = None) -> views.Message | None:
-    """The digest as it would be posted now, or None while the digest builder is not installed.
+    """The next digest as it would be posted now, or None while no digest builder exists.
 
-    Hook for the digest issue: ``bot.digest.build_digest(store, since, until, digest_date)``
-    builds the content and ``views.render_digest`` renders it.
+    ``bot.digest.build_digest(store, since, until, digest_date)`` builds the content over the
+    window ``bot.delivery.preview_digest`` chooses; ``views.render_digest`` renders it.
     """
     try:
+        from bot.delivery import preview_digest
         from bot.digest import build_digest
     except ImportError:
         return None
-    now = now or datetime.now(UTC)
-    since = now - timedelta(hours=24)
-    digest = build_digest(archive.store, since, now, now.date())
-    text, blocks = views.render_digest(digest)
+    store = archive.store
+    preview = preview_digest(
+        archive.settings, store, lambda s, u, d: build_digest(store, s, u, d), now=now
+    )
+    text, blocks = views.render_digest(preview.content)
     return views.Message(text, blocks)
 
 

@@ -1,0 +1,94 @@
+"""Rendering the digest for Slack, and its "See passages" button.
+
+The digest content follows the contract of ``bot.digest`` (stories with headline, summary
+sentences and source articles; ``more``); these tests build such content by hand so the
+rendering is checked on its own, at the sizes that stress Slack's limits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from conftest import find_button
+from fakeslack import iter_blocks_text
+from test_slack_views import HOSTILE, all_text, article, assert_valid
+
+from bot.slack import views
+
+BARE = re.compile(r"&(?!amp;|lt;|gt;)")
+
+
+@dataclass(frozen=True)
+class Story:
+    headline: str
+    summary: tuple[str, ...]
+    sources: tuple
+
+
+@dataclass(frozen=True)
+class Digest:
+    stories: tuple
+    more: int = 0
+    digest_date: date | None = None
+
+
+def test_digest_renders_stories_with_sources_and_buttons():
+    stories = (
+        Story(
+            "Troops leave Mali",
+            ("France ended its deployment.", "Critics object."),
+            (article(1), article(2, url=None)),
+        ),
+        Story("Quiet day", (), (article(3),)),
+    )
+    text, blocks = views.render_digest(Digest(stories, digest_date=date(2025, 3, 4)))
+    assert_valid(views.Message(text, blocks))
+    body = all_text(views.Message(text, blocks))
+    assert "Newsroom digest, 4 Mar 2025" in body
+    assert "*Troops leave Mali*\nFrance ended its deployment. Critics object." in body
+    assert "<https://news.test/1|Headline 1> (Jane Roe, Wire · 23 Sep 2023)" in body
+    button = find_button(blocks, views.ACTION_DIGEST_PASSAGES)
+    assert json.loads(button["value"]) == {"a": [1, 2]}
+    assert "more stories" not in body
+
+
+def test_digest_of_300_articles_stays_within_limits_and_counts_the_rest():
+    arts = [article(i, title=f"{HOSTILE} {i}" * 5) for i in range(300)]
+    stories = tuple(
+        Story(
+            f"Story {i} {HOSTILE}",
+            (f"{HOSTILE} sentence. " * 40,),
+            tuple(arts[i * 3 : i * 3 + 3] * 20),
+        )
+        for i in range(100)
+    )
+    text, blocks = views.render_digest(Digest(stories, more=7))
+    message = views.Message(text, blocks)
+    assert_valid(message)
+    body = all_text(message)
+    shown = sum(1 for b in blocks if "accessory" in b)
+    assert 0 < shown < 100
+    assert f"and {100 - shown + 7} more stories" in body
+    assert "<!channel>" not in body and "<@U0BADBAD>" not in body and not BARE.search(body)
+    assert "and 57 more sources" in body
+
+
+def test_empty_digest_says_nothing_new():
+    text, blocks = views.render_digest(Digest(()))
+    assert_valid(views.Message(text, blocks))
+    assert "Nothing new" in all_text(views.Message(text, blocks))
+
+
+def test_see_passages_button_answers_privately(slack, archive):
+    ids = [a.id for a in archive.store.articles()]
+    stories = (Story("Mali", ("x",), tuple(archive.store.article(i) for i in ids)),)
+    _, blocks = views.render_digest(Digest(stories))
+    reply = slack.click(find_button(blocks, views.ACTION_DIGEST_PASSAGES), wait_for="response")
+    assert reply.body["response_type"] == "ephemeral" and reply.body["replace_original"] is False
+    body = "\n".join(iter_blocks_text(reply.blocks))
+    for i in ids:
+        assert archive.store.article(i).title in body
+        assert f"2 of {len(archive.store.passages_of(i))} paragraphs" in body
