@@ -1,0 +1,688 @@
+"""Search benchmark: our archive search against its peers on synthetic news-like corpora.
+
+    .venv/bin/python -m benchmarks.search_bench                      # 10k and 100k passages
+    .venv/bin/python -m benchmarks.search_bench --full               # also 1M (many minutes)
+    .venv/bin/python -m benchmarks.search_bench --sizes 2000 --queries 20   # a quick look
+
+For each size a corpus is generated (``benchmarks.corpus``, fixed seed) as article files, with 200
+queries whose target paragraph is known, once clean and once with 1-2 typos a word. Side by side,
+in one run, on the same corpus and queries:
+
+- ``ours``: the project's own path, ``Archive.ingest`` of the files, then ``Archive.search``;
+- ``naive``: ``rapidfuzz.process.extract`` (default scorer WRatio) over every passage;
+- ``fts5``: SQLite FTS5 (unicode61, diacritics removed), the query words ANDed, ranked by bm25;
+- ``tantivy``: a minimal tantivy index of the passages, each query word an exact OR fuzzy term
+  (same edit budget as ours, a letter swap is one edit), the words ANDed, no rerank.
+
+Every build and every query phase runs in its own subprocess, so memory is that process's peak
+resident set (Linux ``VmHWM``; it sees the Rust heap and touched index pages, unlike tracemalloc)
+minus its resident set just before the build or the opening of the index. Build time is ours: the
+files through the whole ingest (parse, SQLite, index); peers: reading the passages from one TSV
+file into their index. Latency is wall time around one query call, after 20 warm-up queries.
+recall@5: the target paragraph is among the first five hits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.corpus import passage_number, write_articles, write_corpus
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+APPROACHES = ("ours", "naive", "fts5", "tantivy")
+LABELS = {
+    "ours": "ours: Archive.search (tantivy + rerank)",
+    "naive": "rapidfuzz.process.extract over all passages",
+    "fts5": "SQLite FTS5, exact terms, bm25",
+    "tantivy": "tantivy fuzzy, words ANDed, no rerank",
+}
+BASELINE = "fts5"
+NAIVE_MAX_DEFAULT = 100_000
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _status_mb(key: str) -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
+def _rss_now_mb() -> float:
+    """Resident set now (Linux), else the peak so far."""
+    return _status_mb("VmRSS") or _rss_peak_mb()
+
+
+def _rss_peak_mb() -> float:
+    """Peak resident set of this process. VmHWM belongs to this program's own address space;
+    ru_maxrss would also carry the parent's size at fork time (Linux keeps it across exec)."""
+    return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _dir_mb(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 2**20
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+
+
+def _budget(word: str) -> int:
+    """The Meilisearch budget, as ours applies it (the peer gets the same tolerance)."""
+    if not word.isalpha() or len(word) < 5:
+        return 0
+    return 1 if len(word) < 9 else 2
+
+
+def _passages(corpus: Path):  # type: ignore[no-untyped-def]
+    with (corpus / "passages.tsv").open(encoding="utf-8") as tsv:
+        for line in tsv:
+            num, _, text = line.rstrip("\n").partition("\t")
+            yield int(num), text
+
+
+# -- the approaches -----------------------------------------------------------------------------
+# Each has build(corpus, state) -> extra info, and open(corpus, state) -> search(query) -> ids.
+
+
+def build_ours(corpus: Path, state: Path) -> dict:
+    from bot.archive import Archive
+    from bot.settings import Settings
+
+    archive = Archive.open(Settings(db_path=state / "newsbot.db", articles_dir=corpus / "articles"))
+    report = archive.ingest()
+    archive.close()
+    if report.skipped:
+        raise RuntimeError(f"ingest skipped files: {report.skipped[:3]}")
+    return {"added": len(report.added)}
+
+
+def open_ours(corpus: Path, state: Path) -> Callable[[str], list[int]]:
+    from bot.archive import Archive
+    from bot.settings import Settings
+
+    starts = json.loads((corpus / "manifest.json").read_text())["starts"]
+    archive = Archive.open(Settings(db_path=state / "newsbot.db", articles_dir=corpus / "articles"))
+
+    def search(query: str) -> list[int]:
+        result = archive.search(query, limit=5)
+        return [passage_number(starts, h.article.path, h.paragraph) for h in result.hits]
+
+    search.archive = archive  # type: ignore[attr-defined]
+    return search
+
+
+def _fts_query(query: str) -> str:
+    return " AND ".join('"' + w.replace('"', '""') + '"' for w in query.split())
+
+
+def build_fts5(corpus: Path, state: Path) -> dict:
+    conn = sqlite3.connect(state / "fts.db")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "CREATE VIRTUAL TABLE p USING fts5(body, tokenize='unicode61 remove_diacritics 2')"
+    )
+    batch: list[tuple[int, str]] = []
+    with conn:
+        for row in _passages(corpus):
+            batch.append(row)
+            if len(batch) >= 5000:
+                conn.executemany("INSERT INTO p(rowid, body) VALUES (?, ?)", batch)
+                batch.clear()
+        conn.executemany("INSERT INTO p(rowid, body) VALUES (?, ?)", batch)
+    with conn:
+        conn.execute("INSERT INTO p(p) VALUES ('optimize')")
+    conn.close()
+    return {}
+
+
+def open_fts5(corpus: Path, state: Path) -> Callable[[str], list[int]]:
+    conn = sqlite3.connect(state / "fts.db")
+    sql = "SELECT rowid FROM p WHERE p MATCH ? ORDER BY bm25(p) LIMIT 5"
+
+    def search(query: str) -> list[int]:
+        return [r[0] for r in conn.execute(sql, (_fts_query(query),))]
+
+    return search
+
+
+def _tantivy_schema():  # type: ignore[no-untyped-def]
+    import tantivy
+
+    b = tantivy.SchemaBuilder()
+    b.add_integer_field("pid", stored=True, indexed=False, fast=True)
+    b.add_text_field("body", stored=False, tokenizer_name="default", index_option="freq")
+    return b.build()
+
+
+def build_tantivy(corpus: Path, state: Path) -> dict:
+    import tantivy
+
+    path = state / "tantivy"
+    path.mkdir()
+    index = tantivy.Index(_tantivy_schema(), str(path))
+    writer = index.writer(heap_size=128 * 1024 * 1024, num_threads=1)
+    for num, text in _passages(corpus):
+        writer.add_document(tantivy.Document(pid=num, body=text))
+    writer.commit()
+    writer.wait_merging_threads()
+    return {}
+
+
+def open_tantivy(corpus: Path, state: Path) -> Callable[[str], list[int]]:
+    import tantivy
+
+    schema = _tantivy_schema()
+    index = tantivy.Index.open(str(state / "tantivy"))
+    searcher = index.searcher()
+    Q, must, should = tantivy.Query, tantivy.Occur.Must, tantivy.Occur.Should
+
+    def search(query: str) -> list[int]:
+        clauses = []
+        for word in re.findall(r"[^\W_]+", query.lower()):  # what tantivy's default tokenizer keeps
+            exact = Q.term_query(schema, "body", word)
+            budget = _budget(word)
+            if budget:
+                fuzzy = Q.fuzzy_term_query(
+                    schema, "body", word, distance=budget, transposition_cost_one=True
+                )
+                clauses.append((must, Q.boolean_query([(should, exact), (should, fuzzy)])))
+            else:
+                clauses.append((must, exact))
+        if not clauses:
+            return []
+        hits = searcher.search(Q.boolean_query(clauses), 5, count=False).hits
+        return [int(searcher.doc(address)["pid"][0]) for _, address in hits]
+
+    return search
+
+
+def build_naive(corpus: Path, state: Path) -> dict:
+    return {}  # nothing to build: the naive design scans the passages at query time
+
+
+def open_naive(corpus: Path, state: Path) -> Callable[[str], list[int]]:
+    from rapidfuzz import fuzz, process, utils
+
+    choices = [utils.default_process(text) for _, text in _passages(corpus)]
+
+    def search(query: str) -> list[int]:
+        hits = process.extract(
+            utils.default_process(query), choices, scorer=fuzz.WRatio, processor=None, limit=5
+        )
+        return [index for _, _, index in hits]
+
+    return search
+
+
+BUILD = {"ours": build_ours, "fts5": build_fts5, "tantivy": build_tantivy, "naive": build_naive}
+OPEN = {"ours": open_ours, "fts5": open_fts5, "tantivy": open_tantivy, "naive": open_naive}
+
+
+# -- workers (one subprocess each) --------------------------------------------------------------
+
+
+def worker_build(approach: str, corpus: Path, state: Path) -> dict:
+    base = _rss_now_mb()
+    state.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    info = BUILD[approach](corpus, state)
+    took = time.perf_counter() - started
+    return {
+        "build_s": round(took, 2),
+        "build_mb": round(_rss_peak_mb() - base, 1),
+        "disk_mb": round(_dir_mb(state), 1),
+        **info,
+    }
+
+
+def worker_query(approach: str, corpus: Path, state: Path, limit: int | None) -> dict:
+    data = json.loads((corpus / "queries.json").read_text())
+    queries = data["queries"][:limit] if limit else data["queries"]
+    base = _rss_now_mb()
+    started = time.perf_counter()
+    search = OPEN[approach](corpus, state)
+    open_s = time.perf_counter() - started
+    for q in data["warmup"][: min(20, len(data["warmup"]))]:
+        search(q["typo"])
+        search(q["clean"])
+    out: dict = {"open_s": round(open_s, 3), "queries": len(queries)}
+    for kind in ("clean", "typo"):
+        times, found = [], 0
+        for q in queries:
+            t0 = time.perf_counter()
+            ids = search(q[kind])
+            times.append((time.perf_counter() - t0) * 1000)
+            found += q["target"] in ids[:5]
+        out[kind] = {
+            "p50": round(percentile(times, 0.5), 3),
+            "p95": round(percentile(times, 0.95), 3),
+            "max": round(max(times), 3),
+            "recall": round(found / len(queries), 3),
+        }
+    out["serve_mb"] = round(_rss_peak_mb() - base, 1)
+    if approach == "ours":
+        out["breakdown"] = {
+            kind: breakdown(search.archive, [q[kind] for q in queries])  # type: ignore[attr-defined]
+            for kind in ("clean", "typo")
+        }
+    return out
+
+
+def breakdown(archive, queries: list[str]) -> dict:  # type: ignore[no-untyped-def]
+    """Where our search spends its time: wrap the parts of this one Archive instance with timers
+    (a second pass, so the timed pass above carries no wrapper overhead)."""
+    spent: dict[str, float] = {}
+    calls: dict[str, int] = {}
+
+    def timed(name: str, fn):  # type: ignore[no-untyped-def]
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
+                calls[name] = calls.get(name, 0) + 1
+
+        return wrapper
+
+    index, searcher, store = archive.index, archive.searcher, archive.store
+    originals = {
+        "index.search": index.search,
+        "index.doc_freq": index.doc_freq,
+        "store.passages_by_id": store.passages_by_id,
+        "search._rank": searcher._rank,
+        "search._did_you_mean": searcher._did_you_mean,
+    }
+    tiers = {"exact AND": 0, "fuzzy AND": 0, "fuzzy OR": 0}
+    raw_search = index.search
+
+    def counted_search(words, *, limit, require_all=True):  # type: ignore[no-untyped-def]
+        if not require_all:
+            tiers["fuzzy OR"] += 1
+        elif any(w.typos for w in words):
+            tiers["fuzzy AND"] += 1
+        else:
+            tiers["exact AND"] += 1
+        return raw_search(words, limit=limit, require_all=require_all)
+
+    index.search = timed("index.search", counted_search)
+    index.doc_freq = timed("index.doc_freq", originals["index.doc_freq"])
+    store.passages_by_id = timed("store.passages_by_id", originals["store.passages_by_id"])
+    searcher._rank = timed("search._rank", originals["search._rank"])
+    searcher._did_you_mean = timed("search._did_you_mean", originals["search._did_you_mean"])
+    t0 = time.perf_counter()
+    try:
+        for q in queries:
+            archive.search(q, limit=5)
+    finally:
+        total = time.perf_counter() - t0
+        for name in ("index.search", "index.doc_freq"):
+            delattr(index, name.split(".")[1])
+        del store.passages_by_id
+        del searcher._rank
+        del searcher._did_you_mean
+    n = len(queries) or 1
+    per_query = {name: round(s * 1000 / n, 3) for name, s in spent.items()}
+    per_query["total"] = round(total * 1000 / n, 3)
+    return {"ms_per_query": per_query, "calls": calls, "tiers": tiers}
+
+
+def worker_ingest(workdir: Path, articles: int, total_words: int) -> dict:
+    from bot.archive import Archive
+    from bot.settings import Settings
+
+    folder = workdir / "ingest-articles"
+    base = _rss_now_mb()
+    archive = Archive.open(Settings(db_path=workdir / "ingest.db", articles_dir=folder))
+    t0 = time.perf_counter()
+    first = archive.ingest()
+    first_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = archive.ingest()
+    again_s = time.perf_counter() - t0
+    passages = archive.store.counts()[1]
+    archive.close()
+    return {
+        "articles": articles,
+        "words": total_words,
+        "passages": passages,
+        "first_s": round(first_s, 2),
+        "added": len(first.added),
+        "again_s": round(again_s, 3),
+        "again_unchanged": again.unchanged,
+        "peak_mb": round(_rss_peak_mb() - base, 1),
+    }
+
+
+def _run_worker(args: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.search_bench", "--worker", *args]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {' '.join(args)} failed with exit code {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    approach: str
+    size: int
+    build: dict = field(default_factory=dict)
+    query: dict = field(default_factory=dict)
+    skipped: str | None = None
+
+
+@dataclass
+class Report:
+    rows: list[Row]
+    ingest: dict | None
+    corpora: dict[int, dict]
+    command: str
+
+
+def run(
+    sizes: Sequence[int],
+    workdir: Path,
+    *,
+    queries: int = 200,
+    naive_queries: int = 50,
+    naive_max: int = NAIVE_MAX_DEFAULT,
+    approaches: Sequence[str] = APPROACHES,
+    seed: int = 7,
+    ingest_articles: int = 2000,
+    ingest_words: int = 400,
+    keep: bool = False,
+    reuse: bool = False,
+    vocabulary: int = 150_000,
+    command: str = "",
+) -> Report:
+    rows: list[Row] = []
+    corpora: dict[int, dict] = {}
+    for size in sizes:
+        corpus = workdir / f"corpus-{size}"
+        if not (corpus / "manifest.json").exists():
+            log(f"generating {size:,} passages")
+            corpus.mkdir(parents=True, exist_ok=True)
+            t0 = time.perf_counter()
+            manifest = write_corpus(corpus, size, seed=seed, queries=queries, vocabulary=vocabulary)
+            manifest["generate_s"] = round(time.perf_counter() - t0, 1)
+        else:
+            manifest = json.loads((corpus / "manifest.json").read_text())
+        manifest.pop("starts", None)
+        corpora[size] = manifest
+        for approach in approaches:
+            row = Row(approach, size)
+            rows.append(row)
+            if approach == "naive" and size > naive_max:
+                row.skipped = (
+                    f"skipped above {naive_max:,} passages: a linear scan takes seconds per query"
+                )
+                continue
+            state = workdir / f"state-{size}-{approach}"
+            saved = state / "build.json"
+            if reuse and saved.exists():
+                log(f"{approach} @ {size:,}: reusing the index built earlier")
+                row.build = json.loads(saved.read_text())
+            else:
+                shutil.rmtree(state, ignore_errors=True)
+                log(f"{approach} @ {size:,}: build")
+                row.build = _run_worker(["build", approach, str(corpus), str(state)])
+                saved.write_text(json.dumps(row.build))
+            limit = naive_queries if approach == "naive" else queries
+            log(f"{approach} @ {size:,}: query (build {row.build['build_s']} s)")
+            row.query = _run_worker(["query", approach, str(corpus), str(state), str(limit)])
+            log(f"{approach} @ {size:,}: {summary(row)}")
+            if not (keep or reuse):
+                shutil.rmtree(state, ignore_errors=True)
+    ingest = None
+    if ingest_articles:
+        log(f"ingest speed: {ingest_articles} articles of ~{ingest_words} words")
+        folder = workdir / "ingest"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        words = write_articles(
+            folder / "ingest-articles", ingest_articles, ingest_words, vocabulary=vocabulary
+        )
+        ingest = _run_worker(["ingest", str(folder), str(ingest_articles), str(words)])
+    return Report(rows, ingest, corpora, command)
+
+
+def summary(row: Row) -> str:
+    q = row.query
+    return (
+        f"clean p95 {q['clean']['p95']} ms R@5 {q['clean']['recall']}, "
+        f"typo p95 {q['typo']['p95']} ms R@5 {q['typo']['recall']}"
+    )
+
+
+def _fmt_ms(v: float) -> str:
+    return f"{v:.0f}" if v >= 100 else f"{v:.2f}" if v < 10 else f"{v:.1f}"
+
+
+def _ratio(v: float, base: float | None) -> str:
+    if not base:
+        return "-"
+    r = v / base
+    return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x"
+
+
+def format_table(report: Report) -> str:
+    head = (
+        "| approach | passages | build s | build MB | serve MB | clean p50 ms | clean p95 ms "
+        "| typo p50 ms | typo p95 ms | clean R@5 | typo R@5 | p95 vs FTS5 clean / typo | queries |"
+    )
+    lines = [head, "|" + "---|" * 13]
+    base = {
+        r.size: r.query for r in report.rows if r.approach == BASELINE and r.query and not r.skipped
+    }
+    for r in report.rows:
+        if r.skipped:
+            lines.append(
+                f"| {LABELS[r.approach]} | {r.size:,} | - | - | - | - | - | - | - | - | - "
+                f"| {r.skipped} | 0 |"
+            )
+            continue
+        q, b = r.query, base.get(r.size)
+        ratio = "-"
+        if b:
+            ratio = (
+                f"{_ratio(q['clean']['p95'], b['clean']['p95'])} / "
+                f"{_ratio(q['typo']['p95'], b['typo']['p95'])}"
+            )
+        lines.append(
+            f"| {LABELS[r.approach]} | {r.size:,} | {r.build['build_s']:.1f} "
+            f"| {r.build['build_mb']:.0f} | {q['serve_mb']:.0f} "
+            f"| {_fmt_ms(q['clean']['p50'])} | {_fmt_ms(q['clean']['p95'])} "
+            f"| {_fmt_ms(q['typo']['p50'])} | {_fmt_ms(q['typo']['p95'])} "
+            f"| {q['clean']['recall']:.3f} | {q['typo']['recall']:.3f} | {ratio} | {q['queries']} |"
+        )
+    return "\n".join(lines)
+
+
+def format_breakdown(report: Report) -> str:
+    lines = [
+        "| passages | set | total ms/query | index.search | store.passages_by_id "
+        "| _rank (incl. store) | _did_you_mean (incl. doc_freq) | index.doc_freq "
+        "| index.search calls: exact AND / fuzzy AND / fuzzy OR |",
+        "|" + "---|" * 9,
+    ]
+    for r in report.rows:
+        if r.approach != "ours" or r.skipped or "breakdown" not in r.query:
+            continue
+        n = r.query["queries"]
+        for kind in ("clean", "typo"):
+            b = r.query["breakdown"][kind]
+            ms, t = b["ms_per_query"], b["tiers"]
+            lines.append(
+                f"| {r.size:,} | {kind} | {ms['total']:.2f} | {ms.get('index.search', 0):.2f} "
+                f"| {ms.get('store.passages_by_id', 0):.2f} | {ms.get('search._rank', 0):.2f} "
+                f"| {ms.get('search._did_you_mean', 0):.2f} | {ms.get('index.doc_freq', 0):.2f} "
+                f"| {t['exact AND']} / {t['fuzzy AND']} / {t['fuzzy OR']} (of {n} queries) |"
+            )
+    return "\n".join(lines)
+
+
+def format_ingest(report: Report) -> str:
+    i = report.ingest
+    if not i:
+        return ""
+    return (
+        f"Ingest through Archive.ingest: {i['articles']:,} articles, {i['words']:,} words, "
+        f"{i['passages']:,} passages in {i['first_s']:.1f} s "
+        f"({i['articles'] / i['first_s']:.0f} articles/s, "
+        f"{i['words'] / i['first_s']:,.0f} words/s, "
+        f"peak +{i['peak_mb']:.0f} MB); re-ingest with nothing changed: {i['again_s']:.2f} s "
+        f"({i['again_unchanged']:,} unchanged)."
+    )
+
+
+def format_targets(report: Report) -> str:
+    out = []
+    for r in report.rows:
+        if r.approach != "ours" or r.skipped:
+            continue
+        q = r.query
+        p95 = max(q["clean"]["p95"], q["typo"]["p95"])
+        if r.size >= 1_000_000:
+            ok = p95 <= 20 and q["typo"]["recall"] >= 0.95
+            out.append(
+                f"- 1M target (p95 <= 20 ms, typo recall@5 >= 0.95): p95 {p95:.1f} ms, "
+                f"typo recall@5 {q['typo']['recall']:.3f}: {'met' if ok else 'MISSED'}"
+            )
+        elif r.size >= 100_000:
+            ok = p95 <= 5
+            out.append(
+                f"- 100k target (p95 <= 5 ms): p95 {p95:.1f} ms: {'met' if ok else 'MISSED'}"
+            )
+    return "\n".join(out)
+
+
+def format_report(report: Report) -> str:
+    parts = [f"Command: `{report.command}`" if report.command else ""]
+    for size, m in report.corpora.items():
+        parts.append(
+            f"Corpus {size:,}: {m['passages']:,} passages in {m['articles']:,} article files, "
+            f"vocabulary {m['vocabulary']:,} words + numbers, seed {m['seed']}."
+        )
+    parts += ["", format_table(report), "", "Where ours spends its time (second pass, timers):"]
+    parts += ["", format_breakdown(report), "", format_ingest(report), format_targets(report)]
+    return "\n".join(p for p in parts if p is not None).strip() + "\n"
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of sizes: {text!r}") from None
+    if not sizes or any(s < 100 for s in sizes):
+        raise argparse.ArgumentTypeError("sizes must be at least 100 passages")
+    return sizes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--worker"]:
+        return _worker(argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=_sizes, default=[10_000, 100_000])
+    parser.add_argument("--full", action="store_true", help="10k, 100k and 1M passages")
+    parser.add_argument("--queries", type=int, default=200, help="queries per set")
+    parser.add_argument("--naive-queries", type=int, default=50)
+    parser.add_argument("--naive-max", type=int, default=NAIVE_MAX_DEFAULT)
+    parser.add_argument("--approaches", default=",".join(APPROACHES))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--ingest-articles", type=int, default=2000)
+    parser.add_argument("--workdir", type=Path, help="keep corpora here (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the built indexes")
+    parser.add_argument(
+        "--reuse", action="store_true", help="query indexes kept in --workdir by an earlier run"
+    )
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args(argv)
+    sizes = [10_000, 100_000, 1_000_000] if args.full else args.sizes
+    approaches = [a.strip() for a in args.approaches.split(",") if a.strip()]
+    if unknown := set(approaches) - set(APPROACHES):
+        parser.error(f"unknown approaches: {', '.join(sorted(unknown))}")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="newsbot-search-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.search_bench " + " ".join(argv)
+    try:
+        report = run(
+            sizes,
+            workdir,
+            queries=args.queries,
+            naive_queries=args.naive_queries,
+            naive_max=args.naive_max,
+            approaches=approaches,
+            seed=args.seed,
+            ingest_articles=args.ingest_articles,
+            keep=args.keep,
+            reuse=args.reuse,
+            command=command.strip(),
+        )
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(format_report(report))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "command": report.command,
+                    "corpora": report.corpora,
+                    "rows": [r.__dict__ for r in report.rows],
+                    "ingest": report.ingest,
+                },
+                indent=1,
+            )
+        )
+    return 0
+
+
+def _worker(args: list[str]) -> int:
+    kind = args[0]
+    if kind == "build":
+        result = worker_build(args[1], Path(args[2]), Path(args[3]))
+    elif kind == "query":
+        result = worker_query(args[1], Path(args[2]), Path(args[3]), int(args[4]) or None)
+    elif kind == "ingest":
+        result = worker_ingest(Path(args[1]), int(args[2]), int(args[3]))
+    else:
+        raise SystemExit(f"unknown worker {kind!r}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

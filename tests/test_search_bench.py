@@ -1,0 +1,117 @@
+"""Smoke run of benchmarks/search_bench.py: tiny corpora, few queries, every row and column.
+
+Speed is not asserted here (that is what the benchmark prints); this checks that the benchmark
+runs end to end through the real ingest path and that its recall numbers make sense.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from rapidfuzz.distance import OSA
+
+from benchmarks import search_bench
+from benchmarks.corpus import add_typos, fold, typo_budget, write_corpus
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> search_bench.Report:
+    workdir = tmp_path_factory.mktemp("search-bench")
+    return search_bench.run(
+        [600, 2000],
+        workdir,
+        queries=20,
+        naive_queries=5,
+        naive_max=1000,
+        ingest_articles=30,
+        ingest_words=400,
+        vocabulary=20_000,
+        command="pytest smoke",
+    )
+
+
+def _rows(table: str) -> list[list[str]]:
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def test_table_has_every_approach_and_size(report: search_bench.Report) -> None:
+    rows = _rows(search_bench.format_table(report))
+    assert len(rows) == 8  # 4 approaches x 2 sizes
+    assert {r[0] for r in rows} == set(search_bench.LABELS.values())
+    assert {r[1] for r in rows} == {"600", "2,000"}
+    for row in rows:
+        assert len(row) == 13
+        if row[0] == search_bench.LABELS["naive"] and row[1] == "2,000":
+            assert "skipped above 1,000 passages" in row[11]
+            continue
+        for cell in row[2:11]:
+            float(cell)  # every measured column holds a number
+        assert re.fullmatch(r"[\d.]+x / [\d.]+x", row[11])
+
+
+def test_recall_makes_sense(report: search_bench.Report) -> None:
+    got = {(r.approach, r.size): r.query for r in report.rows if not r.skipped}
+    for size in (600, 2000):
+        ours, fts5, peer = got["ours", size], got["fts5", size], got["tantivy", size]
+        # Every query is made of words of its target paragraph, so exact engines find it ...
+        assert ours["clean"]["recall"] >= 0.9
+        assert fts5["clean"]["recall"] >= 0.9
+        assert peer["clean"]["recall"] >= 0.9
+        # ... typos defeat exact FTS5, not the typo-tolerant engines.
+        assert ours["typo"]["recall"] >= 0.8
+        assert fts5["typo"]["recall"] < ours["typo"]["recall"]
+        assert ours["queries"] == 20
+    assert got["naive", 600]["queries"] == 5
+
+
+def test_breakdown_and_ingest_are_reported(report: search_bench.Report) -> None:
+    text = search_bench.format_report(report)
+    assert "Command: `pytest smoke`" in text
+    breakdown = _rows(search_bench.format_breakdown(report))
+    assert [(r[0], r[1]) for r in breakdown] == [
+        ("600", "clean"),
+        ("600", "typo"),
+        ("2,000", "clean"),
+        ("2,000", "typo"),
+    ]
+    ingest = report.ingest
+    assert ingest is not None
+    assert ingest["added"] == 30 and ingest["again_unchanged"] == 30
+    assert ingest["words"] > 30 * 300
+    assert "Ingest through Archive.ingest: 30 articles" in text
+
+
+def test_typos_respect_the_budget() -> None:
+    rng = random.Random(3)
+    words = ["mali", "wagner", "kremlin", "bandiagara", "mercenaries", "2,700", "sávaré"]
+    for _ in range(200):
+        for word in words:
+            typed, edits = add_typos(rng, word)
+            budget = typo_budget(word)
+            if budget == 0:
+                assert typed == word and edits == 0
+            else:
+                assert 1 <= edits <= budget
+                assert OSA.distance(word, typed) == edits
+                assert fold(typed) != fold(word)
+
+
+def test_corpus_is_deterministic_and_queries_come_from_their_target(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    write_corpus(a, 300, seed=5, queries=10, vocabulary=5000)
+    write_corpus(b, 300, seed=5, queries=10, vocabulary=5000)
+    assert (a / "queries.json").read_text() == (b / "queries.json").read_text()
+    assert (a / "passages.tsv").read_text() == (b / "passages.tsv").read_text()
+    passages = dict(line.split("\t", 1) for line in (a / "passages.tsv").read_text().splitlines())
+    for q in json.loads((a / "queries.json").read_text())["queries"]:
+        words = q["clean"].split()
+        assert 2 <= len(words) <= 4
+        text = fold(passages[str(q["target"])])
+        assert all(fold(w) in text for w in words)
