@@ -64,11 +64,16 @@ class PassageIndex:
         deadline = time.monotonic() + wait_seconds
         while True:
             try:
-                return self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+                writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
             except ValueError as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise IndexBusy(f"the search index is locked by another ingest: {exc}") from exc
                 time.sleep(0.2)
+                continue
+            # A process killed mid-commit can leave files that the last commit does not use;
+            # the next commit may want the same names (FileAlreadyExists). Clear them first.
+            writer.garbage_collect_files()
+            return writer
 
     def replace_articles(
         self,
