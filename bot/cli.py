@@ -185,7 +185,9 @@ def marked(text: str, spans: Sequence[tuple[int, int]], bold: bool) -> str:
     return "".join(out)
 
 
-def print_result(result: SearchResult, out: TextIO) -> None:
+def print_result(result: SearchResult, out: TextIO, totals: dict[int, int] | None = None) -> None:
+    """Hits for people: positions 1-based ("paragraph 3 of 9"), as in Slack; JSON stays 0-based."""
+    totals = totals or {}
     bold = out.isatty()
     if result.corrected:
         print(f"Did you mean: {result.corrected}", file=out)
@@ -198,7 +200,9 @@ def print_result(result: SearchResult, out: TextIO) -> None:
             x for x in (a.byline, a.published.date().isoformat() if a.published else None) if x
         )
         print(f"{n}. {a.title}" + (f" ({byline})" if byline else ""), file=out)
-        print(f"   {a.path}, paragraph {hit.paragraph} · score {hit.score:.2f}", file=out)
+        total = totals.get(a.id)
+        where = f"paragraph {hit.paragraph + 1}" + (f" of {total}" if total else "")
+        print(f"   {a.path}, {where} · score {hit.score:.2f}", file=out)
         print(f"   {marked(hit.text, hit.spans, bold)}", file=out)
         print(file=out)
     if result.hint:
@@ -229,14 +233,10 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             raise CliError(f"cannot read {args.batch}: {exc.strerror or exc}") from exc
     else:
         queries = [args.query]
-    archive = open_archive(settings)
+    if not settings.articles_dir.is_dir():
+        log.warning("no articles folder %s: searching what is stored", settings.articles_dir)
+    archive = _fresh_archive(settings)
     try:
-        if not settings.articles_dir.is_dir():
-            log.warning("no articles folder %s: searching what is stored", settings.articles_dir)
-        else:
-            report = archive.refresh_if_stale(progress=_progress(sys.stderr))
-            if report and (report.skipped or report.changed):
-                print_ingest_report(report, sys.stderr)
         for query in queries:
             result = archive.search(query, limit=args.limit)
             if args.json:
@@ -244,7 +244,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 if args.batch is not None:
                     print(f"## {query}")
-                print_result(result, sys.stdout)
+                ids = {h.article.id for h in result.hits}
+                totals = {i: len(archive.store.passages_of(i)) for i in ids}
+                print_result(result, sys.stdout, totals)
     finally:
         archive.close()
     return 0
@@ -282,16 +284,143 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return doctor(settings)
 
 
-def cmd_not_ready(args: argparse.Namespace, settings: Settings) -> int:
-    raise CliError(f"'{args.command}' is not available in this build yet")
+def _fresh_archive(settings: Settings):  # type: ignore[no-untyped-def]
+    """The archive, re-read from the articles folder first if it changed."""
+    archive = open_archive(settings)
+    if settings.articles_dir.is_dir():
+        report = archive.refresh_if_stale(progress=_progress(sys.stderr))
+        if report and (report.skipped or report.changed):
+            print_ingest_report(report, sys.stderr)
+    return archive
+
+
+def digest_builder(archive):  # type: ignore[no-untyped-def]
+    """``build(since, until, digest_date)`` for the delivery core, over this archive."""
+    from bot.digest import build_digest
+
+    return lambda since, until, day: build_digest(archive.store, since, until, day)
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.delivery import post_digest_now, preview_digest
+    from bot.digest import digest_to_json
+
+    archive = _fresh_archive(settings)
+    try:
+        build = digest_builder(archive)
+        if not args.post:
+            preview = preview_digest(settings, archive.store, build)
+            if args.json:
+                print(
+                    json.dumps(
+                        digest_to_json(preview.content, preview.channels), ensure_ascii=False
+                    )
+                )
+            else:
+                print_digest(preview, sys.stdout)
+            return 0
+        if not settings.digest_channels:
+            raise CliError("DIGEST_CHANNEL is not set: no channel to post the digest to")
+        settings.require_slack_token()
+        from bot.slack.app import make_client
+        from bot.slack.digest_post import SlackDigestPoster
+
+        poster = SlackDigestPoster(make_client(settings))
+        results = post_digest_now(
+            settings, archive.store, build, poster.post, find_existing=poster.find_existing
+        )
+    finally:
+        archive.close()
+    for result in results:
+        print(result.describe())
+    return 0 if all(r.delivered for r in results) else 1
+
+
+def print_digest(preview, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    digest = preview.content
+    channels = ", ".join(preview.channels) or "no DIGEST_CHANNEL set"
+    print(
+        f"Digest for {preview.digest_date} ({channels}): articles first seen "
+        f"{preview.since:%Y-%m-%d %H:%M} to {preview.until:%Y-%m-%d %H:%M} UTC",
+        file=out,
+    )
+    if not digest.stories:
+        print("Nothing new.", file=out)
+        return
+    for n, story in enumerate(digest.stories, 1):
+        print(f"\n{n}. {story.headline}", file=out)
+        for sentence in story.summary:
+            print(f"   {sentence}", file=out)
+        for source in story.sources:
+            byline = " · ".join(
+                x
+                for x in (
+                    source.byline,
+                    source.published.date().isoformat() if source.published else None,
+                )
+                if x
+            )
+            print(
+                f"   - {source.title}" + (f" ({byline})" if byline else "") + f"  {source.path}",
+                file=out,
+            )
+    if digest.more:
+        print(f"\n…and {digest.more} more", file=out)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.slack.serve import run_serve
+
+    settings.require_slack()  # named in one message before anything starts
+    archive = _fresh_archive(settings)
+    scheduler = None
+    try:
+        if settings.digest_channels:
+            scheduler = start_digest_scheduler(settings, archive)
+        return run_serve(settings, archive, args.port)
+    finally:
+        if scheduler is not None:
+            from bot.schedule import stop_scheduler
+
+            stop_scheduler(scheduler)
+        archive.close()
+
+
+def start_digest_scheduler(settings: Settings, archive):  # type: ignore[no-untyped-def]
+    """The daily digest jobs (cron, retry, catch-up); the serve loop re-scans the folder."""
+    from bot.delivery import deliver_all
+    from bot.schedule import start_scheduler
+    from bot.slack.app import make_client
+    from bot.slack.digest_post import SlackDigestPoster
+
+    poster = SlackDigestPoster(make_client(settings))
+    build = digest_builder(archive)
+
+    def run_digest(day):  # type: ignore[no-untyped-def]
+        archive.refresh_if_stale()
+        return deliver_all(
+            settings, archive.store, day, build, poster.post, find_existing=poster.find_existing
+        )
+
+    return start_scheduler(settings, run_digest)
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.slack.console import run_console
+
+    archive = _fresh_archive(settings)
+    try:
+        return run_console(settings, archive)
+    finally:
+        archive.close()
 
 
 COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
     "summarize": cmd_summarize,
-    "digest": cmd_not_ready,
-    "serve": cmd_not_ready,
-    "console": cmd_not_ready,
+    "digest": cmd_digest,
+    "serve": cmd_serve,
+    "console": cmd_console,
     "doctor": cmd_doctor,
 }

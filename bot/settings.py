@@ -161,6 +161,12 @@ class Settings:
             raise SettingsError(problems)
         return settings
 
+    def require_slack_token(self) -> None:
+        if not self.bot_token:
+            raise SettingsError(
+                ["SLACK_BOT_TOKEN is missing (app page > OAuth & Permissions, xoxb-...)"]
+            )
+
     def require_slack(self) -> None:
         """Check what `serve` needs; raise SettingsError naming each missing variable."""
         problems = []

@@ -57,7 +57,7 @@ def test_readable_output_marks_words(workdir: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "Did you mean: Kremlin" in out.stdout
     assert "**Kremlin**" in out.stdout
-    assert "paragraph 6" in out.stdout
+    assert "paragraph 7 of 13" in out.stdout  # 1-based for people, as in Slack
 
 
 def test_batch_json_one_object_per_line(workdir: Path) -> None:
