@@ -7,16 +7,23 @@ One ``FakeSlack`` object serves, on 127.0.0.1 with ports chosen by the OS:
 - a Socket Mode WebSocket server that says ``hello``, sends envelopes and records the acks.
 
 Faults are scripted per method: ``fail`` (an ``ok: false`` error), ``rate_limit`` (HTTP 429 with
-``Retry-After``) and ``server_error`` (HTTP 5xx). The Socket Mode side can drop its connections
-and refuse new ones for a while.
+``Retry-After``), ``server_error`` (HTTP 5xx) and ``lose_answer`` (the call takes effect, then the
+connection drops before any answer). The Socket Mode side can drop its connections and refuse
+new ones for a while.
+
+Channels keep the messages posted with ``chat.postMessage`` (text, blocks, metadata), served by
+``conversations.history`` newest first with cursor paging. ``kick(channel)`` takes the bot out of
+a channel (posting there answers ``not_in_channel``) and ``invite(channel)`` brings it back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import itertools
 import json
+import socket
 import threading
 import time
 import uuid
@@ -83,7 +90,8 @@ class FakeSlack:
         self.scopes = scopes
         self.calls: list[Call] = []
         self.posted: list[Posted] = []
-        self.acks: dict[str, dict[str, Any]] = {}
+        self.acks: dict[str, dict[str, Any]] = {}  # the first ack of each envelope
+        self.ack_log: list[dict[str, Any]] = []  # every ack, repeats included
         self.sent_envelopes: list[dict[str, Any]] = []
         self.connections_opened = 0
         self.handshakes = 0
@@ -95,6 +103,9 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._refuse_until = 0.0
         self._ws_conns: list[ServerConnection] = []
+        self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)  # oldest first
+        self.not_member: set[str] = set()
+        self.response_failures: list[str] = []  # response ids answered with a scripted error
         self._http: ThreadingHTTPServer | None = None
         self._ws: Server | None = None
         self._threads: list[threading.Thread] = []
@@ -181,6 +192,16 @@ class FakeSlack:
         """The next ``times`` calls answer HTTP ``status`` (5xx)."""
         self._push(method, _Fault(status, {"ok": False, "error": "fatal_error"}, {}), times)
 
+    def response_error(self, status: int = 503, times: int = 1, retry_after: int = 0) -> None:
+        """The next ``times`` posts to any response_url answer HTTP ``status`` (and are dropped);
+        a 429 carries ``Retry-After``."""
+        headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+        self._push("<response_url>", _Fault(status, {"ok": False}, headers), times)
+
+    def lose_answer(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls take effect, then the connection drops with no answer."""
+        self._push(method, _Fault(0, {}, {}), times)
+
     def _push(self, method: str, fault: _Fault, times: int) -> None:
         with self._cond:
             self._faults[method].extend([fault] * times)
@@ -228,8 +249,25 @@ class FakeSlack:
             if "?" in req.path:
                 params.update(dict(parse_qsl(req.path.split("?", 1)[1])))
             status, body, extra = self._api(method, params, headers)
+            if status == 0:  # lose_answer: it happened, but the client never hears so
+                req.close_connection = True
+                with contextlib.suppress(OSError):
+                    req.connection.shutdown(socket.SHUT_RDWR)
+                return
         elif path.startswith("/response/"):
             response_id = path[len("/response/") :]
+            with self._cond:
+                queue = self._faults["<response_url>"]
+                fault = queue.popleft() if queue else None
+                if fault is not None:
+                    self.response_failures.append(response_id)
+            if fault is not None:
+                req.send_response(fault.status)
+                for key, value in fault.headers.items():
+                    req.send_header(key, value)
+                req.send_header("Content-Length", "0")
+                req.end_headers()
+                return
             try:
                 payload = json.loads(raw or b"{}")
             except ValueError:
@@ -257,7 +295,7 @@ class FakeSlack:
             self.calls.append(Call(method, params, headers))
             self._cond.notify_all()
             fault = self._faults[method].popleft() if self._faults[method] else None
-        if fault is not None:
+        if fault is not None and fault.status != 0:
             return fault.status, fault.body, fault.headers
         auth = headers.get("authorization", "")
         if not auth.startswith(("Bearer xox", "Bearer xapp-")):
@@ -265,9 +303,8 @@ class FakeSlack:
         if method != "apps.connections.open" and auth.startswith("Bearer xapp-"):
             return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
-        if handler is None:
-            return 200, {"ok": True}, {}
-        return handler(params, auth)
+        answer = handler(params, auth) if handler is not None else (200, {"ok": True}, {})
+        return (0, {}, {}) if fault is not None else answer
 
     def _api_auth_test(self, params: dict, auth: str) -> tuple[int, dict, dict]:
         body = {
@@ -289,9 +326,71 @@ class FakeSlack:
         channel = params.get("channel")
         if not channel:
             return 200, {"ok": False, "error": "channel_not_found"}, {}
-        ts = self._next_ts()
-        message = {"type": "message", "text": params.get("text", ""), "ts": ts, "bot_id": BOT_ID}
-        return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
+        with self._cond:
+            if channel in self.not_member:
+                return 200, {"ok": False, "error": "not_in_channel"}, {}
+            ts = self._next_ts()
+            message: dict[str, Any] = {
+                "type": "message",
+                "text": params.get("text", ""),
+                "ts": ts,
+                "user": BOT_USER_ID,
+                "bot_id": BOT_ID,
+            }
+            for key in ("blocks", "metadata"):
+                value = params.get(key)
+                if isinstance(value, str) and value:
+                    value = json.loads(value)
+                if value:
+                    message[key] = value
+            if params.get("thread_ts"):
+                message["thread_ts"] = params["thread_ts"]
+            self.history[channel].append(message)
+            self._cond.notify_all()
+        public = {k: v for k, v in message.items() if k != "metadata"}
+        return 200, {"ok": True, "channel": channel, "ts": ts, "message": public}, {}
+
+    def _api_conversations_history(self, params: dict, auth: str) -> tuple[int, dict, dict]:
+        channel = str(params.get("channel", ""))
+        if channel in self.not_member:
+            return 200, {"ok": False, "error": "not_in_channel"}, {}
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        start = int(str(params.get("cursor") or "o:0").split(":", 1)[1])
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        with self._cond:
+            found = [
+                m
+                for m in reversed(self.history.get(channel, []))
+                if oldest <= float(m["ts"]) <= latest and "thread_ts" not in m
+            ]
+        page = found[start : start + limit]
+        if not with_metadata:
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(found)
+        body = {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"o:{start + limit}" if more else ""},
+        }
+        return 200, body, {}
+
+    def messages_in(self, channel: str) -> list[dict[str, Any]]:
+        """The messages posted in ``channel`` (top level and threads), oldest first."""
+        with self._cond:
+            return list(self.history.get(channel, []))
+
+    def kick(self, channel: str) -> None:
+        """The bot is no longer a member of ``channel``: posting there says ``not_in_channel``."""
+        with self._cond:
+            self.not_member.add(channel)
+
+    def invite(self, channel: str) -> None:
+        """Someone typed ``/invite @newsbot`` in ``channel``."""
+        with self._cond:
+            self.not_member.discard(channel)
 
     def _api_chat_postEphemeral(self, params: dict, auth: str) -> tuple[int, dict, dict]:
         return 200, {"ok": True, "message_ts": self._next_ts()}, {}
@@ -303,7 +402,8 @@ class FakeSlack:
     def _api_conversations_info(self, params: dict, auth: str) -> tuple[int, dict, dict]:
         cid = str(params.get("channel", ""))
         channel = self.channels.get(cid) or {"id": cid, "name": f"chan-{cid.lower()}"}
-        return 200, {"ok": True, "channel": {"is_member": True, **channel}}, {}
+        member = cid not in self.not_member
+        return 200, {"ok": True, "channel": {"is_member": member, **channel}}, {}
 
     def _api_users_info(self, params: dict, auth: str) -> tuple[int, dict, dict]:
         uid = str(params.get("user", ""))
@@ -391,6 +491,26 @@ class FakeSlack:
         conn.send(json.dumps(envelope))
         return envelope_id
 
+    def redeliver(self, envelope_id: str, *, retry_reason: str = "timeout") -> str:
+        """Send an envelope again, same id and payload, as Slack does when no ack reached it."""
+        with self._cond:
+            sent = [e for e in self.sent_envelopes if e["envelope_id"] == envelope_id]
+        if not sent:
+            raise KeyError(f"envelope {envelope_id} was never sent")
+        first = sent[0]
+        return self.send_envelope(
+            first["type"],
+            first["payload"],
+            envelope_id=envelope_id,
+            retry_attempt=len(sent),
+            retry_reason=retry_reason,
+        )
+
+    def acks_of(self, envelope_id: str) -> list[dict[str, Any]]:
+        """Every ack received for ``envelope_id`` (one per delivery that was acknowledged)."""
+        with self._cond:
+            return [a for a in self.ack_log if a.get("envelope_id") == envelope_id]
+
     def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The ack the client sent for ``envelope_id`` (its full JSON message)."""
         with self._cond:
@@ -426,6 +546,7 @@ class FakeSlack:
                 if isinstance(message, dict) and "envelope_id" in message:
                     with self._cond:
                         self.acks.setdefault(message["envelope_id"], message)
+                        self.ack_log.append(message)
                         self._cond.notify_all()
         except Exception:  # a dropped connection ends the session; that is the point of drops
             pass

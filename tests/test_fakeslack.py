@@ -143,3 +143,85 @@ def test_drop_and_refuse_connections(fake):
     time.sleep(0.6)
     with connect(fake.ws_url) as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+
+
+# -- channel history, membership, lost answers --------------------------------------------------
+def test_history_serves_posted_messages_newest_first_with_paging(fake):
+    c = client(fake)
+    meta = {"event_type": "newsbot_digest", "event_payload": {"marker": "m-1"}}
+    posted = [c.chat_postMessage(channel="C1", text=f"m{i}")["ts"] for i in range(5)]
+    tagged = c.chat_postMessage(channel="C1", text="tagged", metadata=meta)["ts"]
+    c.chat_postMessage(channel="C2", text="elsewhere")
+    c.chat_postMessage(channel="C1", text="reply", thread_ts=posted[0])
+    seen, cursor = [], None
+    while True:
+        page = c.conversations_history(channel="C1", limit=2, cursor=cursor)
+        assert len(page["messages"]) <= 2
+        seen += page["messages"]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not page["has_more"]:
+            assert cursor == ""
+            break
+    assert [m["ts"] for m in seen] == [tagged, *reversed(posted)]
+    assert all("metadata" not in m for m in seen)
+    with_meta = c.conversations_history(channel="C1", include_all_metadata=True, limit=1)
+    assert with_meta["messages"][0]["metadata"] == meta
+    newer = c.conversations_history(channel="C1", oldest=posted[3])["messages"]
+    assert [m["ts"] for m in newer] == [tagged, posted[4], posted[3]]
+
+
+def test_kicked_bot_cannot_post_until_invited(fake):
+    c = client(fake)
+    fake.kick("C1")
+    for call in (
+        lambda: c.chat_postMessage(channel="C1", text="x"),
+        lambda: c.conversations_history(channel="C1"),
+    ):
+        with pytest.raises(SlackApiError) as err:
+            call()
+        assert err.value.response["error"] == "not_in_channel"
+    assert c.conversations_info(channel="C1")["channel"]["is_member"] is False
+    assert fake.messages_in("C1") == []
+    fake.invite("C1")
+    c.chat_postMessage(channel="C1", text="x")
+    assert [m["text"] for m in fake.messages_in("C1")] == ["x"]
+
+
+def test_lost_answer_takes_effect_but_the_client_hears_nothing(fake):
+    fake.lose_answer("chat.postMessage")
+    c = client(fake, retry_handlers=[])
+    with pytest.raises(Exception) as err:
+        c.chat_postMessage(channel="C1", text="lost")
+    assert not isinstance(err.value, SlackApiError)
+    assert [m["text"] for m in fake.messages_in("C1")] == ["lost"]
+    c.chat_postMessage(channel="C1", text="next")
+    assert len(fake.messages_in("C1")) == 2
+
+
+def test_redelivered_envelope_keeps_its_id_and_every_ack_is_logged(fake):
+    with connect(fake.ws_url) as ws:
+        ws.recv(timeout=5)
+        fake.wait_connected()
+        eid = fake.send_envelope("events_api", {"event_id": "Ev1"})
+        first = json.loads(ws.recv(timeout=5))
+        fake.redeliver(eid)
+        again = json.loads(ws.recv(timeout=5))
+        assert again["envelope_id"] == first["envelope_id"] == eid
+        assert again["payload"] == first["payload"] and again["retry_attempt"] == 1
+        for _ in range(2):
+            ws.send(json.dumps({"envelope_id": eid}))
+        fake.wait_until(lambda: len(fake.ack_log) == 2)
+        assert len(fake.acks_of(eid)) == 2
+
+
+def test_response_url_errors_are_scripted(fake):
+    url = fake.response_url()
+    fake.response_error(429, retry_after=3)
+    fake.response_error(502)
+    hook = WebhookClient(url, retry_handlers=[])
+    first, second = hook.send(text="a"), hook.send(text="b")
+    assert (first.status_code, second.status_code) == (429, 502)
+    assert first.headers["Retry-After"] == "3"
+    assert hook.send(text="c").status_code == 200
+    assert [p.text for p in fake.posted_to(url)] == ["c"]
+    assert fake.response_failures == [url.rsplit("/", 1)[1]] * 2
