@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +85,7 @@ def _post_command(url: str, verifier: SignatureVerifier, text: str, response_url
             "command": "/news",
             "text": text,
             "response_url": response_url,
-            "trigger_id": "t",
+            "trigger_id": f"t.{uuid.uuid4().hex}",
         }
     ).encode()
     ts = str(int(time.time()))

@@ -7,8 +7,10 @@ import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.error import URLError
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse, Respond
+from slack_bolt.context.respond.internals import _build_message
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -20,6 +22,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from bot.archive import Archive
 from bot.settings import Settings
@@ -54,6 +57,82 @@ class TransientErrorRetryHandler(RetryHandler):
         if response is not None:
             return 500 <= response.status_code <= 599
         return isinstance(error, TimeoutError | socket.timeout)
+
+
+class RefusedConnectionRetryHandler(RetryHandler):
+    """Retries only a refused connection (or a failed DNS lookup): nothing was sent, so a
+    retry cannot deliver anything twice."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        reason = error.reason if isinstance(error, URLError) else error
+        return response is None and isinstance(reason, ConnectionRefusedError | socket.gaierror)
+
+
+class StatusRetryHandler(RetryHandler):
+    """Retries answers with one of ``statuses`` (a bounded number of times, short backoff)."""
+
+    def __init__(
+        self, statuses: frozenset[int], max_retry_count: int = 2, backoff_factor: float = 0.25
+    ) -> None:
+        super().__init__(max_retry_count, BackoffRetryIntervalCalculator(backoff_factor))
+        self.statuses = statuses
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in self.statuses
+
+
+SERVER_ERRORS = frozenset(range(500, 600))
+
+
+def response_url_retry_handlers() -> list[RetryHandler]:
+    """For ``respond()``: 429 after Retry-After, 5xx, refused connections; never a timeout
+    (the answer may have arrived, and a retry would show it twice)."""
+    return [
+        RefusedConnectionRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        StatusRetryHandler(SERVER_ERRORS, max_retry_count=2),
+    ]
+
+
+class RetryingRespond(Respond):
+    """Bolt's ``respond()`` with retries on 429 and 5xx; Bolt's own sends exactly once."""
+
+    def __call__(  # type: ignore[override]
+        self, text: str | dict = "", blocks: Any = None, **kwargs: Any
+    ) -> WebhookResponse:
+        if self.response_url is None:
+            raise ValueError("respond is unsupported here as there is no response_url")
+        if isinstance(text, dict):
+            message = _build_message(**text)
+        else:
+            message = _build_message(text=text, blocks=blocks, **kwargs)
+        client = WebhookClient(
+            url=self.response_url,
+            proxy=self.proxy,
+            ssl=self.ssl,
+            retry_handlers=response_url_retry_handlers(),
+        )
+        response = client.send_dict(message)
+        if response.status_code != 200:
+            log.warning(
+                "response_url answered HTTP %s (after retries); the answer was not shown",
+                response.status_code,
+            )
+        return response
 
 
 def retry_handlers() -> list[RetryHandler]:
@@ -137,8 +216,24 @@ def build_app(
             if seen.seen_before(*keys):
                 log.info("ignoring a repeated delivery of %s", body.get("event_id"))
                 return BoltResponse(status=200, body="")
+        elif body.get("trigger_id") and seen.seen_before(f"trigger:{body['trigger_id']}"):
+            # slash commands and button clicks: each invocation has its own trigger_id
+            log.info(
+                "ignoring a repeated delivery of a %s", body.get("command") or body.get("type")
+            )
+            return BoltResponse(status=200, body="")
         next()
         return None
+
+    @app.middleware
+    def respond_with_retries(context: BoltContext, next: Any) -> None:
+        if context.response_url:
+            context["respond"] = RetryingRespond(
+                response_url=context.response_url,
+                proxy=context.client.proxy,
+                ssl=context.client.ssl,
+            )
+        next()
 
     register(app, archive)
 

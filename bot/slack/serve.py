@@ -142,11 +142,17 @@ def run_serve(
     *,
     stop: threading.Event | None = None,
     on_ready: Callable[[str], None] | None = None,
+    ping_interval: float = 5.0,
 ) -> int:
     """Serve until SIGTERM / Ctrl-C (or ``stop`` is set). Returns the exit code.
 
     Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP mode on ``port`` (default
     ``settings.port``). ``on_ready`` receives a one-line description once serving.
+    ``ping_interval``: how often the Socket Mode connection is checked (and, once lost and
+    refused, retried); a clean close from Slack is reconnected at once.
+
+    On stop, new work is refused first (the Socket Mode connection is closed, or the HTTP server
+    stops accepting), then answers in flight get a few seconds to finish.
     """
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
@@ -174,8 +180,19 @@ def run_serve(
         refresher.start()
     ready = on_ready or (lambda line: print(line, file=sys.stderr))
     if settings.slack_mode == "socket":
-        socket_handler = SocketModeHandler(app, settings.app_token)
-        socket_handler.connect()
+        socket_handler = SocketModeHandler(app, settings.app_token, ping_interval=ping_interval)
+        try:
+            socket_handler.connect()
+        except Exception as exc:
+            threading.Thread(target=socket_handler.close, daemon=True).start()
+            _shutdown_listeners(app, timeout=1.0)
+            print(
+                "newsbot serve: could not open the Socket Mode connection"
+                f" ({redact(f'{type(exc).__name__}: {exc}')}). Check SLACK_APP_TOKEN (an app-level"
+                " token with connections:write) and that Socket Mode is on in the app settings.",
+                file=sys.stderr,
+            )
+            return 1
         ready("newsbot: connected to Slack in Socket Mode; Ctrl-C to stop")
         stop.wait()
         socket_handler.close()

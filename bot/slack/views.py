@@ -365,12 +365,12 @@ def _story_sources(sources: Sequence[StoredArticle]) -> str:
 def render_digest(digest: Any) -> tuple[str, list[Block]]:
     """The daily digest: one section per story (headline, summary, sources, a passages button).
 
-    ``digest`` follows ``bot.digest.Digest``: ``stories`` (each with ``headline``, ``summary``
-    sentences and ``sources`` articles) and ``more`` (stories left out by the builder). Stories
-    that do not fit Slack's limits are counted into the closing "and N more".
+    ``digest`` follows ``bot.digest.Digest``: ``date``, ``stories`` (each with ``headline``,
+    ``summary`` sentences and ``sources`` articles) and ``more`` (stories left out by the
+    builder). Stories that do not fit Slack's limits are counted into the closing "and N more".
     """
     stories = list(getattr(digest, "stories", ()) or ())
-    day = getattr(digest, "digest_date", None)
+    day = getattr(digest, "digest_date", None) or getattr(digest, "date", None)
     title = f"Newsroom digest, {day.day} {day:%b %Y}" if day else "Newsroom digest"
     b = _Builder(reserve_blocks=1, reserve_chars=300)
     b.add({"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_TEXT]}})
