@@ -196,6 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=3)
     args = parser.parse_args(argv)
     data_dir: Path = args.data_dir
+    missing = [
+        str(data_dir / part)
+        for part in ("bbc-news-summary/articles", "cnndm-sample/train_sample.csv")
+        if not (data_dir / part).exists()
+    ]
+    if missing:
+        print(f"not an evaluation data folder, missing: {', '.join(missing)}", file=sys.stderr)
+        return 2
     samples = load_bbc(data_dir, args.limit) + load_cnndm(data_dir, args.limit)
     if not samples:
         print(f"no articles found under {data_dir}", file=sys.stderr)

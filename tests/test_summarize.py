@@ -1,0 +1,213 @@
+"""The summarizer: sentence boundaries, fragments never picked, story summaries without repeats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import summary_bench
+from bot.summarize import (
+    is_fragment,
+    similarity,
+    split_sentences,
+    summarize,
+    summarize_story,
+)
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "The U.S. Senate voted on Tuesday. Mr. Smith was absent.",
+            ["The U.S. Senate voted on Tuesday.", "Mr. Smith was absent."],
+        ),
+        (
+            "Troops went home to the U.S. The war was over.",
+            ["Troops went home to the U.S.", "The war was over."],
+        ),
+        (
+            "Dr. Jane Doe met George W. Bush in 2004. It lasted 3.5 hours.",
+            ["Dr. Jane Doe met George W. Bush in 2004.", "It lasted 3.5 hours."],
+        ),
+        (
+            'He said, "We will stay." Next came the vote.',
+            ['He said, "We will stay."', "Next came the vote."],
+        ),
+        ('"Why now?" he asked. Nobody knew.', ['"Why now?" he asked.', "Nobody knew."]),
+        ("Stop! Think about it? Yes.", ["Stop!", "Think about it?", "Yes."]),
+        ("It went on... And then it stopped.", ["It went on...", "And then it stopped."]),
+        ("Prices rose by 2.5% at 9 a.m. on Monday.", ["Prices rose by 2.5% at 9 a.m. on Monday."]),
+        (
+            "J. K. Rowling wrote it. She was in Edinburgh.",
+            ["J. K. Rowling wrote it.", "She was in Edinburgh."],
+        ),
+        (
+            "Line one ends here\nLine two starts here.",
+            ["Line one ends here", "Line two starts here."],
+        ),
+    ],
+)
+def test_split_sentences(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "By .",
+        "Associated Press .",
+        "PUBLISHED: .",
+        "14:11 EST, 25 October 2013 .",
+        "Last updated at 1:25 AM on 3rd August 2011 .",
+        "editor: REMIX NEWS",
+        "tend: 1695477876.6577",
+        "By Jane Reporter and John Writer",
+        "FILE - Soldiers leave their base in Gao, Mali, June 9, 2021. (AP Photo/Jane Doe, File)",
+        "The mayor (pictured) opened the new bridge over the river on Sunday.",
+        "Grand opening: The mayor cuts the ribbon on the new bridge with her family .",
+        "The mayor, left, and her deputy, right, at the opening ceremony on Sunday .",
+        "Too short to say.",
+    ],
+)
+def test_fragments(fragment: str) -> None:
+    assert is_fragment(fragment)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The mayor opened the new bridge over the river on Sunday.",
+        "Critics said the bridge had cost twice what was promised to voters.",
+        'The minister said: "We will not back down on this."',
+    ],
+)
+def test_sentences_are_not_fragments(sentence: str) -> None:
+    assert not is_fragment(sentence)
+
+
+def _bridge_article() -> list[str]:
+    return [
+        "By . Local Reporter . PUBLISHED: . 10:02 EST, 3 May 2021 . | . UPDATED: . "
+        "11:40 EST, 3 May 2021 . The city of Northbay opened its new river bridge on Sunday "
+        "after four years of building work and two years of delays.",
+        "Ribbon cutting: Mayor Ana Ruiz opens the Northbay river bridge with her family . "
+        "The bridge cost 40 million dollars, twice the amount the council first promised. "
+        "Mayor Ana Ruiz (pictured) said the river bridge would cut commuting times in half.",
+        "Critics on the council said the bridge budget had been hidden from voters for years. "
+        "The builders blamed the delays on floods that hit the river valley in 2019. "
+        "Traffic on the old bridge was closed for the day so that residents could walk across.",
+    ]
+
+
+def test_summary_has_no_bylines_or_captions_and_keeps_article_order() -> None:
+    paragraphs = _bridge_article()
+    summary = summarize(paragraphs, 3)
+    assert len(summary) == 3
+    for sentence in summary:
+        assert not is_fragment(sentence)
+        assert "PUBLISHED" not in sentence and "EST" not in sentence
+        assert "(pictured)" not in sentence and "Ribbon cutting" not in sentence
+    text = " ".join(paragraphs)
+    positions = [text.find(s) for s in summary]
+    assert all(p >= 0 for p in positions), "extractive: every sentence comes from the article"
+    assert positions == sorted(positions)
+    assert summary[0].startswith("The city of Northbay opened its new river bridge")
+
+
+def test_summary_sizes() -> None:
+    paragraphs = _bridge_article()
+    assert summarize(paragraphs, 0) == []
+    assert len(summarize(paragraphs, 2)) == 2
+    assert summarize([], 3) == []
+    assert summarize(["By .", "Associated Press ."], 3) == []
+
+
+def test_seed_summary_has_no_metadata_or_caption() -> None:
+    from bot.articles import parse_article
+
+    article = parse_article(SEEDS / "003_89b01d93bc535f51.txt")
+    summary = summarize(article.paragraphs, 3, title=article.title)
+    assert len(summary) == 3
+    for sentence in summary:
+        assert "AP Photo" not in sentence and "editor:" not in sentence
+        assert "tend:" not in sentence and "REMIX NEWS" not in sentence
+
+
+def test_story_summary_does_not_repeat_itself() -> None:
+    a = [
+        "A magnitude 6.8 earthquake struck the coastal city of Valmora early on Tuesday, "
+        "destroying hundreds of homes.",
+        "Rescue teams worked through the night to free people trapped under collapsed buildings "
+        "in the old town. At least 40 people were killed, the regional governor said.",
+    ]
+    b = [
+        "A magnitude 6.8 earthquake struck the coastal city of Valmora early on Tuesday, "
+        "destroying hundreds of homes, officials said.",
+        "At least 40 people were killed, the regional governor said on Tuesday evening. "
+        "Aftershocks kept thousands of residents sleeping in parks and car parks overnight.",
+    ]
+    summary = summarize_story([("Quake hits Valmora", a), ("Deadly quake in Valmora", b)], 3)
+    assert 2 <= len(summary) <= 3
+    for i, first in enumerate(summary):
+        for second in summary[i + 1 :]:
+            assert similarity(first, second) < 0.75, (first, second)
+    assert sum("6.8 earthquake" in s for s in summary) == 1
+    assert summarize_story([], 3) == []
+
+
+def _write_tiny_dataset(root: Path) -> None:
+    body = (
+        "Officials in the town of Easton approved a new budget on Monday after a long debate.\n\n"
+        "The budget adds money for schools and roads, the town council said in a statement.\n\n"
+        "Some residents said the spending was too high for a small town like Easton.\n\n"
+        "The mayor said the town would review the budget again in the autumn."
+    )
+    for category, number in (("business", "001"), ("sport", "002")):
+        articles = root / "bbc-news-summary" / "articles" / category
+        summaries = root / "bbc-news-summary" / "summaries" / category
+        articles.mkdir(parents=True)
+        summaries.mkdir(parents=True)
+        (articles / f"{number}.txt").write_text(f"Easton budget approved\n\n{body}\n")
+        (summaries / f"{number}.txt").write_text(
+            "Officials in the town of Easton approved a new budget on Monday after a long debate."
+            "The budget adds money for schools and roads, the town council said in a statement."
+        )
+    # One cp1252 file, as in the real data.
+    (root / "bbc-news-summary" / "articles" / "sport" / "003.txt").write_bytes(
+        "Fee rises\n\nThe club said the fee rose to \u00a3300 for every member of the club.\n\n"
+        "Members said the new fee was far too high for most families in the area.".encode("cp1252")
+    )
+    (root / "bbc-news-summary" / "summaries" / "sport" / "003.txt").write_text(
+        "The club said the fee rose to \u00a3300 for every member of the club."
+    )
+    cnndm = root / "cnndm-sample"
+    cnndm.mkdir()
+    article = body.replace("\n\n", " ").replace('"', "'")
+    (cnndm / "train_sample.csv").write_text(
+        ",id,article,highlights\n"
+        f'0,abc,"By . Town Reporter . {article}","Easton approves new budget .\n'
+        'Money for schools and roads ."\n'
+    )
+
+
+def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_tiny_dataset(tmp_path)
+    assert summary_bench.main([str(tmp_path), "--limit", "5"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()]
+    methods = {(r[0], r[2]) for r in rows if r and r[0] in ("BBC", "CNN/DM")}
+    assert methods == {(d, m) for d in ("BBC", "CNN/DM") for m in ("ours", "lead-3", "TextRank")}
+    for r in rows:
+        if r and r[0] in ("BBC", "CNN/DM"):
+            assert all(0.0 <= float(x) <= 100.0 for x in r[3:6])
+    assert any(r[:2] == ["BBC", "3"] for r in rows)
+
+
+def test_benchmark_without_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert summary_bench.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "bbc-news-summary" in err and str(tmp_path) in err
