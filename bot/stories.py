@@ -20,7 +20,7 @@ from bot.summarize import terms
 
 T = TypeVar("T")
 
-THRESHOLD = 0.3
+THRESHOLD = 0.25
 LEAD_WORDS = 400  # how much of each article's text is compared
 # IDF pretends the batch has at least this many articles, so a batch of two still weighs shared
 # words sensibly (a plain TF cosine) instead of calling every shared word worthless.
