@@ -99,7 +99,7 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self._cond = threading.Condition()
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._ids = itertools.count(1)
         self._refuse_until = 0.0
         self._ws_conns: list[ServerConnection] = []
@@ -320,7 +320,10 @@ class FakeSlack:
         return 200, body, {"x-oauth-scopes": self.scopes}
 
     def _next_ts(self) -> str:
-        return f"{1_700_000_000 + next(self._ts)}.000100"
+        """Like Slack's: the time of posting in microseconds, unique and increasing."""
+        with self._cond:
+            self._last_ts = max(time.time(), self._last_ts + 0.000001)
+            return f"{self._last_ts:.6f}"
 
     def _api_chat_postMessage(self, params: dict, auth: str) -> tuple[int, dict, dict]:
         channel = params.get("channel")
