@@ -144,6 +144,24 @@ def test_retried_event_is_answered_once(slack, fake_slack):
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
 
+def test_redelivered_command_and_click_are_acked_but_answered_once(slack, fake_slack):
+    payload = slack.command_payload("/news", "wagner")
+    first = fake_slack.send_envelope("slash_commands", payload)
+    fake_slack.wait_for_posted(payload["response_url"])
+    fake_slack.redeliver(first)  # Slack did not get the ack: same envelope, same trigger_id
+    fake_slack.wait_until(lambda: len(fake_slack.ack_log) >= 2)
+    assert [a["envelope_id"] for a in fake_slack.acks_of(first)] == [first, first]
+    button = find_button(fake_slack.posted_to(payload["response_url"])[0].blocks, "share_hit")
+    slack.click(button, wait_for="post")
+    click = fake_slack.sent_envelopes[-1]["envelope_id"]
+    fake_slack.redeliver(click)
+    fake_slack.wait_until(lambda: len(fake_slack.acks_of(click)) == 2)
+    slack.assert_quiet()
+    assert len(fake_slack.posted_to(payload["response_url"])) == 1
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert "*Wagner*" in text_of(slack.command("/news", "wagner"))  # a new one is answered
+
+
 def test_bot_messages_and_edits_are_ignored(slack, fake_slack):
     for extra in (
         {"bot_id": "B0OTHER"},
@@ -209,6 +227,31 @@ def test_slack_down_does_not_stop_the_bot(slack, fake_slack, caplog):
     assert len(fake_slack.calls_to("chat.postMessage")) == 6
     fake_slack._faults.clear()
     assert "*Wagner*" in text_of(slack.dm("wagner"))
+
+
+def test_response_url_429_and_5xx_are_retried_and_answered_once(slack, fake_slack):
+    fake_slack.response_error(429, retry_after=1)
+    fake_slack.response_error(503)
+    started = time.monotonic()
+    payload = slack.command_payload("/news", "wagner")
+    fake_slack.send_envelope("slash_commands", payload)
+    [reply] = fake_slack.wait_for_posted(payload["response_url"], timeout=10)
+    assert time.monotonic() - started >= 1.0
+    assert "*Wagner*" in text_of(reply)
+    assert fake_slack.response_failures == [payload["response_url"].rsplit("/", 1)[1]] * 2
+    slack.assert_quiet()
+    assert len(fake_slack.posted_to(payload["response_url"])) == 1
+
+
+def test_response_url_down_is_logged_and_the_bot_keeps_serving(slack, fake_slack, caplog):
+    fake_slack.response_error(502, times=3)  # the first try and both retries
+    payload = slack.command_payload("/news", "wagner")
+    fake_slack.send_envelope("slash_commands", payload)
+    fake_slack.wait_until(lambda: len(fake_slack.response_failures) == 3, timeout=10)
+    slack.assert_quiet()
+    assert fake_slack.posted_to(payload["response_url"]) == []
+    assert "HTTP 502" in caplog.text
+    assert "*Wagner*" in text_of(slack.command("/news", "wagner"))
 
 
 def test_failing_listener_apologises_logs_without_tokens_and_keeps_serving(
