@@ -457,6 +457,18 @@ class FakeSlack:
             conn.close()
         return len(conns)
 
+    def request_refresh(self) -> int:
+        """Send Slack's ``disconnect`` message (``refresh_requested``) on every connection: the
+        client is expected to open a new connection and leave the old one."""
+        with self._cond:
+            conns = list(self._ws_conns)
+        message = json.dumps(
+            {"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "fake"}}
+        )
+        for conn in conns:
+            conn.send(message)
+        return len(conns)
+
     @property
     def connected(self) -> int:
         with self._cond:

@@ -148,8 +148,9 @@ def run_serve(
 
     Socket Mode when ``SLACK_APP_TOKEN`` is set, otherwise HTTP mode on ``port`` (default
     ``settings.port``). ``on_ready`` receives a one-line description once serving.
-    ``ping_interval``: how often the Socket Mode connection is checked (and, once lost and
-    refused, retried); a clean close from Slack is reconnected at once.
+    ``ping_interval``: how often the Socket Mode connection is checked; a lost connection is
+    reopened at the next check (and retried at every check while Slack refuses it). Slack's own
+    ``disconnect`` (refresh) message is followed at once.
 
     On stop, new work is refused first (the Socket Mode connection is closed, or the HTTP server
     stops accepting), then answers in flight get a few seconds to finish.
