@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from bot.settings import Settings, SettingsError
 
 REQUIRED_SCOPES = frozenset({"commands", "chat:write", "app_mentions:read", "im:history"})
+# The digest looks for its own message in the channel's history before re-posting after a crash.
+DIGEST_SCOPES = frozenset({"channels:history"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +150,10 @@ def _slack(settings: Settings) -> list[Check]:
         return [Check("slack token", "FAIL", f"cannot reach Slack: {type(exc).__name__}")]
     out.append(Check("slack token", "PASS", f"bot {auth.get('user')} in {auth.get('team')}"))
     granted = {s.strip() for s in (auth.headers.get("x-oauth-scopes") or "").split(",") if s}
-    missing = sorted(REQUIRED_SCOPES - granted)
+    required = REQUIRED_SCOPES | (DIGEST_SCOPES if settings.digest_channels else frozenset())
+    missing = sorted(required - granted)
     out.append(
-        Check("slack scopes", "PASS", ", ".join(sorted(REQUIRED_SCOPES)))
+        Check("slack scopes", "PASS", ", ".join(sorted(required)))
         if not missing
         else Check(
             "slack scopes",
@@ -244,4 +247,4 @@ def doctor(settings: Settings | None, problems: list[str] | None = None, out=pri
     return 1 if failed else 0
 
 
-__all__ = ["REQUIRED_SCOPES", "Check", "SettingsError", "doctor", "run_checks"]
+__all__ = ["DIGEST_SCOPES", "REQUIRED_SCOPES", "Check", "SettingsError", "doctor", "run_checks"]

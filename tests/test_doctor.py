@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,7 +13,11 @@ from pathlib import Path
 import pytest
 from fakeslack import FakeSlack
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+from bot.doctor import DIGEST_SCOPES, REQUIRED_SCOPES
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+MANIFEST_SCOPES = json.loads((ROOT / "manifest.json").read_text())["oauth_config"]["scopes"]["bot"]
 TOKENS = {"SLACK_BOT_TOKEN": "xoxb-doctor-secret-1", "SLACK_APP_TOKEN": "xapp-doctor-secret-2"}
 
 
@@ -49,7 +54,12 @@ def lines(out: subprocess.CompletedProcess) -> dict[str, str]:
     return found
 
 
-def test_all_good(tmp_path: Path, fake: FakeSlack) -> None:
+def test_manifest_grants_what_doctor_requires() -> None:
+    assert set(MANIFEST_SCOPES) >= REQUIRED_SCOPES | DIGEST_SCOPES
+
+
+def test_all_good(tmp_path: Path) -> None:
+    fake = FakeSlack(scopes=",".join(MANIFEST_SCOPES)).start()
     shutil.copytree(SEEDS, tmp_path / "seeds")
     subprocess.run([sys.executable, "-m", "bot", "ingest"], cwd=tmp_path, check=True)
     env = {**TOKENS, "SLACK_API_URL": fake.api_url, "DIGEST_CHANNEL": "C0DESK0001"}
@@ -68,6 +78,7 @@ def test_all_good(tmp_path: Path, fake: FakeSlack) -> None:
         "next digest": "PASS",
     }
     assert fake.calls_to("auth.test") and fake.calls_to("conversations.info")
+    fake.stop()
 
 
 def test_missing_scope_not_a_member_and_bad_app_token(tmp_path: Path) -> None:
@@ -79,7 +90,7 @@ def test_missing_scope_not_a_member_and_bad_app_token(tmp_path: Path) -> None:
     assert out.returncode == 1
     status = lines(out)
     assert status["slack scopes"] == "FAIL"
-    assert "missing app_mentions:read, im:history" in out.stdout
+    assert "missing app_mentions:read, channels:history, im:history" in out.stdout
     assert status["digest channel C0DESK0001"] == "FAIL"
     assert "/invite @newsbot" in out.stdout
     assert status["socket mode"] == "FAIL"
