@@ -238,24 +238,7 @@ def write_corpus(
             for i, para in enumerate(body):
                 tsv.write(f"{total + i}\t{para}\n")
             total += n
-    qrng = random.Random(seed * 31 + passages)
-    targets = qrng.sample(range(total), min(total, queries + warmup))
-    wanted = set(targets)
-    texts: dict[int, str] = {}
-    with (root / "passages.tsv").open(encoding="utf-8") as tsv:
-        for line in tsv:
-            num, _, text = line.rstrip("\n").partition("\t")
-            if int(num) in wanted:
-                texts[int(num)] = text
-    made = [make_query(qrng, writer.vocab, t, texts[t]) for t in targets]
-    (root / "queries.json").write_text(
-        json.dumps(
-            {
-                "warmup": [asdict(q) for q in made[:warmup]],
-                "queries": [asdict(q) for q in made[warmup:]],
-            }
-        )
-    )
+    write_queries(root, writer.vocab, total, seed=seed, queries=queries, warmup=warmup)
     manifest = {
         "passages": total,
         "articles": len(starts),
@@ -265,6 +248,30 @@ def write_corpus(
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return manifest
+
+
+def write_queries(
+    root: Path,
+    vocab: Vocabulary,
+    total: int,
+    *,
+    seed: int = 7,
+    queries: int = 200,
+    warmup: int = 20,
+) -> None:
+    """Pick target paragraphs from root/passages.tsv and write root/queries.json."""
+    qrng = random.Random(seed * 31 + total)
+    targets = qrng.sample(range(total), min(total, queries + warmup))
+    wanted = set(targets)
+    texts: dict[int, str] = {}
+    with (root / "passages.tsv").open(encoding="utf-8") as tsv:
+        for line in tsv:
+            num, _, text = line.rstrip("\n").partition("\t")
+            if int(num) in wanted:
+                texts[int(num)] = text
+    made = [asdict(make_query(qrng, vocab, t, texts[t])) for t in targets]
+    data = {"warmup": made[:warmup], "queries": made[warmup:]}
+    (root / "queries.json").write_text(json.dumps(data))
 
 
 def write_articles(
@@ -324,16 +331,19 @@ def typo_budget(word: str) -> int:
 
 def add_typos(rng: random.Random, word: str) -> tuple[str, int]:
     """The word with 1 typo (5-8 letters) or 1-2 typos (9+): insertion, deletion, substitution
-    or transposition, nearby keys preferred. Returns (typed word, edits)."""
+    or transposition, nearby keys preferred. Returns (typed word, edits).
+
+    The budget holds for the word as typed too (an engine only sees that one): "thiek" never
+    becomes "thie", whose 4 letters get no typo tolerance."""
     budget = typo_budget(word)
     if budget == 0:
         return word, 0
     n = 1 if budget == 1 else rng.choice((1, 2))
-    for _ in range(50):
+    for _ in range(100):
         typed = word
         for _ in range(n):
             typed = _one_typo(rng, typed)
-        if OSA.distance(word, typed) == n and fold(typed) != fold(word):
+        if OSA.distance(word, typed) == n and n <= typo_budget(typed) and fold(typed) != fold(word):
             return typed, n
     return word, 0
 

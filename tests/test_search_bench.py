@@ -97,6 +97,7 @@ def test_typos_respect_the_budget() -> None:
                 assert typed == word and edits == 0
             else:
                 assert 1 <= edits <= budget
+                assert edits <= typo_budget(typed)  # the engine only sees the typed word
                 assert OSA.distance(word, typed) == edits
                 assert fold(typed) != fold(word)
 
