@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -41,7 +42,10 @@ BOT_USER_ID = "UBOTFAKE01"
 BOT_ID = "BBOTFAKE01"
 TEAM_ID = "TFAKE0001"
 APP_ID = "AFAKE0001"
-DEFAULT_SCOPES = "commands,chat:write,app_mentions:read,im:history,im:read,im:write"
+# The fake grants what manifest.json asks for: a scope missing there shows up as missing_scope.
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.json"
+DEFAULT_SCOPES = ",".join(json.loads(MANIFEST.read_text("utf-8"))["oauth_config"]["scopes"]["bot"])
+HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
 
 
 @dataclass(frozen=True)
@@ -355,6 +359,10 @@ class FakeSlack:
 
     def _api_conversations_history(self, params: dict, auth: str) -> tuple[int, dict, dict]:
         channel = str(params.get("channel", ""))
+        needed = HISTORY_SCOPES.get(channel[:1], "channels:history")
+        if needed not in self.scopes.split(","):
+            body = {"ok": False, "error": "missing_scope", "needed": needed}
+            return 200, {**body, "provided": self.scopes}, {}
         if channel in self.not_member:
             return 200, {"ok": False, "error": "not_in_channel"}, {}
         oldest = float(params.get("oldest") or 0)

@@ -83,6 +83,12 @@ def post_error(error: BaseException, method: str = "chat.postMessage") -> PostEr
         status = int(getattr(response, "status_code", 200) or 200)
         data = response.data if isinstance(getattr(response, "data", None), dict) else {}
         code = str(data.get("error") or "")
+        if code == "missing_scope":
+            needed = str(data.get("needed") or "?")
+            return SlackUnavailable(
+                f"{method}: the app lacks the scope {needed}; add it under OAuth & Permissions"
+                " (or paste manifest.json again) and reinstall the app"
+            )
         if code == "not_in_channel":
             return NotInChannel(f"{method}: not_in_channel")
         if code in ("channel_not_found", "is_archived"):
