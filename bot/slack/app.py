@@ -172,6 +172,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _DropTokenUnusedWarning(logging.Filter):
+    """Bolt warns at every start that SLACK_BOT_TOKEN is unused because we pass our own client
+    (which carries that very token): noise an operator should not have to read."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_DropTokenUnusedWarning())
+
+
 def slack_error_code(error: BaseException) -> str | None:
     if isinstance(error, SlackApiError):
         data = getattr(error.response, "data", None)
