@@ -21,6 +21,7 @@ from conftest import bot_settings, find_button
 from fakeslack import BOT_ID, FakeSlack, iter_blocks_text
 from test_slack_socket import assert_within_limits, text_of
 
+from bot.archive import Archive
 from bot.delivery import (
     PostInDoubt,
     deliver_all,
@@ -34,6 +35,7 @@ from bot.schedule import DigestJobs, start_scheduler, stop_scheduler
 from bot.slack import views
 from bot.slack.app import make_client
 from bot.slack.digest_post import EVENT_TYPE, SlackDigestPoster
+from bot.slack.listeners.commands import digest_preview
 
 DESK = "C0DESK0001"
 BARE = re.compile(r"&(?!amp;|lt;|gt;)")
@@ -384,5 +386,24 @@ def test_news_digest_previews_privately_without_posting_or_claiming(slack, archi
     text = text_of(reply)
     assert "Newsroom digest" in text and "France has withdrawn its last troops from Mali" in text
     assert find_button(reply.blocks, views.ACTION_DIGEST_PASSAGES)
+    assert "Preview, only you see this" in text and "DIGEST_CHANNEL unset" in text
     assert fake_slack.calls_to("chat.postMessage") == []
     assert Ledger(archive.store.conn).rows() == []
+
+
+def test_preview_after_a_delivered_digest_covers_only_what_came_since(rig, archive):
+    [sent] = rig.run()
+    paths = {"db_path": archive.settings.db_path, "articles_dir": archive.settings.articles_dir}
+    desk = Archive.open(rig.settings.with_overrides(**paths))
+    try:
+        text, blocks = digest_preview(desk)
+        body = "\n".join([text, *iter_blocks_text(blocks)])
+        since = sent.covers_to.astimezone(rig.settings.tz)
+        assert f"<#{DESK}>" in body and f"{since:%H:%M}" in body
+        assert "Nothing new" in body and "France has withdrawn" not in body
+        write_articles(desk, 1)
+        text, blocks = digest_preview(desk)
+        assert "council backs" in text and "Nothing new" not in text
+    finally:
+        desk.close()
+    assert len(rig.digests()) == 1 and len(Ledger(archive.store.conn).rows()) == 1

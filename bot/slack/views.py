@@ -8,6 +8,7 @@ escaped (``mrkdwn.escape``) before they are placed in any block.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -362,18 +363,21 @@ def _story_sources(sources: Sequence[StoredArticle]) -> str:
     return text
 
 
-def render_digest(digest: Any) -> tuple[str, list[Block]]:
+def render_digest(digest: Any, *, note: str | None = None) -> tuple[str, list[Block]]:
     """The daily digest: one section per story (headline, summary, sources, a passages button).
 
     ``digest`` follows ``bot.digest.Digest``: ``date``, ``stories`` (each with ``headline``,
     ``summary`` sentences and ``sources`` articles) and ``more`` (stories left out by the
     builder). Stories that do not fit Slack's limits are counted into the closing "and N more".
+    ``note`` (mrkdwn the bot wrote) goes under the header, e.g. to mark a preview.
     """
     stories = list(getattr(digest, "stories", ()) or ())
     day = getattr(digest, "digest_date", None) or getattr(digest, "date", None)
     title = f"Newsroom digest, {day.day} {day:%b %Y}" if day else "Newsroom digest"
     b = _Builder(reserve_blocks=1, reserve_chars=300)
     b.add({"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_TEXT]}})
+    if note:
+        b.add(context(note))
     if not stories:
         b.add(section("Nothing new arrived in the archive since the last digest."))
         return _fallback(f"{title}: nothing new."), b.blocks
@@ -396,6 +400,22 @@ def render_digest(digest: Any) -> tuple[str, list[Block]]:
         b.tail(context(f"and {more} more {'story' if more == 1 else 'stories'}"))
     headlines = "; ".join(str(s.headline) for s in stories[:shown])
     return _fallback(f"{title}: {headlines}"), b.blocks
+
+
+def channel_mention(channel_id: str) -> str:
+    """``<#C123>`` for a well-formed channel id; anything else escaped."""
+    if re.fullmatch(r"[CG][A-Z0-9]{2,}", channel_id):
+        return f"<#{channel_id}>"
+    return escape(channel_id)
+
+
+def preview_note(channels: Sequence[str], since: datetime) -> str:
+    """The line that marks a digest as a private preview: where it goes, what it covers."""
+    where = ", ".join(channel_mention(c) for c in channels) or "no channel (DIGEST_CHANNEL unset)"
+    return (
+        f":eyes: Preview, only you see this: the next digest for {where} as it stands now,"
+        f" covering articles since {format_date(since)} {since:%H:%M %Z}."
+    )
 
 
 def article_passages(items: Sequence[tuple[StoredArticle, Sequence[str], int]]) -> Message:

@@ -15,6 +15,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.archive import Archive
+from bot.delivery import preview_digest
+from bot.digest import build_digest
 from bot.slack import views
 from bot.slack.listeners import MAX_QUERY, HelpRegistry, search_message
 from bot.slack.mrkdwn import plain_from_slack
@@ -91,32 +93,23 @@ def sources(req: CommandRequest) -> views.Message:
     return views.sources_view(store.articles(), article_count=articles, passage_count=passages)
 
 
-def digest_preview(archive: Archive, now: datetime | None = None) -> views.Message | None:
-    """The next digest as it would be posted now, or None while no digest builder exists.
+def digest_preview(archive: Archive, now: datetime | None = None) -> views.Message:
+    """The next digest as it would be posted now (nothing posted, the ledger untouched).
 
-    ``bot.digest.build_digest(store, since, until, digest_date)`` builds the content over the
-    window ``bot.delivery.preview_digest`` chooses; ``views.render_digest`` renders it.
+    ``bot.delivery.preview_digest`` chooses the window, ``bot.digest.build_digest`` the content.
     """
-    try:
-        from bot.delivery import preview_digest
-        from bot.digest import build_digest
-    except ImportError:
-        return None
     store = archive.store
-    preview = preview_digest(
-        archive.settings, store, lambda s, u, d: build_digest(store, s, u, d), now=now
-    )
-    text, blocks = views.render_digest(preview.content)
+    settings = archive.settings
+    preview = preview_digest(settings, store, lambda s, u, d: build_digest(store, s, u, d), now=now)
+    note = views.preview_note(preview.channels, preview.since.astimezone(settings.tz))
+    text, blocks = views.render_digest(preview.content, note=note)
     return views.Message(text, blocks)
 
 
 @router.subcommand("digest", usage=f"{COMMAND} digest")
 def digest(req: CommandRequest) -> views.Message:
     """Preview the daily digest (only you see it)."""
-    preview = digest_preview(req.archive)
-    if preview is None:
-        return views.notice("The digest is not available in this version yet.")
-    return preview
+    return digest_preview(req.archive)
 
 
 def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
