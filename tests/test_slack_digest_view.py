@@ -92,3 +92,20 @@ def test_see_passages_button_answers_privately(slack, archive):
     for i in ids:
         assert archive.store.article(i).title in body
         assert f"2 of {len(archive.store.passages_of(i))} paragraphs" in body
+
+
+def test_story_reads_well_headline_article_not_named_twice_sentences_closed():
+    lead = article(1, title="Troops leave Mali")
+    bare = article(2, title="Quiet story", url=None, author=None, source=None, published=None)
+    stories = (
+        Story("Troops leave Mali", ("France ended its deployment", "Critics object."), (lead,)),
+        Story("Quiet story", ("Nothing much happened.",), (bare,)),
+    )
+    text, blocks = views.render_digest(Digest(stories))
+    assert_valid(views.Message(text, blocks))
+    body = all_text(views.Message(text, blocks))
+    assert "France ended its deployment. Critics object." in body
+    assert "1 source: <https://news.test/1|full article> (Jane Roe, Wire · 23 Sep 2023)" in body
+    assert body.count("Troops leave Mali") == 2  # the headline and the fallback text
+    quiet = [b for b in blocks if "Quiet story" in json.dumps(b)]
+    assert len(quiet) == 1  # no sources line with nothing to say

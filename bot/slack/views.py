@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from bot.models import Hit, SearchResult, StoredArticle
 from bot.slack import mrkdwn
-from bot.slack.mrkdwn import escape, excerpt, link, truncate, truncate_escaped
+from bot.slack.mrkdwn import escape, excerpt, link, safe_url, truncate, truncate_escaped
 
 # Slack's documented limits (https://docs.slack.dev/reference/block-kit/blocks).
 MAX_BLOCKS = 50
@@ -349,18 +349,33 @@ DIGEST_SOURCES_SHOWN = 3
 DIGEST_IDS_IN_BUTTON = 40
 
 
-def _story_sources(sources: Sequence[StoredArticle]) -> str:
+def _story_sources(headline: str, sources: Sequence[StoredArticle]) -> str:
+    """'2 sources: <url|Title> (byline · date); …'. The article the headline came from is not
+    named again: just a link to it and its byline. Empty when there is nothing to add."""
     shown = []
     for article in sources[:DIGEST_SOURCES_SHOWN]:
         meta = " · ".join(article_meta(article))
-        shown.append(
-            link(article.url, truncate(article.title, 120)) + (f" ({meta})" if meta else "")
-        )
-    text = "; ".join(shown)
-    if len(sources) > DIGEST_SOURCES_SHOWN:
-        n = len(sources) - DIGEST_SOURCES_SHOWN
-        text += f"; and {n} more source{'s' if n != 1 else ''}"
+        if article.title.strip() == headline.strip():
+            entry = link(article.url, "full article") if safe_url(article.url) else ""
+            entry = f"{entry} ({meta})" if entry and meta else entry or meta
+        else:
+            entry = link(article.url, truncate(article.title, 120)) + (f" ({meta})" if meta else "")
+        if entry:
+            shown.append(entry)
+    if not shown:
+        return ""
+    n = len(sources)
+    text = f"{n} source{'s' if n != 1 else ''}: " + "; ".join(shown)
+    if n > DIGEST_SOURCES_SHOWN:
+        rest = n - DIGEST_SOURCES_SHOWN
+        text += f"; and {rest} more source{'s' if rest != 1 else ''}"
     return text
+
+
+def _sentence(text: str) -> str:
+    """A summary sentence that ends like one, so joined sentences never run together."""
+    text = str(text).strip()
+    return text + "." if text and text[-1].isalnum() else text
 
 
 def render_digest(digest: Any, *, note: str | None = None) -> tuple[str, list[Block]]:
@@ -383,15 +398,15 @@ def render_digest(digest: Any, *, note: str | None = None) -> tuple[str, list[Bl
         return _fallback(f"{title}: nothing new."), b.blocks
     shown = 0
     for i, story in enumerate(stories):
-        summary = " ".join(str(s) for s in (story.summary or ()))
+        summary = " ".join(_sentence(s) for s in (story.summary or ()))
         text = f"*{truncate_escaped(str(story.headline), 300)}*"
         if summary:
             text += "\n" + truncate_escaped(summary, SECTION_TEXT - 400)
         ids = [a.id for a in story.sources[:DIGEST_IDS_IN_BUTTON]]
         accessory = button("See passages", f"{ACTION_DIGEST_PASSAGES}:{i}", json.dumps({"a": ids}))
         group = [section(text, accessory)]
-        if story.sources:
-            group.append(context(_story_sources(story.sources)))
+        if sources := _story_sources(str(story.headline), story.sources):
+            group.append(context(sources))
         if not b.add(*([divider()] if shown else []), *group):
             break
         shown += 1
