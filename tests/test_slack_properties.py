@@ -5,15 +5,20 @@ Kit limits, accepted by slack_sdk's block models, with no markup the bot did not
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import pytest
+from conftest import SEEDS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_slack_views import all_text, article, assert_valid
 
 from bot.models import Hit, SearchResult
 from bot.slack import views
+from bot.slack.listeners import search_message
+from bot.slack.mrkdwn import plain_from_slack
 
 # The only markup the bot writes around untrusted text: links to URLs it checked.
 OWN_LINK = re.compile(r"<https?://[^\s<>|]+\|[^<>]*>")
@@ -151,3 +156,32 @@ def test_any_shared_passage_pings_only_the_sharer(art, text, user):
     mentions = re.findall(r"<@[^>]*>", body)
     assert mentions == (["<@U0OK1>"] if user == "U0OK1" else [])
     assert_no_foreign_markup(views.Message(message.text, message.blocks[:-1]))
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    from bot.archive import Archive
+    from bot.settings import Settings
+
+    home = tmp_path_factory.mktemp("props")
+    shutil.copytree(SEEDS, home / "seeds")
+    arch = Archive.open(Settings(db_path=home / "db" / "n.db", articles_dir=home / "seeds"))
+    arch.ingest()
+    yield arch
+    arch.close()
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        untrusted,
+        st.sampled_from(["wagner", "mali troops", "macron"]).map(
+            lambda w: f"&lt;!channel&gt; {w} <@U0VICTIM> &amp; <http://evil.test|x>"
+        ),
+    )
+)
+def test_any_text_typed_in_slack_is_searched_and_answered_safely(seeded, typed):
+    query = plain_from_slack(typed)
+    message = search_message(seeded, query, shareable=True)
+    assert_valid(message)
+    assert_no_foreign_markup(message)
