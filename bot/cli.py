@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print it, post nothing (default)")
     mode.add_argument("--post", action="store_true", help="post it now through the ledger")
+    p.add_argument(
+        "--resend",
+        action="store_true",
+        help="with --post: re-post a digest held because an earlier post may have reached Slack"
+        " (check the channel first)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("serve", parents=[common], help="run the Slack bot")
@@ -308,6 +315,8 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     archive = _fresh_archive(settings)
     try:
         build = digest_builder(archive)
+        if args.resend and not args.post:
+            raise CliError("--resend goes with --post")
         if not args.post:
             preview = preview_digest(settings, archive.store, build)
             if args.json:
@@ -327,7 +336,12 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
         poster = SlackDigestPoster(make_client(settings))
         results = post_digest_now(
-            settings, archive.store, build, poster.post, find_existing=poster.find_existing
+            settings,
+            archive.store,
+            build,
+            poster.post,
+            find_existing=poster.find_existing,
+            resend=args.resend,
         )
     finally:
         archive.close()
@@ -372,6 +386,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.slack.serve import run_serve
 
     settings.require_slack()  # named in one message before anything starts
+    # Until run_serve installs its own handlers: a stop during start-up is a clean exit 0
+    # (an interrupted ingest rolls back and the index is repaired at the next start).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_during_startup)
     archive = _fresh_archive(settings)
     scheduler = None
     try:
@@ -384,6 +402,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
             stop_scheduler(scheduler)
         archive.close()
+
+
+def _exit_during_startup(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def start_digest_scheduler(settings: Settings, archive):  # type: ignore[no-untyped-def]

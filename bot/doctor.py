@@ -11,7 +11,7 @@ from bot.settings import Settings, SettingsError
 
 REQUIRED_SCOPES = frozenset({"commands", "chat:write", "app_mentions:read", "im:history"})
 # The digest looks for its own message in the channel's history before re-posting after a crash.
-DIGEST_SCOPES = frozenset({"channels:history"})
+DIGEST_SCOPES = frozenset({"channels:history", "groups:history"})
 
 
 @dataclass(frozen=True, slots=True)

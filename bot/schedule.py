@@ -121,6 +121,7 @@ class DigestJobs:
         self.run_digest = run_digest
         self.clock = clock
         self._lock = threading.Lock()
+        self._periodic_ran = False
 
     def run_due(self, reason: str) -> date | None:
         """Run the due digest, if any; returns its date. Skips if a run is already going."""
@@ -153,6 +154,11 @@ class DigestJobs:
 
     def catch_up(self) -> date | None:
         return self.run_due("catch-up")
+
+    def periodic(self) -> date | None:
+        """The interval job: its first run (at start-up) is the catch-up, later ones retries."""
+        first, self._periodic_ran = not self._periodic_ran, True
+        return self.catch_up() if first else self.retry()
 
 
 def _safe(name: str, fn: Callable[[], object]) -> Callable[[], None]:
@@ -188,15 +194,18 @@ def start_scheduler(
         scheduler.add_job(
             jobs.on_schedule, digest_trigger(settings), id="digest", name="daily digest"
         )
+        # One interval job, not a separate one-off: a one-off job removed while the scheduler
+        # shuts down raises JobLookupError in APScheduler's thread. Its first run, right away
+        # when ``catch_up``, catches up a digest missed while the bot was down.
+        retry_kwargs = {"next_run_time": datetime.now(_tz(settings))} if catch_up else {}
         scheduler.add_job(
-            jobs.retry,
+            jobs.periodic if catch_up else jobs.retry,
             IntervalTrigger(minutes=retry_minutes, timezone=_tz(settings)),
             id="digest-retry",
             name="digest retry and catch-up",
             misfire_grace_time=retry_minutes * 60,
+            **retry_kwargs,
         )
-        if catch_up:  # a one-off run right away: a restart after the digest time catches up
-            scheduler.add_job(jobs.catch_up, id="digest-catch-up", name="digest catch-up")
         log.info(
             "digest scheduled %s at %s %s to %s; next %s",
             settings.digest_days,

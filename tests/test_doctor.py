@@ -90,7 +90,7 @@ def test_missing_scope_not_a_member_and_bad_app_token(tmp_path: Path) -> None:
     assert out.returncode == 1
     status = lines(out)
     assert status["slack scopes"] == "FAIL"
-    assert "missing app_mentions:read, channels:history, im:history" in out.stdout
+    assert "missing app_mentions:read, channels:history, groups:history, im:history" in out.stdout
     assert status["digest channel C0DESK0001"] == "FAIL"
     assert "/invite @newsbot" in out.stdout
     assert status["socket mode"] == "FAIL"
