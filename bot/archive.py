@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import tantivy
+
 from bot.articles import ArticleError, parse_article
 from bot.index import PassageIndex
 from bot.models import Article, IngestReport, SearchResult
@@ -27,6 +29,9 @@ log = logging.getLogger("newsbot.archive")
 
 ARTICLE_SUFFIXES = (".txt", ".text", ".md")
 BATCH = 500
+# Articles are written to SQLite in batches of BATCH, but the index is committed rarely: every
+# commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
+INDEX_COMMIT_PASSAGES = 1_000_000
 Progress = Callable[[int, int], None]
 
 
@@ -115,6 +120,11 @@ class Archive:
         except BaseException:
             writer.rollback()
             raise
+        self.store.clear_pending(article_ids)
+
+    def _commit_index(self, writer: tantivy.IndexWriter, article_ids: Sequence[int]) -> None:
+        writer.commit()
+        self.index.refresh()
         self.store.clear_pending(article_ids)
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[tuple[int, int, str, str]]:
@@ -243,6 +253,8 @@ class Archive:
             return
         store = self.store
         writer = self.index.writer()
+        pending: list[int] = []
+        rows = 0
         try:
             for start in range(0, max(len(parsed), 1), BATCH):
                 batch = parsed[start : start + BATCH]
@@ -263,7 +275,12 @@ class Archive:
                             if article_id is not None:
                                 ids.append(article_id)
                                 report.removed.append(_display(store, article_id, real))
-                self._reindex(ids, writer)
+                rows += self.index.replace_articles(writer, ids, self._index_rows(ids))
+                pending += ids
+                if rows >= INDEX_COMMIT_PASSAGES:
+                    self._commit_index(writer, pending)
+                    pending, rows = [], 0
+            self._commit_index(writer, pending)
             writer.wait_merging_threads()
         except BaseException:
             writer.rollback()

@@ -149,9 +149,10 @@ class PassageIndex:
             (should, Q.term_query(self.schema, "title", word.token)),
         ]
         if word.typos:
-            for field, weight in (("body", 1.0), ("title", 0.5)):
-                fuzzy = Q.fuzzy_term_query(
-                    self.schema, field, word.token, distance=word.typos, transposition_cost_one=True
-                )
-                parts.append((should, Q.boost_query(fuzzy, weight)))
+            # Typos on the body only: a fuzzy term query walks the field's whole term dictionary
+            # (per segment), and headline words are nearly always in the body too.
+            fuzzy = Q.fuzzy_term_query(
+                self.schema, "body", word.token, distance=word.typos, transposition_cost_one=True
+            )
+            parts.append((should, fuzzy))
         return Q.boolean_query(parts)

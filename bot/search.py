@@ -11,12 +11,15 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from bot.index import PassageIndex, WordQuery
 from bot.models import Hit, SearchResult
 from bot.store import Store
-from bot.text import edit_budget, highlight_spans, iter_tokens, matches, tokens
+from bot.text import edit_budget, iter_tokens, tokens
 
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 12
@@ -71,16 +74,18 @@ class PassageSearch:
         exact = [WordQuery(w, 0) for w in words]
         collect(exact, 3, True)
         fuzzy = [WordQuery(w, edit_budget(w)) for w in words]
-        typo_allowed = any(w.typos for w in fuzzy)
-        # Typo expansion only when the exact query finds too little (Typesense's threshold idea).
-        if len(found) <= need and typo_allowed:
+        # Typo expansion only when the exact query finds nothing (Typesense's typo_tokens_threshold
+        # of 1); fewer words only when no passage has them all, typos allowed (Meilisearch).
+        if not found and any(w.typos for w in fuzzy):
             collect(fuzzy, 2, True)
-        if len(found) <= need and len(words) > 1:
+        if not found and len(words) > 1:
             collect(fuzzy, 1, False)
 
-        hits = self._rank(words, list(found.values()))
-        page = hits[offset:need]
-        corrected = self._did_you_mean(text, words, hits[:10])
+        hits, vocab = self._rank(words, list(found.values()))
+        page = [
+            replace(h, spans=_spans(h.text, words, vocab[h.passage_id])) for h in hits[offset:need]
+        ]
+        corrected = self._did_you_mean(text, words, hits[:10], vocab)
         hint = None
         if not hits:
             hint = NOTHING_HINT
@@ -100,22 +105,28 @@ class PassageSearch:
             has_more=len(hits) > need,
         )
 
-    def _rank(self, words: list[str], candidates: list[_Candidate]) -> list[Hit]:
+    def _rank(
+        self, words: list[str], candidates: list[_Candidate]
+    ) -> tuple[list[Hit], dict[int, Counter[str]]]:
         rows = self._store().passages_by_id([c.passage_id for c in candidates])
         top_engine = max((c.engine_score for c in candidates), default=1.0) or 1.0
         scored: list[tuple[float, Hit]] = []
+        vocab: dict[int, Counter[str]] = {}
+        heads: dict[int, set[str]] = {}
         for cand in candidates:
             row = rows.get(cand.passage_id)
             if row is None:  # removed since the index was committed
                 continue
             passage, article = row
-            body = set(tokens(passage.text))
-            head = set(tokens(f"{article.title} {article.dek or ''}"))
-            quality = [_word_quality(w, body, head) for w in words]
+            counts = Counter(tokens(passage.text))
+            vocab[passage.id] = counts
+            head = heads.get(article.id)
+            if head is None:
+                head = heads[article.id] = set(tokens(f"{article.title} {article.dek or ''}"))
+            quality = [_word_quality(w, counts, head) for w in words]
             coverage = sum(q > 0 for q in quality) / len(words)
             # Every word present beats some words; exact beats typo; then BM25 decides.
             score = 10 * coverage + 5 * sum(quality) / len(words) + cand.engine_score / top_engine
-            spans = highlight_spans(passage.text, words)
             scored.append(
                 (
                     score,
@@ -124,24 +135,30 @@ class PassageSearch:
                         paragraph=passage.position,
                         text=passage.text,
                         score=round(score, 3),
-                        spans=spans,
+                        spans=(),
                         passage_id=passage.id,
                     ),
                 )
             )
         scored.sort(key=lambda item: (-item[0], item[1].passage_id))
-        return [hit for _, hit in scored]
+        return [hit for _, hit in scored], vocab
 
-    def _did_you_mean(self, text: str, words: list[str], hits: list[Hit]) -> str | None:
+    def _did_you_mean(
+        self, text: str, words: list[str], hits: list[Hit], vocab: dict[int, Counter[str]]
+    ) -> str | None:
         """The query with each unknown word replaced by the word it matched in the top hits."""
         fixes: dict[str, str] = {}
         for word in words:
-            if edit_budget(word) == 0 or self.index.doc_freq(word) > 0:
+            budget = edit_budget(word)
+            if budget == 0 or self.index.doc_freq(word) > 0:
                 continue
             seen: Counter[str] = Counter()
             for hit in hits:
-                for token in tokens(f"{hit.text} {hit.article.title}"):
-                    d = matches(word, token)
+                counts = vocab[hit.passage_id]
+                for token, d in _near(word, list(counts), budget):
+                    if d:
+                        seen[token] += (3 - d) * counts[token]
+                for token, d in _near(word, tokens(hit.article.title), budget):
                     if d:
                         seen[token] += 3 - d
             if seen:
@@ -160,15 +177,31 @@ class PassageSearch:
         return " ".join("".join(out).split())
 
 
-def _word_quality(word: str, body: set[str], head: set[str]) -> float:
+def _near(word: str, choices: list[str], budget: int) -> list[tuple[str, int]]:
+    """(token, edits) for the choices within ``budget`` edits of word (C speed: rapidfuzz)."""
+    if budget == 0 or not choices:
+        return []
+    found = process.extract(word, choices, scorer=OSA.distance, score_cutoff=budget, limit=None)
+    return [(token, int(d)) for token, d, _ in found]
+
+
+def _spans(text: str, words: list[str], counts: Counter[str]) -> tuple[tuple[int, int], ...]:
+    wanted = set(words)
+    for word in words:
+        wanted.update(t for t, _ in _near(word, list(counts), edit_budget(word)))
+    return tuple((start, end) for start, end, token in iter_tokens(text) if token in wanted)
+
+
+def _word_quality(word: str, body: Counter[str], head: set[str]) -> float:
     if word in body:
         return 1.0
-    best = min((d for t in body if (d := matches(word, t)) is not None), default=None)
-    if best is not None:
-        return 0.8 - 0.15 * best
+    budget = edit_budget(word)
+    near = _near(word, list(body), budget)
+    if near:
+        return 0.8 - 0.15 * min(d for _, d in near)
     if word in head:
         return 0.5
-    if any(matches(word, t) is not None for t in head):
+    if _near(word, list(head), budget):
         return 0.4
     return 0.0
 

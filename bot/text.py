@@ -29,7 +29,8 @@ def fold(text: str) -> str:
 
 
 def normalize_token(raw: str) -> str:
-    token = fold(raw)
+    # ASCII needs no Unicode decomposition: same result as fold(), several times faster.
+    token = raw.lower() if raw.isascii() else fold(raw)
     if token[:1].isdigit():
         token = _THOUSANDS.sub("", token)
     return token[:MAX_TOKEN_LEN]
