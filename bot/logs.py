@@ -39,6 +39,17 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+class RedactingFilter(logging.Filter):
+    """Masks tokens in a record's message, for handlers this module did not set up."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))

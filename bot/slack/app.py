@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +24,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from bot.archive import Archive
+from bot.logs import redact
 from bot.settings import Settings
 from bot.slack import views
 from bot.slack.dedupe import SeenCache
@@ -33,7 +33,6 @@ from bot.slack.listeners import register
 log = logging.getLogger("newsbot.slack")
 
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
-_SECRET_RE = re.compile(r"\b(xox[a-z]-|xapp-)[A-Za-z0-9-]+")
 
 
 class TransientErrorRetryHandler(RetryHandler):
@@ -154,22 +153,6 @@ def make_client(settings: Settings, *, timeout: int = 15) -> WebClient:
         timeout=timeout,
         retry_handlers=retry_handlers(),
     )
-
-
-def redact(text: str) -> str:
-    """Hide anything shaped like a Slack token."""
-    return _SECRET_RE.sub(lambda m: m.group(1) + "[redacted]", text)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that removes tokens from every record it sees."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
 
 
 class _DropTokenUnusedWarning(logging.Filter):

@@ -29,8 +29,9 @@ from bot.delivery import (
     RateLimited,
     SlackUnavailable,
 )
+from bot.logs import redact
 from bot.slack import views
-from bot.slack.app import RefusedConnectionRetryHandler, StatusRetryHandler, redact
+from bot.slack.app import RefusedConnectionRetryHandler, StatusRetryHandler
 
 log = logging.getLogger("newsbot.slack.digest")
 

@@ -23,8 +23,9 @@ from slack_sdk.errors import SlackApiError
 from waitress.server import create_server
 
 from bot.archive import Archive
+from bot.logs import RedactingFilter, redact
 from bot.settings import Settings, SettingsError
-from bot.slack.app import RedactingFilter, build_app, redact
+from bot.slack.app import build_app
 
 log = logging.getLogger("newsbot.slack.serve")
 
