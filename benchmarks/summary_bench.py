@@ -1,6 +1,7 @@
 """Score 3-sentence summaries with ROUGE-1/2/L against reference summaries.
 
     .venv/bin/python -m benchmarks.summary_bench ../shared/data [--limit N] [--sentences 3]
+        [--half fit|held-out]
 
 DATA_DIR holds ``bbc-news-summary/`` (articles/<category>/NNN.txt with summaries/<category>/NNN.txt;
 line 1 of an article is its headline, excluded from the candidate text) and
@@ -60,9 +61,21 @@ def _spread(items: list, limit: int | None) -> list:
     return [items[int(i * step)] for i in range(limit)]
 
 
-def load_bbc(data_dir: Path, limit: int | None = None) -> list[Sample]:
+# The split the summarizer's length knobs were chosen on ("fit") and the rest ("held-out").
+HALVES = ("fit", "held-out")
+
+
+def _bbc_half(path: Path, half: str | None) -> bool:
+    """Odd-numbered BBC files are the fit half, even-numbered ones are held out."""
+    if half is None:
+        return True
+    odd = int(path.stem) % 2 == 1 if path.stem.isdigit() else False
+    return odd == (half == "fit")
+
+
+def load_bbc(data_dir: Path, limit: int | None = None, half: str | None = None) -> list[Sample]:
     root = data_dir / "bbc-news-summary"
-    articles = sorted((root / "articles").glob("*/*.txt"))
+    articles = [p for p in sorted((root / "articles").glob("*/*.txt")) if _bbc_half(p, half)]
     samples = []
     for path in _spread(articles, limit):
         summary = root / "summaries" / path.parent.name / path.name
@@ -74,10 +87,12 @@ def load_bbc(data_dir: Path, limit: int | None = None) -> list[Sample]:
     return samples
 
 
-def load_cnndm(data_dir: Path, limit: int | None = None) -> list[Sample]:
+def load_cnndm(data_dir: Path, limit: int | None = None, half: str | None = None) -> list[Sample]:
     path = data_dir / "cnndm-sample" / "train_sample.csv"
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    if half is not None:  # the first 50 rows are the fit half, the others are held out
+        rows = rows[:50] if half == "fit" else rows[50:]
     return [Sample("CNN/DM", "", (r["article"],), r["highlights"]) for r in _spread(rows, limit)]
 
 
@@ -194,6 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--limit", type=int, default=None, help="at most N articles per dataset")
     parser.add_argument("--sentences", type=int, default=3)
+    parser.add_argument(
+        "--half",
+        choices=HALVES,
+        default=None,
+        help="fit: odd-numbered BBC files + first 50 CNN/DM rows; held-out: the others",
+    )
     args = parser.parse_args(argv)
     data_dir: Path = args.data_dir
     missing = [
@@ -204,12 +225,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"not an evaluation data folder, missing: {', '.join(missing)}", file=sys.stderr)
         return 2
-    samples = load_bbc(data_dir, args.limit) + load_cnndm(data_dir, args.limit)
+    samples = load_bbc(data_dir, args.limit, args.half) + load_cnndm(
+        data_dir, args.limit, args.half
+    )
     if not samples:
         print(f"no articles found under {data_dir}", file=sys.stderr)
         return 1
     counts = {d: sum(1 for s in samples if s.dataset == d) for d in ("BBC", "CNN/DM")}
-    print(f"ROUGE F1 x 100, {args.sentences} sentences, rouge-score with stemming")
+    half = f", {args.half} half" if args.half else ""
+    print(f"ROUGE F1 x 100, {args.sentences} sentences, rouge-score with stemming{half}")
     header = f"{'dataset':<8} {'articles':>8} {'method':<9} {'R-1':>6} {'R-2':>6} {'R-L':>6}"
     print(header + f" {'ms/article':>10}")
     print("-" * (len(header) + 11))

@@ -1,11 +1,12 @@
 """Extractive summaries: split text into sentences, score them, keep the best few in article order.
 
-Pure Python. The scoring mixes three signals that each help on news text (measured in
-``benchmarks/summary_bench.py``, results in ``docs/benchmarks.md``):
+Pure Python. Two signals, measured in ``benchmarks/summary_bench.py`` (results and what else was
+tried in ``docs/benchmarks.md``):
 
-- centrality: how much of the article's vocabulary a sentence carries (word frequency);
-- position: news puts the essentials first;
-- headline overlap: words shared with the title.
+- centrality: PageRank over the sentence-similarity graph (as TextRank), with a mild bonus for
+  longer sentences;
+- position: news puts the essentials first, and the longer the article the more that holds, so
+  how many central sentences position may choose from grows with the article's length.
 
 Fragments (bylines, datelines, timestamps, photo captions, sentences of under five words) are
 never candidates.
@@ -90,6 +91,7 @@ class Sentence:
     paragraph: int
     index: int  # position among the article's candidate sentences (0-based)
     terms: tuple[str, ...]  # stemmed content words
+    words: int = 0  # word_count(text)
 
 
 # -- sentence splitting --------------------------------------------------------------------------
@@ -159,11 +161,15 @@ def word_count(text: str) -> int:
 def is_fragment(sentence: str) -> bool:
     """True for text that is not a summary-worthy sentence: bylines, metadata, captions, stubs."""
     text = sentence.strip()
-    if word_count(text) < MIN_WORDS:
+    return _is_fragment(text, word_count(text))
+
+
+def _is_fragment(text: str, words: int) -> bool:
+    if words < MIN_WORDS:
         return True
     if _META_LINE.match(text) or _TIMESTAMP.search(text) or _CAPTION_MARK.search(text):
         return True
-    if _BYLINE.match(text) and word_count(text) <= 8:
+    if _BYLINE.match(text) and words <= 8:
         return True
     # A final period detached from the last word was added to an unpunctuated line: a caption or
     # a wrapped piece of one, never a sentence its author wrote.
@@ -202,9 +208,10 @@ def candidates(paragraphs: Sequence[str]) -> list[Sentence]:
     for p, paragraph in enumerate(paragraphs):
         for raw in split_sentences(paragraph):
             text = clean_sentence(raw)
-            if is_fragment(text):
+            words = word_count(text)
+            if _is_fragment(text, words):
                 continue
-            out.append(Sentence(text, p, len(out), terms(text)))
+            out.append(Sentence(text, p, len(out), terms(text), words))
     return out
 
 
@@ -212,10 +219,22 @@ def candidates(paragraphs: Sequence[str]) -> list[Sentence]:
 class Weights:
     """The summarizer's knobs. Chosen by measurement; see docs/benchmarks.md."""
 
-    central_share: float = 0.5  # keep this share of the most central sentences (at least n)
+    central_share: float = 0.5  # long articles: keep this share of the most central sentences
+    length_pivot: float = 200.0  # article words at which half of that share is kept
+    length_spread: float = 100.0  # words over which the share moves from none to all of it
+    sentence_length: float = 0.25  # centrality x (words in the sentence) ** this
     centrality: float = 0.15  # weight of centrality when ordering the kept sentences
     position_exponent: float = 1.0  # position prior 1 / (1 + index) ** exponent
     redundancy: float = 0.5  # MMR penalty per unit of similarity to a sentence already chosen
+
+    def share(self, words: int) -> float:
+        """Share of the most central sentences that qualify, given the article's length.
+
+        Lead bias grows with length: a short article is summarised by its most central
+        sentences, a long one by its earliest sentences among the central ones.
+        """
+        x = (words - self.length_pivot) / max(self.length_spread, 1e-9)
+        return self.central_share / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -261,24 +280,37 @@ def centrality(sentences: Sequence[Sentence], damping: float = 0.85) -> list[flo
     return [r * size for r in rank]
 
 
+# Score tier of qualified sentences: with redundancy <= 1 any of them outranks every other
+# sentence, even after the MMR penalty. The others (most central first) only fill in when the
+# qualified ones run out or repeat each other.
+QUALIFIED = 2.0
+
+
 def score_sentences(
     sentences: Sequence[Sentence], n: int = 3, weights: Weights = DEFAULT_WEIGHTS
 ) -> list[float]:
-    """One score per sentence, higher is better; ``-inf`` for sentences not worth picking.
+    """One score per sentence, higher is better; qualified sentences score ``QUALIFIED`` or more.
 
     Two stages: only the most central sentences qualify (what the article is about), and among
     those the earlier ones win (news puts the essentials first), centrality breaking near-ties.
+    How many qualify grows with the article's length (``Weights.share``): in a short article
+    only the ``n`` most central do, so position no longer matters there.
     """
     central = centrality(sentences)
     if not central:
         return []
-    keep = max(n, math.ceil(weights.central_share * len(sentences)))
-    qualified = set(sorted(range(len(sentences)), key=lambda i: (-central[i], i))[:keep])
-    top = max(central) or 1.0
+    lengths = [s.words or word_count(s.text) for s in sentences]
+    # Longer sentences carry more of the story: a mild bonus on top of centrality.
+    value = [
+        c * max(k, 1) ** weights.sentence_length for c, k in zip(central, lengths, strict=True)
+    ]
+    keep = max(n, math.ceil(weights.share(sum(lengths)) * len(sentences)))
+    qualified = set(sorted(range(len(sentences)), key=lambda i: (-value[i], i))[:keep])
+    top = max(value) or 1.0
     return [
-        (1.0 / (1 + i) ** weights.position_exponent + weights.centrality * central[i] / top)
+        QUALIFIED + 1.0 / (1 + i) ** weights.position_exponent + weights.centrality * value[i] / top
         if i in qualified
-        else -math.inf
+        else value[i] / top
         for i in range(len(sentences))
     ]
 

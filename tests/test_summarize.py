@@ -8,11 +8,18 @@ import pytest
 
 from benchmarks import summary_bench
 from bot.summarize import (
+    DEFAULT_WEIGHTS,
+    QUALIFIED,
+    Weights,
+    candidates,
+    centrality,
     is_fragment,
+    score_sentences,
     similarity,
     split_sentences,
     summarize,
     summarize_story,
+    word_count,
 )
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -135,6 +142,112 @@ def test_seed_summary_has_no_metadata_or_caption() -> None:
     for sentence in summary:
         assert "AP Photo" not in sentence and "editor:" not in sentence
         assert "tend:" not in sentence and "REMIX NEWS" not in sentence
+
+
+def _short_bridge_story() -> list[str]:
+    """About 110 words: a scene-setting opening, then the news."""
+    return [
+        "The Northbay council met on Monday evening in the old town hall.",
+        "About fifty residents came to listen, and some of them brought their children.",
+        "The council approved a new river bridge that will cost 40 million dollars to build.",
+        "The new river bridge will link the two halves of Northbay for the first time since 1950.",
+        "Traffic on the river will be closed for three weeks while the bridge is built.",
+        "Engineers said the bridge would carry 20,000 cars a day across the river.",
+        "Shops on both sides of the river said the new bridge would bring them more customers.",
+        "Work on the bridge starts in May, and the bridge should open to cars next summer.",
+    ]
+
+
+def _long_bridge_story() -> list[str]:
+    """About 460 words of varied news prose: a lede, then the details, quotes and history."""
+    return [
+        "Northbay will build a new bridge over the river after the town council approved the "
+        "40 million dollar plan on Monday by seven votes to four.",
+        "The bridge will link the old harbour to the new housing estates on the east bank of the "
+        "river. Until now, people on the east bank have had to drive twenty miles to the nearest "
+        "crossing, or take a small ferry that stops running in winter.",
+        "Mayor Ana Ruiz said the vote was the most important decision the council had made in a "
+        'generation. "People have waited fifty years for this bridge," she told reporters '
+        'outside the town hall. "Tonight the council finally listened to them."',
+        "Four council members voted against the plan. They said the cost of the bridge had "
+        "doubled since the first estimate and that the council had not explained how it would "
+        "pay for it. Councillor Tom Hale said the town would be paying for the bridge for thirty "
+        "years. He wanted a cheaper ferry service instead.",
+        "The council will borrow most of the money and hopes to cover the rest with a grant from "
+        "the regional government. A toll on the bridge was ruled out last year after a petition "
+        "signed by six thousand residents.",
+        "Engineers expect the bridge to carry about twenty thousand cars a day once it opens. The "
+        "design has two lanes for cars, a cycle path and a wide walkway on the south side.",
+        "Work will start in May. The river will be closed to boats for three weeks in the summer "
+        "while the main span is lifted into place. Fishermen who use the harbour said they had "
+        "not been told how long the closures would last.",
+        "Shop owners on the east bank welcomed the decision. Maria Lopez, who runs a bakery near "
+        "the ferry landing, said most of her customers lived on the other side of the river. "
+        '"The bridge means they can come here in five minutes instead of an hour," she said.',
+        "Environmental groups have asked the council to protect a colony of herons that nests "
+        "in the trees near the planned site. The council said a study of the nesting area would "
+        "be finished before any trees were cut down.",
+        "Northbay first discussed a bridge in 1972, when the ferry was closed for a month after "
+        "a storm. Plans drawn up in 1990 and in 2004 were dropped because the river bank was "
+        "thought to be too soft to hold the weight of the bridge.",
+        "New tests carried out last year found that the bank could hold a bridge if its "
+        "supports were driven deeper into the rock below the river bed.",
+        "The bridge is expected to open to traffic in the autumn of next year, if the weather "
+        "allows the work to keep to its timetable.",
+    ]
+
+
+def test_lead_bias_grows_with_article_length() -> None:
+    share = DEFAULT_WEIGHTS.share
+    lengths = [0, 100, 200, 300, 500, 1000, 5000]
+    shares = [share(w) for w in lengths]
+    assert shares == sorted(shares) and shares[0] < shares[-1]
+    assert share(int(DEFAULT_WEIGHTS.length_pivot)) == pytest.approx(
+        DEFAULT_WEIGHTS.central_share / 2
+    )
+    assert 0.0 <= shares[0] < 0.1 and shares[-1] == pytest.approx(DEFAULT_WEIGHTS.central_share)
+    assert Weights(central_share=0.3).share(10**6) == pytest.approx(0.3)
+
+    short, long = candidates(_short_bridge_story()), candidates(_long_bridge_story())
+    pivot = DEFAULT_WEIGHTS.length_pivot
+    assert sum(word_count(s.text) for s in short) < pivot / 1.5
+    assert sum(word_count(s.text) for s in long) > pivot * 2
+    qualified = [sum(x >= QUALIFIED for x in score_sentences(c, 3)) for c in (short, long)]
+    assert qualified[0] == 3, "a short article: only its three most central sentences qualify"
+    assert qualified[1] > len(long) / 3, "a long article: position decides among many"
+
+
+def test_short_article_summary_is_its_most_central_sentences() -> None:
+    paragraphs = _short_bridge_story()
+    sentences = candidates(paragraphs)
+    central = centrality(sentences)
+    most_central = sorted(range(len(sentences)), key=lambda i: -central[i])[:3]
+    summary = summarize(paragraphs, 3)
+    assert summary == [sentences[i].text for i in sorted(most_central)]
+    assert not any(s.startswith(("The Northbay council met", "About fifty")) for s in summary)
+
+
+def test_repeated_sentences_do_not_shorten_the_summary() -> None:
+    paragraphs = _short_bridge_story()
+    paragraphs.insert(4, paragraphs[2])  # a pull quote repeats the most central sentence
+    summary = summarize(paragraphs, 3)
+    assert len(summary) == 3
+    assert len({s.lower() for s in summary}) == 3
+    for i, first in enumerate(summary):
+        for second in summary[i + 1 :]:
+            assert similarity(first, second) < 0.9, (first, second)
+
+
+def test_long_article_summary_prefers_early_central_sentences() -> None:
+    paragraphs = _long_bridge_story()
+    sentences = candidates(paragraphs)
+    central = centrality(sentences)
+    by_centrality = sorted(range(len(sentences)), key=lambda i: -central[i])
+    summary = summarize(paragraphs, 3)
+    picked = [next(i for i, s in enumerate(sentences) if s.text == text) for text in summary]
+    assert len(picked) == 3 and picked[0] == 0, "the lede comes first"
+    assert set(picked) != set(by_centrality[:3]), "position, not only centrality, decided"
+    assert all(i in by_centrality[: len(sentences) // 2] for i in picked), "all central enough"
 
 
 def test_story_summary_does_not_repeat_itself() -> None:
