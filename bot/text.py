@@ -48,7 +48,18 @@ def iter_tokens(text: str) -> Iterator[tuple[int, int, str]]:
 
 
 def tokens(text: str) -> list[str]:
-    return [t for _, _, t in iter_tokens(_POSSESSIVE.sub("", text))]
+    """The folded tokens of a text (as ``iter_tokens``, without offsets: this is the hot path
+    of indexing and re-ranking, so it avoids match objects)."""
+    out = []
+    for raw in _TOKEN.findall(_POSSESSIVE.sub("", text)):
+        if "_" in raw:
+            raw = raw.strip("_")
+            if not raw:
+                continue
+        token = normalize_token(raw)
+        if token:
+            out.append(token)
+    return out
 
 
 def index_text(text: str) -> str:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bot.archive import Archive
 from bot.articles import ArticleError, parse_bytes, parse_text
 from bot.settings import Settings
-from bot.text import highlight_spans, iter_tokens, tokens
+from bot.text import _POSSESSIVE, highlight_spans, iter_tokens, tokens
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -92,6 +92,8 @@ def test_tokens_and_spans_stay_inside_the_text(text: str) -> None:
     assert [s for s, _ in spans] == sorted(s for s, _ in spans)
     for start, end, token in iter_tokens(text):
         assert token and text[start:end]
+    without_possessives = _POSSESSIVE.sub("", text)
+    assert tokens(text) == [t for _, _, t in iter_tokens(without_possessives)]
 
 
 @pytest.fixture(scope="module")
