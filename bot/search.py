@@ -63,7 +63,7 @@ class PassageSearch:
             return SearchResult(query=query, hits=(), took_ms=_ms(started), hint=EMPTY_HINT)
 
         need = offset + limit
-        pool = max(need * 3, 30)
+        pool = max(need * 2, 10)  # the index ranks well; re-ranking a few more is enough
         found: dict[int, _Candidate] = {}
 
         def collect(word_queries: list[WordQuery], tier: int, require_all: bool) -> None:
