@@ -76,12 +76,7 @@ class PassageSearch:
         fuzzy = [WordQuery(w, edit_budget(w)) for w in words]
         # Typo expansion only when the exact query finds nothing (Typesense's typo_tokens_threshold
         # of 1); fewer words only when no passage has them all, typos allowed (Meilisearch).
-        # One typo a word first: a two-typo term walk costs several times a one-typo walk, and
-        # passages with fewer typos rank first anyway (Meilisearch's typo tiers).
-        one_typo = [WordQuery(w.token, min(w.typos, 1)) for w in fuzzy]
-        if not found and any(w.typos for w in one_typo):
-            collect(one_typo, 2, True)
-        if not found and any(w.typos > 1 for w in fuzzy):
+        if not found and any(w.typos for w in fuzzy):
             collect(fuzzy, 2, True)
         if not found and len(words) > 1:
             collect(fuzzy, 1, False)
