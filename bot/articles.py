@@ -67,14 +67,24 @@ def parse_unix_time(value: str) -> datetime | None:
 
 
 def decode(data: bytes) -> tuple[str, list[str]]:
-    """UTF-8 (BOM allowed), else cp1252 with a warning. Raises ArticleError for binary data."""
+    """UTF-8 (BOM allowed), else cp1252 with a warning. Raises ArticleError for binary data.
+
+    A UTF-8 file with a stray bad byte (say, cut in the middle of a character) stays UTF-8 with
+    the bad bytes replaced: read as cp1252, every accented letter in it would be mangled.
+    """
     if b"\x00" in data[:8192]:
         raise ArticleError("binary file (contains NUL bytes)")
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
-        text = data.decode("cp1252", errors="replace")
-        return text, [f"not valid UTF-8 (byte {exc.start}); read as cp1252"]
+        first_bad = exc.start
+    as_utf8 = data.decode("utf-8-sig", errors="replace")
+    bad = as_utf8.count("\ufffd") - data.count("\ufffd".encode())
+    non_ascii = sum(b >= 0x80 for b in data)
+    if bad * 2 < non_ascii:  # mostly valid multibyte sequences: UTF-8 with a few bad bytes
+        return as_utf8, [f"not valid UTF-8 at byte {first_bad}: {bad} bad byte(s) replaced"]
+    text = data.decode("cp1252", errors="replace")
+    return text, [f"not valid UTF-8 (byte {first_bad}); read as cp1252"]
 
 
 def _is_meta(line: str) -> tuple[str, str] | None:

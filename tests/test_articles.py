@@ -76,6 +76,14 @@ def test_body_line_starting_with_a_key_is_kept_when_it_is_prose() -> None:
     assert a.paragraphs[0].startswith("Source: the treasury said")
 
 
+def test_utf8_file_with_a_cut_character_stays_utf8() -> None:
+    data = "Café owners\n\nThe café in Sávaré is closed. Ünïcödé".encode()[:-1]
+    a = parse_bytes(data, "t.txt")
+    assert a.title == "Café owners"
+    assert a.paragraphs[0].startswith("The café in Sávaré is closed.")
+    assert a.warnings and "1 bad byte(s) replaced" in a.warnings[0]
+
+
 def test_cp1252_file_is_read_with_a_warning() -> None:
     a = parse_bytes("Price rise\n\nIt costs £5 now.\n".encode("cp1252"), "c.txt")
     assert a.paragraphs == ("It costs £5 now.",)
