@@ -32,6 +32,12 @@ def log_context(kind: str, ident: str) -> Iterator[None]:
         _context.reset(token)
 
 
+def set_log_context(kind: str, ident: str) -> None:
+    """Tag this thread's log lines from now on (until the next call): for request dispatchers
+    whose middleware cannot wrap the work (Bolt runs listeners after its middleware returns)."""
+    _context.set(f"{kind}={ident}")
+
+
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.ctx = _context.get()

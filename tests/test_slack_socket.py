@@ -300,3 +300,24 @@ def test_dropped_connection_reconnects_and_answers_again(slack, fake_slack):
     fake_slack.wait_until(lambda: fake_slack.connections_opened > opened, timeout=15)
     fake_slack.wait_connected(timeout=15)
     assert "*Wagner*" in text_of(slack.command("/news", "wagner"))
+
+
+def test_log_lines_about_a_request_carry_its_id(slack, archive, monkeypatch):
+    import io
+
+    from bot.logs import setup_logging
+
+    stream = io.StringIO()
+    setup_logging("INFO", stream)
+    try:
+
+        def broken(query, *a, **kw):
+            raise RuntimeError("index exploded")
+
+        monkeypatch.setattr(archive, "search", broken)
+        slack.mention("explode")
+    finally:
+        setup_logging("WARNING")
+    failed = [line for line in stream.getvalue().splitlines() if "listener failed" in line]
+    assert failed, stream.getvalue()
+    assert " ERROR slack [req=Ev" in failed[0]

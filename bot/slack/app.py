@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from bot.archive import Archive
-from bot.logs import redact
+from bot.logs import redact, set_log_context
 from bot.settings import Settings
 from bot.slack import views
 from bot.slack.dedupe import SeenCache
@@ -174,6 +175,22 @@ def slack_error_code(error: BaseException) -> str | None:
     return None
 
 
+class ContextExecutor(ThreadPoolExecutor):
+    """A listener pool that runs each task in the submitter's context (its log request id)."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
+def request_id(body: dict[str, Any]) -> str:
+    """A short id for a Slack request, for the logs."""
+    if body.get("event_id"):
+        return str(body["event_id"])
+    if body.get("trigger_id"):
+        return "trigger-" + str(body["trigger_id"])[-12:]
+    return str(body.get("type") or body.get("command") or "request")
+
+
 def build_app(
     settings: Settings,
     archive: Archive,
@@ -192,11 +209,18 @@ def build_app(
         client=client or make_client(settings),
         signing_secret=settings.signing_secret or "",
         process_before_response=False,
-        listener_executor=ThreadPoolExecutor(
+        listener_executor=ContextExecutor(
             max_workers=listener_threads, thread_name_prefix="newsbot-listener"
         ),
     )
     seen = seen or SeenCache()
+
+    @app.middleware
+    def tag_log_lines(body: dict[str, Any], next: Any) -> None:
+        """Every log line about a request carries its id: set for this dispatch thread, and
+        copied into the listener pool by ContextExecutor when Bolt submits the listener."""
+        set_log_context("req", request_id(body))
+        next()
 
     @app.middleware
     def drop_repeated_deliveries(body: dict[str, Any], next: Any) -> BoltResponse | None:
