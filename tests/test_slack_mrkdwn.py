@@ -98,3 +98,15 @@ def test_link_rejects_unsafe_urls():
     assert link("https://x.test/a?b=1&c=2", "A <b>") == "<https://x.test/a?b=1&amp;c=2|A &lt;b&gt;>"
     assert link("javascript:alert(1)", "T") == "T"
     assert link("https://x.test/a|evil", "T") == "T"
+
+
+def test_cut_mrkdwn_never_splits_an_escape_or_the_bots_markup():
+    from bot.slack.mrkdwn import ELLIPSIS, cut_mrkdwn, escape
+
+    text = escape("Tom & Jerry " * 300)
+    for limit in range(1, 80):
+        out = cut_mrkdwn(text, limit)
+        assert len(out) <= limit
+        assert "&" not in out.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+    assert cut_mrkdwn("see <#C0DESK0001> now", 12) == "see " + ELLIPSIS
+    assert cut_mrkdwn("short", 10) == "short"

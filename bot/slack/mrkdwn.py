@@ -77,6 +77,20 @@ def truncate(text: str, limit: int) -> str:
     return cut.rstrip() + ELLIPSIS
 
 
+def cut_mrkdwn(text: str, limit: int) -> str:
+    """Mrkdwn (already escaped) cut to ``limit`` characters without splitting an escape such as
+    ``&amp;`` or the bot's own ``<...>`` markup: a split one would leave a bare ``&`` or ``<``."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - len(ELLIPSIS))]
+    amp, semi = cut.rfind("&"), cut.rfind(";")
+    if amp > semi:
+        cut = cut[:amp]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    return cut + ELLIPSIS
+
+
 def truncate_escaped(text: str, limit: int) -> str:
     """``escape(text)`` cut to at most ``limit`` characters without splitting an escape."""
     raw = truncate(text, limit)  # escaping never shortens, so this much is needed at most

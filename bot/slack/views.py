@@ -16,7 +16,15 @@ from typing import Any, NamedTuple
 
 from bot.models import Hit, SearchResult, StoredArticle
 from bot.slack import mrkdwn
-from bot.slack.mrkdwn import escape, excerpt, link, safe_url, truncate, truncate_escaped
+from bot.slack.mrkdwn import (
+    cut_mrkdwn,
+    escape,
+    excerpt,
+    link,
+    safe_url,
+    truncate,
+    truncate_escaped,
+)
 
 # Slack's documented limits (https://docs.slack.dev/reference/block-kit/blocks).
 MAX_BLOCKS = 50
@@ -59,7 +67,10 @@ class HelpEntry:
 
 # -- small block builders ----------------------------------------------------------------------
 def section(text: str, accessory: Block | None = None) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_TEXT]}}
+    block: Block = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": cut_mrkdwn(text, SECTION_TEXT)},
+    }
     if accessory:
         block["accessory"] = accessory
     return block
@@ -68,7 +79,9 @@ def section(text: str, accessory: Block | None = None) -> Block:
 def context(*texts: str) -> Block:
     return {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": t[:CONTEXT_TEXT]} for t in texts if t][:10],
+        "elements": [{"type": "mrkdwn", "text": cut_mrkdwn(t, CONTEXT_TEXT)} for t in texts if t][
+            :10
+        ],
     }
 
 
