@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import sys
 import threading
@@ -26,6 +27,7 @@ from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from slack_sdk.signature import SignatureVerifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,6 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fakeslack import APP_ID, BOT_USER_ID, TEAM_ID, Call, FakeSlack, Posted
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+# CI runs the property tests with a fixed seed, so a red build is reproducible and never random;
+# locally they explore new examples each run.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 USER = "U0REPORTER"
 CHANNEL = "C0NEWSROOM"
 DM_CHANNEL = "D0REPORTER"
