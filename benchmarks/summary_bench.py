@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.summarize import split_sentences, summarize, word_count
+from bot.summarize import STOPWORDS, split_sentences, summarize, word_count
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
@@ -107,15 +107,8 @@ def lead(sample: Sample, n: int) -> list[str]:
     return _sentences(sample)[:n]
 
 
-_STOP = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can cannot could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it its
-    itself me more most my myself no nor not of off on once only or other ought our ours ourselves
-    out over own same she should so some such than that the their theirs them themselves then there
-    these they this those through to too under until up very was we were what when where which
-    while who whom why with would you your yours yourself yourselves""".split()
-)
+# The same function words as the summarizer: both methods see the same vocabulary.
+_STOP = STOPWORDS
 
 
 def _textrank_words(sentence: str, stem: Callable[[str], str]) -> set[str]:

@@ -74,7 +74,7 @@ _DATELINE = re.compile(
 )
 
 # Function words only: content words such as "said" or "year" still link sentences.
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
     below between both but by can cannot could did do does doing down during each few for from
     further had has have having he her here hers herself him himself his how i if in into is it its
@@ -192,7 +192,7 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> tuple[str, ...]:
     """Stemmed words of ``text``, lower-cased, function words removed."""
-    return tuple(_stem(w) for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS)
+    return tuple(_stem(w) for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS)
 
 
 def clean_sentence(text: str) -> str:
