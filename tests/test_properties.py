@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.archive import Archive
 from bot.articles import ArticleError, parse_bytes, parse_text
+from bot.cli import main
 from bot.settings import Settings
 from bot.text import _POSSESSIVE, highlight_spans, iter_tokens, tokens
 
@@ -118,3 +120,22 @@ def test_any_query_gives_a_result_never_an_exception(
     assert result.hits or result.hint
     for hit in result.hits:
         assert all(0 <= s < e <= len(hit.text) for s, e in hit.spans)
+
+
+@given(query=hostile_text)
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_cli_search_answers_any_query_with_valid_json(
+    archive: Archive, query: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings_ = archive.settings
+    if "\x00" in query:  # a command-line argument cannot hold NUL; --batch can
+        query = query.replace("\x00", " ")
+    argv = ["--db", str(settings_.db_path), "--articles", str(settings_.articles_dir)]
+    code = main([*argv, "search", "--json", "--", query])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    doc = json.loads(out.out)
+    assert doc["query"] == query and isinstance(doc["hits"], list)
+    assert "Traceback" not in out.err
