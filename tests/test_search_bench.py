@@ -14,13 +14,17 @@ from pathlib import Path
 import pytest
 from rapidfuzz.distance import OSA
 
-from benchmarks import search_bench
+from benchmarks import search_bench, search_interleaved
 from benchmarks.corpus import add_typos, fold, typo_budget, write_corpus
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> search_bench.Report:
-    workdir = tmp_path_factory.mktemp("search-bench")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("search-bench")
+
+
+@pytest.fixture(scope="module")
+def report(workdir: Path) -> search_bench.Report:
     return search_bench.run(
         [600, 2000],
         workdir,
@@ -31,6 +35,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> search_bench.Report:
         ingest_words=400,
         vocabulary=20_000,
         command="pytest smoke",
+        keep=True,
     )
 
 
@@ -116,3 +121,16 @@ def test_corpus_is_deterministic_and_queries_come_from_their_target(tmp_path: Pa
         assert 2 <= len(words) <= 4
         text = fold(passages[str(q["target"])])
         assert all(fold(w) in text for w in words)
+
+
+def test_interleaved_comparison_runs_on_the_kept_indexes(
+    report: search_bench.Report, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        search_interleaved.main(["--workdir", str(workdir), "--size", "600", "--rounds", "1"]) == 0
+    )
+    rows = _rows(capsys.readouterr().out)
+    assert [r[0] for r in rows] == ["clean", "typo"]
+    for row in rows:
+        assert all(float(c) >= 0 for c in row[1:5])
+        assert row[5].endswith("x") and float(row[6]) >= 0.5  # ours finds most targets
