@@ -1,38 +1,31 @@
 """Rendering the digest for Slack, and its "See passages" button.
 
-The digest content follows the contract of ``bot.digest`` (stories with headline, summary
-sentences and source articles; ``more``); these tests build such content by hand so the
-rendering is checked on its own, at the sizes that stress Slack's limits.
+The digest content is ``bot.digest``'s own dataclasses, built by hand here so the rendering is
+checked on its own, at the sizes that stress Slack's limits.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from conftest import find_button
 from fakeslack import iter_blocks_text
 from test_slack_views import HOSTILE, all_text, article, assert_valid
 
+from bot.digest import Digest, Story
 from bot.slack import views
 
 BARE = re.compile(r"&(?!amp;|lt;|gt;)")
 
 
-@dataclass(frozen=True)
-class Story:
-    headline: str
-    summary: tuple[str, ...]
-    sources: tuple
-
-
-@dataclass(frozen=True)
-class Digest:
-    stories: tuple
-    more: int = 0
-    digest_date: date | None = None
+def digest_of(stories: tuple[Story, ...], more: int = 0, day: date = date(2025, 3, 4)) -> Digest:
+    """A real ``bot.digest.Digest`` around hand-made stories."""
+    since = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
+    until = datetime(2025, 3, 4, 8, 0, tzinfo=UTC)
+    total = sum(len(story.sources) for story in stories) + more
+    return Digest(day, since, until, tuple(stories), more, total)
 
 
 def test_digest_renders_stories_with_sources_and_buttons():
@@ -44,7 +37,7 @@ def test_digest_renders_stories_with_sources_and_buttons():
         ),
         Story("Quiet day", (), (article(3),)),
     )
-    text, blocks = views.render_digest(Digest(stories, digest_date=date(2025, 3, 4)))
+    text, blocks = views.render_digest(digest_of(stories, day=date(2025, 3, 4)))
     assert_valid(views.Message(text, blocks))
     body = all_text(views.Message(text, blocks))
     assert "Newsroom digest, 4 Mar 2025" in body
@@ -65,7 +58,7 @@ def test_digest_of_300_articles_stays_within_limits_and_counts_the_rest():
         )
         for i in range(100)
     )
-    text, blocks = views.render_digest(Digest(stories, more=7))
+    text, blocks = views.render_digest(digest_of(stories, more=7))
     message = views.Message(text, blocks)
     assert_valid(message)
     body = all_text(message)
@@ -77,7 +70,7 @@ def test_digest_of_300_articles_stays_within_limits_and_counts_the_rest():
 
 
 def test_empty_digest_says_nothing_new():
-    text, blocks = views.render_digest(Digest(()))
+    text, blocks = views.render_digest(digest_of(()))
     assert_valid(views.Message(text, blocks))
     assert "Nothing new" in all_text(views.Message(text, blocks))
 
@@ -85,7 +78,7 @@ def test_empty_digest_says_nothing_new():
 def test_see_passages_button_answers_privately(slack, archive):
     ids = [a.id for a in archive.store.articles()]
     stories = (Story("Mali", ("x",), tuple(archive.store.article(i) for i in ids)),)
-    _, blocks = views.render_digest(Digest(stories))
+    _, blocks = views.render_digest(digest_of(stories))
     reply = slack.click(find_button(blocks, views.ACTION_DIGEST_PASSAGES), wait_for="response")
     assert reply.body["response_type"] == "ephemeral" and reply.body["replace_original"] is False
     body = "\n".join(iter_blocks_text(reply.blocks))
@@ -101,7 +94,7 @@ def test_story_reads_well_headline_article_not_named_twice_sentences_closed():
         Story("Troops leave Mali", ("France ended its deployment", "Critics object."), (lead,)),
         Story("Quiet story", ("Nothing much happened.",), (bare,)),
     )
-    text, blocks = views.render_digest(Digest(stories))
+    text, blocks = views.render_digest(digest_of(stories))
     assert_valid(views.Message(text, blocks))
     body = all_text(views.Message(text, blocks))
     assert "France ended its deployment. Critics object." in body

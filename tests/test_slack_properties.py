@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from conftest import SEEDS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_slack_digest_view import digest_of
 from test_slack_views import all_text, article, assert_valid
 
+from bot.digest import Story
 from bot.models import Hit, SearchResult
 from bot.slack import views
 from bot.slack.listeners import search_message
@@ -60,20 +61,6 @@ def assert_no_foreign_markup(message: views.Message, allowed: str = "") -> None:
     assert not BARE_AMP.search(text), text[:500]
 
 
-@dataclass(frozen=True)
-class Story:
-    headline: str
-    summary: tuple[str, ...]
-    sources: tuple
-
-
-@dataclass(frozen=True)
-class Digest:
-    date: date
-    stories: tuple
-    more: int = 0
-
-
 @st.composite
 def stored_articles(draw, i: int = 1):
     return article(
@@ -94,7 +81,7 @@ def digests(draw):
         summary = tuple(draw(st.lists(untrusted, max_size=4)))
         stories.append(Story(draw(untrusted), summary, sources))
     more = draw(st.integers(0, 500)) if stories else 0  # the builder counts only past its top
-    return Digest(date(2025, 3, 4), tuple(stories), more=more)
+    return digest_of(tuple(stories), more=more)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
