@@ -108,19 +108,16 @@ class Archive:
         self.store.clear_pending(self.store.pending_index())
         return n
 
-    def _reindex(self, article_ids: Sequence[int], writer=None) -> None:  # type: ignore[no-untyped-def]
-        own = writer is None
-        writer = writer or self.index.writer()
+    def _reindex(self, article_ids: Sequence[int]) -> None:
+        """Re-index these articles from the store (after an interrupted index update)."""
+        writer = self.index.writer()
         try:
             self.index.replace_articles(writer, article_ids, self._index_rows(article_ids))
-            writer.commit()
-            self.index.refresh()
-            if own:
-                writer.wait_merging_threads()
+            self._commit_index(writer, article_ids)
+            writer.wait_merging_threads()
         except BaseException:
             writer.rollback()
             raise
-        self.store.clear_pending(article_ids)
 
     def _commit_index(self, writer: tantivy.IndexWriter, article_ids: Sequence[int]) -> None:
         writer.commit()

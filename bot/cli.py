@@ -10,12 +10,22 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot import __version__
 from bot.logs import setup_logging
 from bot.models import Hit, IngestReport, SearchResult
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # imported lazily at run time: each command loads only what it needs
+    from collections.abc import Callable
+    from datetime import date, datetime
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bot.archive import Archive
+    from bot.delivery import DeliveryResult, DigestPreview
+    from bot.digest import Digest
 
 log = logging.getLogger("newsbot.cli")
 
@@ -123,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def open_archive(settings: Settings):  # type: ignore[no-untyped-def]
+def open_archive(settings: Settings) -> Archive:
     from bot.archive import Archive
     from bot.index import IndexBusy
 
@@ -135,7 +145,7 @@ def open_archive(settings: Settings):  # type: ignore[no-untyped-def]
         raise CliError(f"cannot open the archive at {settings.db_path}: {exc}") from exc
 
 
-def _progress(stream: TextIO):  # type: ignore[no-untyped-def]
+def _progress(stream: TextIO) -> Callable[[int, int], None] | None:
     """A progress line on a terminal, for ingests big enough to wait for."""
     if not stream.isatty():
         return None
@@ -291,7 +301,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return doctor(settings)
 
 
-def _fresh_archive(settings: Settings):  # type: ignore[no-untyped-def]
+def _fresh_archive(settings: Settings) -> Archive:
     """The archive, re-read from the articles folder first if it changed."""
     archive = open_archive(settings)
     if settings.articles_dir.is_dir():
@@ -301,7 +311,7 @@ def _fresh_archive(settings: Settings):  # type: ignore[no-untyped-def]
     return archive
 
 
-def digest_builder(archive):  # type: ignore[no-untyped-def]
+def digest_builder(archive: Archive) -> Callable[[datetime, datetime, date], Digest]:
     """``build(since, until, digest_date)`` for the delivery core, over this archive."""
     from bot.digest import build_digest
 
@@ -350,7 +360,7 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(r.delivered for r in results) else 1
 
 
-def print_digest(preview, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+def print_digest(preview: DigestPreview, out: TextIO) -> None:
     digest = preview.content
     channels = ", ".join(preview.channels) or "no DIGEST_CHANNEL set"
     print(
@@ -408,7 +418,7 @@ def _exit_during_startup(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def start_digest_scheduler(settings: Settings, archive):  # type: ignore[no-untyped-def]
+def start_digest_scheduler(settings: Settings, archive: Archive) -> BackgroundScheduler:
     """The daily digest jobs (cron, retry, catch-up); the serve loop re-scans the folder."""
     from bot.delivery import deliver_all
     from bot.schedule import start_scheduler
@@ -418,7 +428,7 @@ def start_digest_scheduler(settings: Settings, archive):  # type: ignore[no-unty
     poster = SlackDigestPoster(make_client(settings))
     build = digest_builder(archive)
 
-    def run_digest(day):  # type: ignore[no-untyped-def]
+    def run_digest(day: date) -> list[DeliveryResult]:
         archive.refresh_if_stale()
         return deliver_all(
             settings, archive.store, day, build, poster.post, find_existing=poster.find_existing

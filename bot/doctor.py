@@ -6,8 +6,12 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 REQUIRED_SCOPES = frozenset({"commands", "chat:write", "app_mentions:read", "im:history"})
 # The digest looks for its own message in the channel's history before re-posting after a crash.
@@ -199,7 +203,7 @@ def _mode(settings: Settings) -> Check:
     )
 
 
-def _membership(client, channel: str) -> Check:  # type: ignore[no-untyped-def]
+def _membership(client: WebClient, channel: str) -> Check:
     from slack_sdk.errors import SlackApiError
 
     invite = f"in Slack, open the channel and type /invite @newsbot (channel {channel})"
@@ -237,7 +241,11 @@ def _schedule(settings: Settings) -> Check:
     return Check("next digest", "PASS", detail)
 
 
-def doctor(settings: Settings | None, problems: list[str] | None = None, out=print) -> int:  # type: ignore[no-untyped-def]
+def doctor(
+    settings: Settings | None,
+    problems: list[str] | None = None,
+    out: Callable[[str], object] = print,
+) -> int:
     """Print one line per check; 1 if any failed, else 0."""
     checks = run_checks(settings, problems)
     for check in checks:

@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 _context: contextvars.ContextVar[str] = contextvars.ContextVar("newsbot_log_context", default="-")
 # Slack tokens (xoxb-, xoxp-, xapp-, ...) and anything that looks like a signing secret assignment.
@@ -61,7 +62,7 @@ class _RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def setup_logging(level: str = "WARNING", stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+def setup_logging(level: str = "WARNING", stream: TextIO = sys.stderr) -> None:
     """Quiet by default (WARNING); third-party libraries stay at WARNING unless DEBUG."""
     handler = logging.StreamHandler(stream)
     handler.addFilter(_ContextFilter())
