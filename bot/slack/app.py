@@ -36,29 +36,6 @@ log = logging.getLogger("newsbot.slack")
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 
 
-class TransientErrorRetryHandler(RetryHandler):
-    """Retries 5xx answers and timeouts a bounded number of times, with a short backoff.
-
-    slack_sdk's ServerErrorRetryHandler covers only 500 and 503; gateways answer 502 and 504
-    too, and a read timeout is not a connection error to ConnectionErrorRetryHandler.
-    """
-
-    def __init__(self, max_retry_count: int = 2, backoff_factor: float = 0.25) -> None:
-        super().__init__(max_retry_count, BackoffRetryIntervalCalculator(backoff_factor))
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is not None:
-            return 500 <= response.status_code <= 599
-        return isinstance(error, TimeoutError | socket.timeout)
-
-
 class RefusedConnectionRetryHandler(RetryHandler):
     """Retries only a refused connection (or a failed DNS lookup): nothing was sent, so a
     retry cannot deliver anything twice."""
@@ -96,6 +73,29 @@ class StatusRetryHandler(RetryHandler):
 
 
 SERVER_ERRORS = frozenset(range(500, 600))
+
+
+class TransientErrorRetryHandler(StatusRetryHandler):
+    """Retries 5xx answers and timeouts a bounded number of times, with a short backoff.
+
+    slack_sdk's ServerErrorRetryHandler covers only 500 and 503; gateways answer 502 and 504
+    too, and a read timeout is not a connection error to ConnectionErrorRetryHandler.
+    """
+
+    def __init__(self, max_retry_count: int = 2, backoff_factor: float = 0.25) -> None:
+        super().__init__(SERVER_ERRORS, max_retry_count, backoff_factor)
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None:
+            return super()._can_retry(state=state, request=request, response=response)
+        return isinstance(error, TimeoutError | socket.timeout)
 
 
 def response_url_retry_handlers() -> list[RetryHandler]:
