@@ -65,6 +65,26 @@ def archive(tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
+def store(tmp_path: Path) -> Iterator[Any]:
+    """An empty store in a fresh database."""
+    from bot.store import Store
+
+    s = Store.open(tmp_path / "news.db")
+    yield s
+    s.close()
+
+
+def add_article(store: Any, title: str) -> None:
+    """One article with a one-sentence body, first seen now."""
+    from bot.models import Article
+    from bot.store import transaction
+
+    path = f"/a/{title}.txt"
+    with transaction(store.conn):
+        store.upsert_article(path, Article(path, title, (f"{title} body.",)), 1, 1, title)
+
+
+@pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
         yield fake

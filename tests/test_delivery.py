@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from conftest import add_article
 
 from bot.delivery import (
     ChannelNotFound,
@@ -105,19 +106,6 @@ def make_build(store: Store):
         return FakeDigest(digest_date, since, until, titles)
 
     return build
-
-
-def add_article(store: Store, title: str) -> None:
-    path = f"/a/{title}.txt"
-    with transaction(store.conn):
-        store.upsert_article(path, Article(path, title, (f"{title} body.",)), 1, 1, title)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store.open(tmp_path / "news.db")
-    yield s
-    s.close()
 
 
 @pytest.fixture

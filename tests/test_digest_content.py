@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,13 +16,6 @@ from bot.summarize import is_fragment
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 DAY = date(2024, 5, 2)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "db.sqlite")
-    yield s
-    s.close()
 
 
 def _add(store: Store, *articles: Article) -> None:

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from conftest import add_article
 
 from bot.delivery import NotInChannel, deliver_all, digest_marker
-from bot.models import Article
 from bot.schedule import (
     DigestJobs,
     digest_trigger,
@@ -26,7 +26,7 @@ from bot.schedule import (
     stop_scheduler,
 )
 from bot.settings import Settings
-from bot.store import Store, transaction
+from bot.store import Store
 
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -78,19 +78,6 @@ class RecordingSlack:
 class Content:
     digest_date: date
     stories: tuple[str, ...]
-
-
-def add_article(store: Store, title: str) -> None:
-    path = f"/a/{title}.txt"
-    with transaction(store.conn):
-        store.upsert_article(path, Article(path, title, (f"{title}.",)), 1, 1, title)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store.open(tmp_path / "sched.db")
-    yield s
-    s.close()
 
 
 def runner(settings: Settings, store: Store, slack: RecordingSlack):
