@@ -7,6 +7,8 @@ the whole index can be rebuilt from the store. Text arrives already folded and t
 
 from __future__ import annotations
 
+import logging
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -15,8 +17,25 @@ from pathlib import Path
 
 import tantivy
 
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "3"
 _WRITER_HEAP = 128 * 1024 * 1024
+
+# A fuzzy term query walks its field's whole term dictionary, and that walk is most of a typo
+# search's time. So each passage's words are also indexed by their first character, one field per
+# character, and a typo query walks only the words that start as the query word does (2-4x less
+# work). A typo in the first letter itself is forgiven when it is the word's only typo (Meilisearch
+# counts it as two) and found by exact lookups: the "tail" field holds each word without its first
+# letter, which finds a replaced first letter or one typed before it.
+_FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
+_OTHER = "typo_other"
+_TAIL = "typo_tail"
+_TYPO_MIN_LEN = 4  # the shortest word within one typo of a 5-letter query word (the shortest
+# query word that may have typos)
+# What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
+# well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
+_WORD = 10_000.0
+
+log = logging.getLogger(__name__)
 
 
 class IndexBusy(RuntimeError):
@@ -37,7 +56,25 @@ def _schema() -> tantivy.Schema:
     b.add_integer_field("article_id", stored=False, indexed=True)
     b.add_text_field("body", stored=False, tokenizer_name="whitespace", index_option="freq")
     b.add_text_field("title", stored=False, tokenizer_name="whitespace", index_option="freq")
+    # Membership only (no frequencies or positions): fuzzy matches score as constants anyway.
+    for field in (*(_typo_field(c) for c in _FIRST), _OTHER, _TAIL):
+        b.add_text_field(field, stored=False, tokenizer_name="whitespace", index_option="basic")
     return b.build()
+
+
+def _typo_field(token: str) -> str:
+    return f"typo_{token[0]}" if token[0] in _FIRST else _OTHER
+
+
+def _typo_fields(index_text: str) -> dict[str, str]:
+    """The distinct words long enough for typos, by first character, and their tails."""
+    groups: dict[str, list[str]] = {_TAIL: []}
+    tails = groups[_TAIL]
+    for token in set(index_text.split()):
+        if len(token) >= _TYPO_MIN_LEN:
+            groups.setdefault(_typo_field(token), []).append(token)
+            tails.append(token[1:])
+    return {field: " ".join(words) for field, words in groups.items()}
 
 
 class PassageIndex:
@@ -49,7 +86,11 @@ class PassageIndex:
         if not fresh and (
             not version_file.exists() or version_file.read_text().strip() != _SCHEMA_VERSION
         ):
-            raise RuntimeError(f"search index at {path} has another format: delete it to rebuild")
+            # Derived data: an index from another version is rebuilt from the store.
+            log.warning("search index at %s has an older format: rebuilding it", path)
+            shutil.rmtree(path)
+            path.mkdir(parents=True)
+            fresh = True
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, str(path), reuse=True)
         if fresh:
@@ -89,7 +130,11 @@ class PassageIndex:
         for passage_id, article_id, body, title in rows:
             writer.add_document(
                 tantivy.Document(
-                    passage_id=passage_id, article_id=article_id, body=body, title=title
+                    passage_id=passage_id,
+                    article_id=article_id,
+                    body=body,
+                    title=title,
+                    **_typo_fields(body),
                 )
             )
             added += 1
@@ -142,17 +187,57 @@ class PassageIndex:
             out.append((int(doc["passage_id"][0]), float(score)))
         return out
 
+    def search_most_words(
+        self, words: Sequence[WordQuery], *, limit: int
+    ) -> list[tuple[int, float, int]]:
+        """(passage id, score, words matched) for passages with as many of the words as possible
+        (typos allowed), most words first, then by score (Meilisearch's "words" rule).
+
+        One query does it: each word counts ``_WORD`` when it matches at all, plus its BM25
+        score (always far below ``_WORD``). Asking for all words first and then for any word would
+        walk the typo automata twice, and that walk is most of a typo search's time.
+        """
+        if not words:
+            return []
+        Q, should = tantivy.Query, tantivy.Occur.Should
+        clauses = []
+        for word in words:
+            clauses.append((should, Q.const_score_query(self._word_query(word), _WORD)))
+            clauses.append((should, self._exact_query(word)))
+        searcher = self._searcher()
+        result = searcher.search(Q.boolean_query(clauses), limit, count=False)
+        out = []
+        for score, address in result.hits:
+            matched = min(int(score // _WORD), len(words))
+            doc = searcher.doc(address)
+            out.append((int(doc["passage_id"][0]), float(score) - matched * _WORD, matched))
+        return out
+
+    def _exact_query(self, word: WordQuery) -> tantivy.Query:
+        Q, should = tantivy.Query, tantivy.Occur.Should
+        return Q.boolean_query(
+            [
+                (should, Q.boost_query(Q.term_query(self.schema, "body", word.token), 2.0)),
+                (should, Q.term_query(self.schema, "title", word.token)),
+            ]
+        )
+
     def _word_query(self, word: WordQuery) -> tantivy.Query:
         Q, should = tantivy.Query, tantivy.Occur.Should
-        parts = [
-            (should, Q.boost_query(Q.term_query(self.schema, "body", word.token), 2.0)),
-            (should, Q.term_query(self.schema, "title", word.token)),
-        ]
+        parts = [(should, self._exact_query(word))]
         if word.typos:
-            # Typos on the body only: a fuzzy term query walks the field's whole term dictionary
-            # (per segment), and headline words are nearly always in the body too.
-            fuzzy = Q.fuzzy_term_query(
-                self.schema, "body", word.token, distance=word.typos, transposition_cost_one=True
-            )
-            parts.append((should, fuzzy))
+            # Typos in the body only (headline words are nearly always in the body too).
+            token = word.token
+            parts.append((should, self._fuzzy(_typo_field(token), token, word.typos)))
+            # The first letter replaced or typed before the word (tails), dropped, or swapped.
+            swapped = token[1] + token[0] + token[2:]
+            for field, value in ((_TAIL, token[1:]), (_TAIL, token), ("body", token[1:])) + (
+                (("body", swapped),) if swapped != token else ()
+            ):
+                parts.append((should, Q.term_query(self.schema, field, value)))
         return Q.boolean_query(parts)
+
+    def _fuzzy(self, field: str, token: str, distance: int) -> tantivy.Query:
+        return tantivy.Query.fuzzy_term_query(
+            self.schema, field, token, distance=distance, transposition_cost_one=True
+        )

@@ -19,7 +19,7 @@ from rapidfuzz.distance import OSA
 from bot.index import PassageIndex, WordQuery
 from bot.models import Hit, SearchResult
 from bot.store import Store
-from bot.text import edit_budget, iter_tokens, tokens
+from bot.text import edit_budget, iter_tokens, tokens, word_spans
 
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 12
@@ -34,11 +34,31 @@ NOTHING_HINT = (
 NO_MORE_HINT = "No more results."
 
 
+class _Words:
+    """A text's word counts, and the words in it near each query word (computed once: ranking,
+    highlighting and "did you mean" all ask)."""
+
+    __slots__ = ("_near", "counts")
+
+    def __init__(self, text: str) -> None:
+        self.counts = Counter(tokens(text))
+        self._near: dict[str, list[tuple[str, int]]] = {}
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.counts
+
+    def near(self, word: str) -> list[tuple[str, int]]:
+        """(word in the text, edits) within the query word's typo budget."""
+        found = self._near.get(word)
+        if found is None:
+            found = self._near[word] = _near(word, list(self.counts), edit_budget(word))
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     passage_id: int
     engine_score: float
-    tier: int  # 3: every word exactly, 2: every word with typos allowed, 1: some words
 
 
 class PassageSearch:
@@ -66,26 +86,23 @@ class PassageSearch:
         pool = max(need * 2, 10)  # the index ranks well; re-ranking a few more is enough
         found: dict[int, _Candidate] = {}
 
-        def collect(word_queries: list[WordQuery], tier: int, require_all: bool) -> None:
-            for pid, score in self.index.search(word_queries, limit=pool, require_all=require_all):
-                if pid not in found:
-                    found[pid] = _Candidate(pid, score, tier)
-
-        exact = [WordQuery(w, 0) for w in words]
-        collect(exact, 3, True)
+        for pid, score in self.index.search([WordQuery(w, 0) for w in words], limit=pool):
+            found[pid] = _Candidate(pid, score)
         fuzzy = [WordQuery(w, edit_budget(w)) for w in words]
         # Typo expansion only when the exact query finds nothing (Typesense's typo_tokens_threshold
-        # of 1); fewer words only when no passage has them all, typos allowed (Meilisearch).
-        if not found and any(w.typos for w in fuzzy):
-            collect(fuzzy, 2, True)
-        if not found and len(words) > 1:
-            collect(fuzzy, 1, False)
+        # of 1); then passages with every word (typos allowed) come first, then fewer words
+        # (Meilisearch).
+        if not found and (len(words) > 1 or any(w.typos for w in fuzzy)):
+            hits = self.index.search_most_words(fuzzy, limit=pool)
+            every = [hit for hit in hits if hit[2] == len(words)]
+            for pid, score, _ in every or hits:  # fewer words only when no passage has all
+                found[pid] = _Candidate(pid, score)
 
-        hits, vocab = self._rank(words, list(found.values()))
+        hits, vocab, heads = self._rank(words, list(found.values()))
         page = [
             replace(h, spans=_spans(h.text, words, vocab[h.passage_id])) for h in hits[offset:need]
         ]
-        corrected = self._did_you_mean(text, words, hits[:10], vocab)
+        corrected = self._did_you_mean(text, words, hits[:10], vocab, heads)
         hint = None
         if not hits:
             hint = NOTHING_HINT
@@ -107,23 +124,23 @@ class PassageSearch:
 
     def _rank(
         self, words: list[str], candidates: list[_Candidate]
-    ) -> tuple[list[Hit], dict[int, Counter[str]]]:
+    ) -> tuple[list[Hit], dict[int, _Words], dict[int, _Words]]:
+        """Hits best first, with the words of each passage and of each article's headline."""
         rows = self._store().passages_by_id([c.passage_id for c in candidates])
         top_engine = max((c.engine_score for c in candidates), default=1.0) or 1.0
         scored: list[tuple[float, Hit]] = []
-        vocab: dict[int, Counter[str]] = {}
-        heads: dict[int, set[str]] = {}
+        vocab: dict[int, _Words] = {}
+        heads: dict[int, _Words] = {}
         for cand in candidates:
             row = rows.get(cand.passage_id)
             if row is None:  # removed since the index was committed
                 continue
             passage, article = row
-            counts = Counter(tokens(passage.text))
-            vocab[passage.id] = counts
+            body = vocab[passage.id] = _Words(passage.text)
             head = heads.get(article.id)
             if head is None:
-                head = heads[article.id] = set(tokens(f"{article.title} {article.dek or ''}"))
-            quality = [_word_quality(w, counts, head) for w in words]
+                head = heads[article.id] = _Words(f"{article.title} {article.dek or ''}")
+            quality = [_word_quality(w, body, head) for w in words]
             coverage = sum(q > 0 for q in quality) / len(words)
             # Every word present beats some words; exact beats typo; then BM25 decides.
             score = 10 * coverage + 5 * sum(quality) / len(words) + cand.engine_score / top_engine
@@ -141,24 +158,28 @@ class PassageSearch:
                 )
             )
         scored.sort(key=lambda item: (-item[0], item[1].passage_id))
-        return [hit for _, hit in scored], vocab
+        return [hit for _, hit in scored], vocab, heads
 
     def _did_you_mean(
-        self, text: str, words: list[str], hits: list[Hit], vocab: dict[int, Counter[str]]
+        self,
+        text: str,
+        words: list[str],
+        hits: list[Hit],
+        vocab: dict[int, _Words],
+        heads: dict[int, _Words],
     ) -> str | None:
         """The query with each unknown word replaced by the word it matched in the top hits."""
         fixes: dict[str, str] = {}
         for word in words:
-            budget = edit_budget(word)
-            if budget == 0 or self.index.doc_freq(word) > 0:
+            if edit_budget(word) == 0 or self.index.doc_freq(word) > 0:
                 continue
             seen: Counter[str] = Counter()
             for hit in hits:
-                counts = vocab[hit.passage_id]
-                for token, d in _near(word, list(counts), budget):
+                body = vocab[hit.passage_id]
+                for token, d in body.near(word):
                     if d:
-                        seen[token] += (3 - d) * counts[token]
-                for token, d in _near(word, tokens(hit.article.title), budget):
+                        seen[token] += (3 - d) * body.counts[token]
+                for token, d in heads[hit.article.id].near(word):
                     if d:
                         seen[token] += 3 - d
             if seen:
@@ -185,23 +206,22 @@ def _near(word: str, choices: list[str], budget: int) -> list[tuple[str, int]]:
     return [(token, int(d)) for token, d, _ in found]
 
 
-def _spans(text: str, words: list[str], counts: Counter[str]) -> tuple[tuple[int, int], ...]:
+def _spans(text: str, words: list[str], body: _Words) -> tuple[tuple[int, int], ...]:
     wanted = set(words)
     for word in words:
-        wanted.update(t for t, _ in _near(word, list(counts), edit_budget(word)))
-    return tuple((start, end) for start, end, token in iter_tokens(text) if token in wanted)
+        wanted.update(t for t, _ in body.near(word))
+    return word_spans(text, wanted)
 
 
-def _word_quality(word: str, body: Counter[str], head: set[str]) -> float:
+def _word_quality(word: str, body: _Words, head: _Words) -> float:
     if word in body:
         return 1.0
-    budget = edit_budget(word)
-    near = _near(word, list(body), budget)
+    near = body.near(word)
     if near:
         return 0.8 - 0.15 * min(d for _, d in near)
     if word in head:
         return 0.5
-    if _near(word, list(head), budget):
+    if head.near(word):
         return 0.4
     return 0.0
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
-
-from rapidfuzz.distance import OSA
+from collections.abc import Collection, Iterator
 
 # A number with thousands separators or decimals ("2,700", "3.5"), or a run of word characters.
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+")
@@ -19,6 +17,8 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _POSSESSIVE = re.compile(r"['’]s\b")
 
 MAX_TOKEN_LEN = 40
+# Tokens that lower-casing alone does not finish: numbers and underscores (and overlong runs).
+_SECOND_LOOK = re.compile(r"[\d_]")
 
 
 def fold(text: str) -> str:
@@ -39,27 +39,38 @@ def normalize_token(raw: str) -> str:
 def iter_tokens(text: str) -> Iterator[tuple[int, int, str]]:
     """Yield (start, end, folded token) with offsets into the original text."""
     for m in _TOKEN.finditer(text):
-        raw = m.group()
-        if raw == "_" * len(raw):
-            continue
-        token = normalize_token(raw.strip("_"))
+        token = _token(m.group())
         if token:
             yield m.start(), m.end(), token
 
 
+def _token(raw: str) -> str:
+    """The folded token of a raw match ('' when nothing is left)."""
+    if "_" in raw:
+        raw = raw.strip("_")
+        if not raw:
+            return ""
+    return normalize_token(raw)
+
+
 def tokens(text: str) -> list[str]:
-    """The folded tokens of a text (as ``iter_tokens``, without offsets: this is the hot path
-    of indexing and re-ranking, so it avoids match objects)."""
-    out = []
-    for raw in _TOKEN.findall(_POSSESSIVE.sub("", text)):
-        if "_" in raw:
-            raw = raw.strip("_")
-            if not raw:
-                continue
-        token = normalize_token(raw)
-        if token:
-            out.append(token)
-    return out
+    """The folded tokens of a text (as ``iter_tokens``, without offsets).
+
+    The hot path of indexing and re-ranking: ASCII text (most news copy) is lower-cased whole,
+    which keeps its words as they are, so only numbers, underscores and overlong runs need a
+    second look."""
+    text = _POSSESSIVE.sub("", text)
+    if text.isascii():
+        found = _TOKEN.findall(text.lower())
+        if _SECOND_LOOK.search(text) is None and max(map(len, found), default=0) <= MAX_TOKEN_LEN:
+            return found
+        plain = [w if w.isalpha() and len(w) <= MAX_TOKEN_LEN else _token(w) for w in found]
+    else:
+        plain = [
+            w.lower() if w.isascii() and w.isalpha() and len(w) <= MAX_TOKEN_LEN else _token(w)
+            for w in _TOKEN.findall(text)
+        ]
+    return [t for t in plain if t]
 
 
 def index_text(text: str) -> str:
@@ -78,27 +89,15 @@ def edit_budget(token: str) -> int:
     return 2
 
 
-def distance(a: str, b: str) -> int:
-    """Edit distance where swapping two neighbouring letters counts as one edit."""
-    return OSA.distance(a, b)
-
-
-def matches(query_token: str, token: str) -> int | None:
-    """Edits between a query word and a text word if within the query word's budget, else None."""
-    if query_token == token:
-        return 0
-    budget = edit_budget(query_token)
-    if budget == 0 or abs(len(query_token) - len(token)) > budget:
-        return None
-    d = OSA.distance(query_token, token, score_cutoff=budget)
-    return d if d <= budget else None
-
-
-def highlight_spans(text: str, query_tokens: list[str]) -> tuple[tuple[int, int], ...]:
-    """Character spans of the words in ``text`` that match any query word (exactly or by typo)."""
-    wanted = set(query_tokens)
-    spans = []
-    for start, end, token in iter_tokens(text):
-        if token in wanted or any(matches(q, token) is not None for q in wanted):
-            spans.append((start, end))
-    return tuple(spans)
+def word_spans(text: str, wanted: Collection[str]) -> tuple[tuple[int, int], ...]:
+    """Character spans of the words of ``text`` whose folded token is in ``wanted`` (as
+    ``iter_tokens`` would find them; ASCII text takes a shortcut, as in ``tokens``)."""
+    if not text.isascii():
+        return tuple((start, end) for start, end, token in iter_tokens(text) if token in wanted)
+    found = []
+    for m in _TOKEN.finditer(text.lower()):
+        raw = m.group()
+        token = raw if raw.isalpha() and len(raw) <= MAX_TOKEN_LEN else _token(raw)
+        if token in wanted:
+            found.append(m.span())
+    return tuple(found)

@@ -135,6 +135,21 @@ def test_index_is_rebuilt_from_the_store_when_missing(tmp_path: Path, corpus: Pa
     b.close()
 
 
+def test_index_of_an_older_version_is_rebuilt(
+    tmp_path: Path, corpus: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An upgrade that changes the index layout rebuilds it from the store at the first open."""
+    settings = Settings(db_path=tmp_path / "n.db", articles_dir=corpus)
+    a = Archive.open(settings)
+    a.ingest()
+    a.close()
+    (settings.index_path / "newsbot-index-version").write_text("1")
+    b = Archive.open(settings)
+    assert "older format" in caplog.text
+    assert b.search("Vandiagara").hits  # a first-letter typo needs the new layout's fields
+    b.close()
+
+
 def test_interrupted_index_update_is_finished_at_open(tmp_path: Path, corpus: Path) -> None:
     """A crash after the SQLite commit but before the index commit leaves pending rows."""
     settings = Settings(db_path=tmp_path / "n.db", articles_dir=corpus)

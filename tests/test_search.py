@@ -50,6 +50,12 @@ def marked_words(hit) -> list[str]:  # type: ignore[no-untyped-def]
         ("Kremlyn", MACRON, 6, "Kremlin"),
         ("Timbuktoo", MALI, 0, "Timbuktu"),
         ("Barkane operaton", MACRON, 2, None),  # 4+1 letters: "barkane" 7 letters -> 1 typo
+        # A typo in the first letter, when it is the word's only one: replaced, dropped, swapped
+        # with the second letter, or a letter typed before it.
+        ("Vandiagara", MACRON, 11, "Bandiagara"),
+        ("Imbuktu", MALI, 0, "Timbuktu"),
+        ("Rkemlin", MACRON, 6, "Kremlin"),
+        ("Jkremlin", MACRON, 6, "Kremlin"),
     ],
 )
 def test_typos_find_their_passage_and_say_did_you_mean(

@@ -1,0 +1,106 @@
+"""Which words a typo query matches in the index, checked against edit distances word by word.
+
+The index splits typo matching into cheaper parts (first-character fields and a "tail" field;
+see ``bot.index``). Here every word of a small, crowded vocabulary is its own passage, and the
+passages a query word finds must be exactly the words the rule allows: the same first letter and
+within the word's typo budget, or one typo in the first letter and nothing else.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz.distance import OSA
+
+from bot.index import PassageIndex, WordQuery
+from bot.text import edit_budget
+
+ALPHABET = "abcdes"  # few letters, so that many words are a typo or two apart
+
+
+def _vocabulary() -> list[str]:
+    """Random words, each with a few variants one to three edits away."""
+    rng = random.Random(11)
+    words: set[str] = set()
+    while len(words) < 600:
+        base = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(3, 12)))
+        words.add(base)
+        words.update(edited(rng, base, rng.randint(1, 3)) for _ in range(3))
+    words.discard("")
+    return sorted(words)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> PassageIndex:
+    index = PassageIndex(Path(tmp_path_factory.mktemp("typo-index")))
+    writer = index.writer()
+    rows = ((i, i, word, "") for i, word in enumerate(VOCABULARY))
+    index.replace_articles(writer, (), rows)
+    writer.commit()
+    index.refresh()
+    return index
+
+
+def allowed(query: str, word: str) -> bool:
+    budget = edit_budget(query)
+    if word == query:
+        return True
+    if budget == 0:
+        return False
+    if word[0] == query[0]:
+        return OSA.distance(query, word) <= budget
+    swapped = query[1] + query[0] + query[2:]
+    return word[1:] in (query[1:], query) or word in (query[1:], swapped)
+
+
+def edited(rng: random.Random, word: str, edits: int) -> str:
+    for _ in range(edits):
+        i = rng.randrange(len(word))
+        op = rng.randrange(4)
+        c = rng.choice(ALPHABET)
+        if op == 0:
+            word = word[:i] + c + word[i + 1 :]
+        elif op == 1:
+            word = word[:i] + c + word[i:]
+        elif op == 2 and len(word) > 1:
+            word = word[:i] + word[i + 1 :]
+        elif i + 1 < len(word):
+            word = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    return word
+
+
+VOCABULARY = _vocabulary()
+
+
+@given(seed=st.integers(0, 2**32 - 1), edits=st.integers(0, 3))
+@settings(max_examples=300, deadline=None)
+def test_typo_query_matches_exactly_the_allowed_words(
+    index: PassageIndex, seed: int, edits: int
+) -> None:
+    rng = random.Random(seed)
+    query = edited(rng, rng.choice(VOCABULARY), edits)
+    hits = index.search_most_words([WordQuery(query, edit_budget(query))], limit=len(VOCABULARY))
+    found = {VOCABULARY[pid] for pid, _, _ in hits}
+    assert found == {w for w in VOCABULARY if allowed(query, w)}
+
+
+def test_the_rule_is_not_vacuous() -> None:
+    """The crowded vocabulary gives the property above typo matches of every kind to check."""
+    kinds = {"same first letter, one typo": 0, "same first letter, two typos": 0, "first": 0}
+    rng = random.Random(3)
+    for _ in range(300):
+        query = edited(rng, rng.choice(VOCABULARY), rng.randint(0, 3))
+        for word in VOCABULARY:
+            if word == query or not allowed(query, word):
+                continue
+            if word[0] != query[0]:
+                kinds["first"] += 1
+            elif OSA.distance(query, word) == 1:
+                kinds["same first letter, one typo"] += 1
+            else:
+                kinds["same first letter, two typos"] += 1
+    assert min(kinds.values()) >= 10, kinds
