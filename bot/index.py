@@ -17,6 +17,8 @@ from pathlib import Path
 
 import tantivy
 
+from bot.text import ONE_TYPO_FROM
+
 _SCHEMA_VERSION = "3"
 _WRITER_HEAP = 128 * 1024 * 1024
 
@@ -29,8 +31,7 @@ _WRITER_HEAP = 128 * 1024 * 1024
 _FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
 _OTHER = "typo_other"
 _TAIL = "typo_tail"
-_TYPO_MIN_LEN = 4  # the shortest word within one typo of a 5-letter query word (the shortest
-# query word that may have typos)
+_TYPO_MIN_LEN = ONE_TYPO_FROM - 1  # the shortest word a typo query word can match
 # What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
 # well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
 _WORD = 10_000.0

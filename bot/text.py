@@ -17,6 +17,8 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _POSSESSIVE = re.compile(r"['’]s\b")
 
 MAX_TOKEN_LEN = 40
+ONE_TYPO_FROM = 5  # letters a query word needs before one typo is forgiven
+TWO_TYPOS_FROM = 9
 # Tokens that lower-casing alone does not finish: numbers and underscores (and overlong runs).
 _SECOND_LOOK = re.compile(r"[\d_]")
 
@@ -80,13 +82,9 @@ def index_text(text: str) -> str:
 
 def edit_budget(token: str) -> int:
     """Typos forgiven for a query word: none under 5 letters, 1 for 5-8, 2 from 9 (Meilisearch)."""
-    if not token.isalpha():
+    if not token.isalpha() or len(token) < ONE_TYPO_FROM:
         return 0
-    if len(token) < 5:
-        return 0
-    if len(token) < 9:
-        return 1
-    return 2
+    return 1 if len(token) < TWO_TYPOS_FROM else 2
 
 
 def word_spans(text: str, wanted: Collection[str]) -> tuple[tuple[int, int], ...]:
