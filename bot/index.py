@@ -25,9 +25,8 @@ _WRITER_HEAP = 128 * 1024 * 1024
 # A fuzzy term query walks its field's whole term dictionary, and that walk is most of a typo
 # search's time. So each passage's words are also indexed by their first character, one field per
 # character, and a typo query walks only the words that start as the query word does (2-4x less
-# work). A typo in the first letter itself is forgiven when it is the word's only typo (Meilisearch
-# counts it as two) and found by exact lookups: the "tail" field holds each word without its first
-# letter, which finds a replaced first letter or one typed before it.
+# work). Words whose first letter differs are found apart (see _first_letter_typos), with the help
+# of a "tail" field that holds each word without its first letter.
 _FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
 _OTHER = "typo_other"
 _TAIL = "typo_tail"
@@ -194,9 +193,8 @@ class PassageIndex:
         """(passage id, score, words matched) for passages with as many of the words as possible
         (typos allowed), most words first, then by score (Meilisearch's "words" rule).
 
-        One query does it: each word counts ``_WORD`` when it matches at all, plus its BM25
-        score (always far below ``_WORD``). Asking for all words first and then for any word would
-        walk the typo automata twice, and that walk is most of a typo search's time.
+        Each word counts ``_WORD`` when it matches at all, plus its BM25 score (always far
+        below ``_WORD``).
         """
         if not words:
             return []
@@ -230,13 +228,40 @@ class PassageIndex:
             # Typos in the body only (headline words are nearly always in the body too).
             token = word.token
             parts.append((should, self._fuzzy(_typo_field(token), token, word.typos)))
-            # The first letter replaced or typed before the word (tails), dropped, or swapped.
-            swapped = token[1] + token[0] + token[2:]
-            for field, value in ((_TAIL, token[1:]), (_TAIL, token), ("body", token[1:])) + (
-                (("body", swapped),) if swapped != token else ()
-            ):
-                parts.append((should, Q.term_query(self.schema, field, value)))
+            parts += [(should, q) for q in self._first_letter_typos(token, word.typos)]
         return Q.boolean_query(parts)
+
+    def _first_letter_typos(self, token: str, typos: int) -> list[tantivy.Query]:
+        """Queries for the words within ``typos`` of token whose first letter is not token's.
+
+        Its first letter was replaced (the tail matches the rest of token), had a letter typed
+        before it (the tail matches token), was dropped (the word matches the rest of token) or
+        swapped with the second letter. With two typos each of those may come with one more typo
+        anywhere: one-typo walks of the tail field and of the second letter's field."""
+        Q = tantivy.Query
+        rest, swapped = token[1:], token[1] + token[0] + token[2:]
+        term = Q.term_query
+        if typos == 1:
+            queries = [
+                term(self.schema, _TAIL, rest),
+                term(self.schema, _TAIL, token),
+                term(self.schema, "body", rest),
+            ]
+            if swapped != token:
+                queries.append(term(self.schema, "body", swapped))
+            return queries
+        queries = [
+            self._fuzzy(_TAIL, rest, 1),  # replaced
+            self._fuzzy(_TAIL, token, 1),  # one typed before it
+            # dropped: the word is rest with one typo; its own first letter right, or not
+            self._fuzzy(_typo_field(rest), rest, 1),
+            term(self.schema, _TAIL, rest[1:]),
+            term(self.schema, "body", rest[1:]),
+            term(self.schema, "body", rest[1] + rest[0] + rest[2:]),
+        ]
+        if swapped != token:
+            queries.append(self._fuzzy(_typo_field(swapped), swapped, 1))  # swapped
+        return queries
 
     def _fuzzy(self, field: str, token: str, distance: int) -> tantivy.Query:
         return tantivy.Query.fuzzy_term_query(

@@ -90,12 +90,14 @@ class PassageSearch:
             found[pid] = _Candidate(pid, score)
         fuzzy = [WordQuery(w, edit_budget(w)) for w in words]
         # Typo expansion only when the exact query finds nothing (Typesense's typo_tokens_threshold
-        # of 1); then passages with every word (typos allowed) come first, then fewer words
-        # (Meilisearch).
-        if not found and (len(words) > 1 or any(w.typos for w in fuzzy)):
-            hits = self.index.search_most_words(fuzzy, limit=pool)
-            every = [hit for hit in hits if hit[2] == len(words)]
-            for pid, score, _ in every or hits:  # fewer words only when no passage has all
+        # of 1); fewer words only when no passage has them all, typos allowed (Meilisearch). Each
+        # tier asks for all words (an intersection: cheap however long the posting lists are);
+        # the last one ranks passages by how many words they have.
+        if not found and any(w.typos for w in fuzzy):
+            for pid, score in self.index.search(fuzzy, limit=pool):
+                found[pid] = _Candidate(pid, score)
+        if not found and len(words) > 1:
+            for pid, score, _ in self.index.search_most_words(fuzzy, limit=pool):
                 found[pid] = _Candidate(pid, score)
 
         hits, vocab, heads = self._rank(words, list(found.values()))

@@ -119,6 +119,13 @@ def test_paging_gives_new_hits_and_says_when_there_are_more(archive: Archive) ->
     assert beyond.hits == () and beyond.hint == NO_MORE_HINT and not beyond.has_more
 
 
+def test_when_no_passage_has_every_word_the_most_words_win(archive: Archive) -> None:
+    result = archive.search("Bandiagra mercinaries xylophone")  # two typos and a stranger
+    assert (Path(result.hits[0].article.path).name, result.hits[0].paragraph) == (MACRON, 11)
+    assert result.hint == "No passage has all the keywords; showing the closest matches."
+    assert result.corrected == "Bandiagara mercenaries xylophone"
+
+
 def test_nothing_matches_gives_a_hint(archive: Archive) -> None:
     result = archive.search("xylophone quasar")
     assert result.hits == () and result.hint == NOTHING_HINT
