@@ -20,7 +20,10 @@ import tantivy
 from bot.text import ONE_TYPO_FROM
 
 _SCHEMA_VERSION = "3"
-_WRITER_HEAP = 128 * 1024 * 1024
+# The writer flushes a segment each time this much indexing memory fills, and every typo walk runs
+# once per segment: a large budget keeps a big first ingest in few segments (1M passages: 2, not 6).
+# tantivy takes memory for it only as documents arrive, so small ingests stay small.
+_WRITER_HEAP = 512 * 1024 * 1024
 
 # A fuzzy term query walks its field's whole term dictionary, and that walk is most of a typo
 # search's time. So each passage's words are also indexed by their first character, one field per
