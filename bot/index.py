@@ -8,7 +8,6 @@ the whole index can be rebuilt from the store. Text arrives already folded and t
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -82,23 +81,20 @@ def _typo_fields(index_text: str) -> dict[str, str]:
 
 class PassageIndex:
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir(parents=True, exist_ok=True)
-        version_file = path / "newsbot-index-version"
-        fresh = not tantivy.Index.exists(str(path))
-        if not fresh and (
-            not version_file.exists() or version_file.read_text().strip() != _SCHEMA_VERSION
-        ):
-            # Derived data: an index from another version is rebuilt from the store.
-            log.warning("search index at %s has an older format: rebuilding it", path)
-            shutil.rmtree(path)
-            path.mkdir(parents=True)
-            fresh = True
+        # Each index format lives in its own folder: an upgrade builds the new one from the store
+        # beside the old one and never deletes an index that a running older version may use.
+        self.path = path / f"v{_SCHEMA_VERSION}"
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.created = not tantivy.Index.exists(str(self.path))
+        if self.created and tantivy.Index.exists(str(path)):
+            log.warning(
+                "the search index of an older version in %s is no longer used: delete the files "
+                "directly in that folder (not %s) once no older newsbot runs",
+                path,
+                self.path.name,
+            )
         self.schema = _schema()
-        self.index = tantivy.Index(self.schema, str(path), reuse=True)
-        if fresh:
-            version_file.write_text(_SCHEMA_VERSION)
-        self.created = fresh
+        self.index = tantivy.Index(self.schema, str(self.path), reuse=True)
         self._lock = threading.Lock()
         self._reloaded = 0.0
 
@@ -228,10 +224,12 @@ class PassageIndex:
         Q, should = tantivy.Query, tantivy.Occur.Should
         parts = [(should, self._exact_query(word))]
         if word.typos:
-            # Typos in the body only (headline words are nearly always in the body too).
+            # Typos in the body only (headline words are nearly always in the body too). Every
+            # typo match scores the same, whichever part of the index found it.
             token = word.token
-            parts.append((should, self._fuzzy(_typo_field(token), token, word.typos)))
-            parts += [(should, q) for q in self._first_letter_typos(token, word.typos)]
+            typo = [(should, self._fuzzy(_typo_field(token), token, word.typos))]
+            typo += [(should, q) for q in self._first_letter_typos(token, word.typos)]
+            parts.append((should, Q.const_score_query(Q.boolean_query(typo), 1.0)))
         return Q.boolean_query(parts)
 
     def _first_letter_typos(self, token: str, typos: int) -> list[tantivy.Query]:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import tantivy
 
 from bot.archive import Archive
 from bot.settings import Settings
@@ -135,18 +136,47 @@ def test_index_is_rebuilt_from_the_store_when_missing(tmp_path: Path, corpus: Pa
     b.close()
 
 
-def test_index_of_an_older_version_is_rebuilt(
+def test_an_upgrade_builds_the_new_index_beside_the_old_one(
     tmp_path: Path, corpus: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An upgrade that changes the index layout rebuilds it from the store at the first open."""
+    """A new index format is built from the store in its own folder; the older version's index,
+    which a still-running older bot may use, is left alone (and named in the log)."""
     settings = Settings(db_path=tmp_path / "n.db", articles_dir=corpus)
     a = Archive.open(settings)
     a.ingest()
     a.close()
+    shutil.rmtree(next(settings.index_path.glob("v*")))
+    builder = tantivy.SchemaBuilder()  # the first release's layout: files directly in the folder
+    builder.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
+    builder.add_text_field("body", stored=False, tokenizer_name="whitespace")
+    old = tantivy.Index(builder.build(), str(settings.index_path))
+    writer = old.writer(heap_size=15_000_000, num_threads=1)
+    writer.add_document(tantivy.Document(passage_id=1, body="bandiagara"))
+    writer.commit()
+    writer.wait_merging_threads()
     (settings.index_path / "newsbot-index-version").write_text("1")
+
     b = Archive.open(settings)
-    assert "older format" in caplog.text
+    assert "no longer used" in caplog.text
     assert b.search("Vandiagara").hits  # a first-letter typo needs the new layout's fields
+    b.close()
+    old.reload()
+    assert old.searcher().num_docs == 1
+
+
+def test_an_index_left_empty_by_an_interrupted_build_is_rebuilt(
+    tmp_path: Path, corpus: Path
+) -> None:
+    settings = Settings(db_path=tmp_path / "n.db", articles_dir=corpus)
+    a = Archive.open(settings)
+    a.ingest()
+    writer = a.index.writer()
+    a.index.clear(writer)  # what a rebuild killed before its commit leaves behind
+    writer.commit()
+    writer.wait_merging_threads()  # releases the writer's lock
+    a.close()
+    b = Archive.open(settings)
+    assert b.search("Bandiagara").hits
     b.close()
 
 

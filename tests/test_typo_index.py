@@ -100,3 +100,16 @@ def test_the_rule_is_not_vacuous() -> None:
             if k:
                 kinds[k] = kinds.get(k, 0) + 1
     assert len(kinds) == 5 and min(kinds.values()) >= 10, kinds
+
+
+def test_every_typo_match_scores_the_same(tmp_path: Path) -> None:
+    """A word one typo away scores the same whether its first letter is the query's or not, so
+    "hause" does not prefer "cause" (found through the tail field) over "house"."""
+    index = PassageIndex(tmp_path / "index")
+    writer = index.writer()
+    words = ["house", "cause"] + [f"filler{i}" for i in range(50)]
+    index.replace_articles(writer, (), ((i, i, word, "") for i, word in enumerate(words)))
+    writer.commit()
+    index.refresh()
+    scores = dict(index.search([WordQuery("hause", 1)], limit=10))
+    assert set(scores) == {0, 1} and scores[0] == scores[1]
