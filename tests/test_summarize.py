@@ -11,6 +11,7 @@ from bot.summarize import (
     DEFAULT_WEIGHTS,
     QUALIFIED,
     Weights,
+    blind_lede,
     candidates,
     centrality,
     is_fragment,
@@ -159,7 +160,7 @@ def _short_bridge_story() -> list[str]:
 
 
 def _long_bridge_story() -> list[str]:
-    """About 460 words of varied news prose: a lede, then the details, quotes and history."""
+    """About 620 words of varied news prose: a lede, then the details, quotes and history."""
     return [
         "Northbay will build a new bridge over the river after the town council approved the "
         "40 million dollar plan on Monday by seven votes to four.",
@@ -194,6 +195,16 @@ def _long_bridge_story() -> list[str]:
         "supports were driven deeper into the rock below the river bed.",
         "The bridge is expected to open to traffic in the autumn of next year, if the weather "
         "allows the work to keep to its timetable.",
+        "The ferry company, which has carried passengers across the river since 1931, said it "
+        "would keep its boats running until the bridge opens. Its owner said he expected to "
+        "sell the two ferries to a museum once the last crossing had been made.",
+        "Teachers at the secondary school on the west bank said the bridge would make the "
+        "journey to school easier for the hundreds of pupils who live on the east bank and now "
+        "leave home before seven in the morning to catch the first ferry.",
+        "Local historians have asked for a plaque on the bridge to remember the ferry crews, and "
+        "the council said it would consider the request when the design is finished.",
+        "A public meeting about the building work will be held in the town hall next month, "
+        "where residents can see the final drawings and put questions to the engineers.",
     ]
 
 
@@ -248,6 +259,64 @@ def test_long_article_summary_prefers_early_central_sentences() -> None:
     assert len(picked) == 3 and picked[0] == 0, "the lede comes first"
     assert set(picked) != set(by_centrality[:3]), "position, not only centrality, decided"
     assert all(i in by_centrality[: len(sentences) // 2] for i in picked), "all central enough"
+
+
+def _water_story(opening: str) -> list[str]:
+    """An opening sentence, then six sentences of news (invented for these tests)."""
+    return [
+        opening,
+        "A water main burst under Station Road in Easton at 7am on Tuesday, flooding forty homes.",
+        "Engineers from Easton Water shut off supplies to 3,000 households while they dug down "
+        "to the broken pipe.",
+        "The company said the pipe was more than 80 years old and had been due for replacement.",
+        "Residents were told to boil tap water for two days once the supply came back.",
+        "Station Road will stay closed to traffic until Friday while the road is repaired.",
+        "The council said families whose homes were flooded could stay in a local hotel.",
+    ]
+
+
+# Every sentence qualifies, so position alone decides which sentence leads the summary.
+_POSITION_ONLY = Weights(central_share=1.0, length_pivot=0.0, length_spread=1.0)
+
+
+@pytest.mark.parametrize(
+    ("opening", "blind"),
+    [
+        ("It was a quiet morning until the phones started ringing.", True),
+        ("nobody on the street expected what happened next, or how fast.", True),
+        ("It was a quiet morning in Easton until the phones started ringing.", False),
+        ("It was a quiet morning until the phones started ringing at 7am.", False),
+    ],
+)
+def test_blind_lede(opening: str, blind: bool) -> None:
+    (sentence,) = candidates([opening])
+    assert blind_lede(sentence) is blind
+
+
+def test_blind_lede_does_not_lead_the_summary() -> None:
+    paragraphs = _water_story("It was a quiet morning until the phones started ringing.")
+    sentences = candidates(paragraphs)
+    scores = score_sentences(sentences, 3, _POSITION_ONLY)
+    assert scores[0] < QUALIFIED <= min(scores[1:]), "only the opening does not qualify"
+    summary = summarize(paragraphs, 3, weights=_POSITION_ONLY)
+    assert summary == [s.text for s in sentences[1:4]], "the news leads, not the scene-setting"
+
+
+def test_opening_with_a_name_or_number_leads_the_summary() -> None:
+    for opening in (
+        "It was a quiet morning in Easton until the phones started ringing.",
+        "It was a quiet morning until the phones started ringing at 7am.",
+    ):
+        paragraphs = _water_story(opening)
+        sentences = candidates(paragraphs)
+        assert min(score_sentences(sentences, 3, _POSITION_ONLY)) >= QUALIFIED
+        summary = summarize(paragraphs, 3, weights=_POSITION_ONLY)
+        assert summary == [s.text for s in sentences[:3]]
+
+
+def test_blind_lede_stays_when_the_article_is_no_longer_than_the_summary() -> None:
+    paragraphs = _water_story("It was a quiet morning until the phones started ringing.")[:3]
+    assert summarize(paragraphs, 3) == paragraphs
 
 
 def test_story_summary_does_not_repeat_itself() -> None:
