@@ -24,7 +24,8 @@ from bot.delivery import digest_marker
 
 REPO = Path(__file__).resolve().parent.parent
 DESK = "C0DESK0001"
-STOP_WITHIN = 8.0  # seconds from the signal to the exit; Socket Mode's close takes about 3
+STOP_WITHIN = 20.0  # seconds from signal to exit: usually about 4 (Socket Mode closes in ~3), kept
+# loose for a loaded CI machine; what matters is no hang within systemd's 90 s stop timeout
 
 
 class BotProcess:
@@ -197,7 +198,7 @@ def test_serve_posts_the_due_digest_once_across_a_restart(start_bot, fake_slack)
         wait_for_line(bot, "digest catch-up: running the digest of")
         fake_slack.wait_until(lambda: len(fake_slack.messages_in(DESK)) >= 1, timeout=30)
         code, took = bot.stop()  # a digest run in progress finishes before the exit
-        assert code == 0 and took < STOP_WITHIN, bot.output
+        assert code == 0 and took < STOP_WITHIN, (code, took, bot.output)
     today = datetime.now(UTC).date()
     [digest] = fake_slack.messages_in(DESK)
     assert digest["metadata"]["event_payload"] == {"marker": digest_marker(DESK, today)}
