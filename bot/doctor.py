@@ -87,6 +87,7 @@ def _storage(settings: Settings) -> list[Check]:
             ok = archive.store.conn.execute("PRAGMA quick_check").fetchone()[0]
             articles, passages = archive.store.counts()
             indexed = archive.index.num_docs()
+            leftovers = archive.index.leftovers()
             stale = folder.is_dir() and archive.is_stale()
         finally:
             archive.close()
@@ -108,6 +109,17 @@ def _storage(settings: Settings) -> list[Check]:
             )
         else:
             checks.append(Check("search index", "PASS", f"{indexed} passages indexed"))
+        if leftovers:
+            current = archive.index.path.name
+            names = ", ".join(p.name for p in leftovers[:3]) + ", ..." * (len(leftovers) > 3)
+            checks.append(
+                Check(
+                    "old search index",
+                    "WARN",
+                    f"{settings.index_path} holds an older index format's files ({names})",
+                    f"delete them (everything there but {current}/) once no older newsbot runs",
+                )
+            )
         if stale:
             checks.append(
                 Check(

@@ -98,6 +98,11 @@ class PassageIndex:
         self._lock = threading.Lock()
         self._reloaded = 0.0
 
+    def leftovers(self) -> list[Path]:
+        """Files and folders of older index formats beside this one (safe to delete once no
+        older newsbot runs on this database)."""
+        return sorted(p for p in self.path.parent.iterdir() if p != self.path)
+
     # -- writing -------------------------------------------------------------------------------
     def writer(self, wait_seconds: float = 30.0) -> tantivy.IndexWriter:
         """The single index writer, waiting while another process holds it."""

@@ -81,6 +81,18 @@ def test_all_good(tmp_path: Path) -> None:
     fake.stop()
 
 
+def test_files_of_an_older_index_format_are_named(tmp_path: Path) -> None:
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    subprocess.run([sys.executable, "-m", "bot", "ingest"], cwd=tmp_path, check=True)
+    index = next((tmp_path / "newsbot-data").glob("*.index"))
+    (index / "meta.json").write_text("{}")  # what the first release left directly in the folder
+    out = doctor(tmp_path, {})
+    status = lines(out)
+    assert status["search index"] == "PASS"
+    assert status["old search index"] == "WARN"
+    assert "holds an older index format's files (meta.json)" in out.stdout
+
+
 def test_missing_scope_not_a_member_and_bad_app_token(tmp_path: Path) -> None:
     with FakeSlack(scopes="chat:write,commands") as fake:
         fake.channels["C0DESK0001"] = {"id": "C0DESK0001", "name": "desk", "is_member": False}
