@@ -84,7 +84,7 @@ class Archive:
     def _repair(self) -> None:
         """Bring the index in line with the store after a crash, or build it if it is new."""
         # A new index, or one whose first build was interrupted, is empty.
-        if self.index.created or self.index.num_docs() == 0:
+        if self.index.num_docs() == 0:
             if self.store.counts()[1]:
                 log.warning("search index missing or empty: rebuilding it from the database")
                 self.rebuild_index()

@@ -68,6 +68,10 @@ def _typo_field(token: str) -> str:
     return f"typo_{token[0]}" if token[0] in _FIRST else _OTHER
 
 
+def _swap_first_two(word: str) -> str:
+    return word[1] + word[0] + word[2:]
+
+
 def _typo_fields(index_text: str) -> dict[str, str]:
     """The distinct words long enough for typos, by first character, and their tails."""
     groups: dict[str, list[str]] = {_TAIL: []}
@@ -85,8 +89,7 @@ class PassageIndex:
         # beside the old one and never deletes an index that a running older version may use.
         self.path = path / f"v{_SCHEMA_VERSION}"
         self.path.mkdir(parents=True, exist_ok=True)
-        self.created = not tantivy.Index.exists(str(self.path))
-        if self.created and tantivy.Index.exists(str(path)):
+        if not tantivy.Index.exists(str(self.path)) and tantivy.Index.exists(str(path)):
             log.warning(
                 "the search index of an older version in %s is no longer used: delete the files "
                 "directly in that folder (not %s) once no older newsbot runs",
@@ -182,14 +185,7 @@ class PassageIndex:
             return []
         occur = tantivy.Occur.Must if require_all else tantivy.Occur.Should
         clauses = [(occur, self._word_query(w)) for w in words]
-        query = tantivy.Query.boolean_query(clauses)
-        searcher = self._searcher()
-        result = searcher.search(query, limit, count=False)
-        out = []
-        for score, address in result.hits:
-            doc = searcher.doc(address)
-            out.append((int(doc["passage_id"][0]), float(score)))
-        return out
+        return self._top(tantivy.Query.boolean_query(clauses), limit)
 
     def search_most_words(
         self, words: Sequence[WordQuery], *, limit: int
@@ -207,14 +203,19 @@ class PassageIndex:
         for word in words:
             clauses.append((should, Q.const_score_query(self._word_query(word), _WORD)))
             clauses.append((should, self._exact_query(word)))
-        searcher = self._searcher()
-        result = searcher.search(Q.boolean_query(clauses), limit, count=False)
         out = []
-        for score, address in result.hits:
+        for passage_id, score in self._top(Q.boolean_query(clauses), limit):
             matched = min(int(score // _WORD), len(words))
-            doc = searcher.doc(address)
-            out.append((int(doc["passage_id"][0]), float(score) - matched * _WORD, matched))
+            out.append((passage_id, score - matched * _WORD, matched))
         return out
+
+    def _top(self, query: tantivy.Query, limit: int) -> list[tuple[int, float]]:
+        """(passage id, score) of the query's best ``limit`` documents."""
+        searcher = self._searcher()
+        return [
+            (int(searcher.doc(address)["passage_id"][0]), float(score))
+            for score, address in searcher.search(query, limit, count=False).hits
+        ]
 
     def _exact_query(self, word: WordQuery) -> tantivy.Query:
         Q, should = tantivy.Query, tantivy.Occur.Should
@@ -245,7 +246,7 @@ class PassageIndex:
         swapped with the second letter. With two typos each of those may come with one more typo
         anywhere: one-typo walks of the tail field and of the second letter's field."""
         Q = tantivy.Query
-        rest, swapped = token[1:], token[1] + token[0] + token[2:]
+        rest, swapped = token[1:], _swap_first_two(token)
         term = Q.term_query
         if typos == 1:
             queries = [
@@ -263,7 +264,7 @@ class PassageIndex:
             self._fuzzy(_typo_field(rest), rest, 1),
             term(self.schema, _TAIL, rest[1:]),
             term(self.schema, "body", rest[1:]),
-            term(self.schema, "body", rest[1] + rest[0] + rest[2:]),
+            term(self.schema, "body", _swap_first_two(rest)),
         ]
         if swapped != token:
             queries.append(self._fuzzy(_typo_field(swapped), swapped, 1))  # swapped

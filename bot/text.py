@@ -48,6 +48,8 @@ def iter_tokens(text: str) -> Iterator[tuple[int, int, str]]:
 
 def _token(raw: str) -> str:
     """The folded token of a raw match ('' when nothing is left)."""
+    if raw.isascii() and raw.isalpha() and len(raw) <= MAX_TOKEN_LEN:  # most words: done
+        return raw.lower()
     if "_" in raw:
         raw = raw.strip("_")
         if not raw:
@@ -66,13 +68,9 @@ def tokens(text: str) -> list[str]:
         found = _TOKEN.findall(text.lower())
         if _SECOND_LOOK.search(text) is None and max(map(len, found), default=0) <= MAX_TOKEN_LEN:
             return found
-        plain = [w if w.isalpha() and len(w) <= MAX_TOKEN_LEN else _token(w) for w in found]
     else:
-        plain = [
-            w.lower() if w.isascii() and w.isalpha() and len(w) <= MAX_TOKEN_LEN else _token(w)
-            for w in _TOKEN.findall(text)
-        ]
-    return [t for t in plain if t]
+        found = _TOKEN.findall(text)
+    return [t for t in map(_token, found) if t]
 
 
 def index_text(text: str) -> str:
@@ -94,8 +92,6 @@ def word_spans(text: str, wanted: Collection[str]) -> tuple[tuple[int, int], ...
         return tuple((start, end) for start, end, token in iter_tokens(text) if token in wanted)
     found = []
     for m in _TOKEN.finditer(text.lower()):
-        raw = m.group()
-        token = raw if raw.isalpha() and len(raw) <= MAX_TOKEN_LEN else _token(raw)
-        if token in wanted:
+        if _token(m.group()) in wanted:
             found.append(m.span())
     return tuple(found)
