@@ -18,7 +18,7 @@ from pathlib import Path
 import tantivy
 
 from bot.articles import ArticleError, parse_article
-from bot.index import PassageIndex
+from bot.index import IndexRow, PassageIndex
 from bot.models import Article, IngestReport, SearchResult
 from bot.search import PassageSearch
 from bot.settings import Settings
@@ -77,8 +77,14 @@ class Archive:
         self._local = threading.local()
 
     # -- search --------------------------------------------------------------------------------
-    def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
-        return self.searcher.search(query, limit=limit, offset=offset)
+    def search(
+        self, query: str, limit: int = 5, offset: int = 0, sort: str = "relevance"
+    ) -> SearchResult:
+        return self.searcher.search(query, limit=limit, offset=offset, sort=sort)
+
+    def related(self, passage_id: int, limit: int = 5) -> SearchResult | None:
+        """The passages of other articles most like this one (None: no such passage)."""
+        return self.searcher.related(passage_id, limit=limit)
 
     # -- index consistency ---------------------------------------------------------------------
     def _repair(self) -> None:
@@ -125,9 +131,9 @@ class Archive:
         self.index.refresh()
         self.store.clear_pending(article_ids)
 
-    def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[tuple[int, int, str, str]]:
-        for pid, aid, body, title in self.store.index_rows(article_ids):
-            yield pid, aid, index_text(body), index_text(title)
+    def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
+        for pid, aid, body, title, byline, ts in self.store.index_rows(article_ids):
+            yield pid, aid, index_text(body), index_text(title), index_text(byline), ts
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(

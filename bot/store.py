@@ -305,10 +305,14 @@ class Store:
 
     def index_rows(
         self, article_ids: Sequence[int] | None = None
-    ) -> Iterator[tuple[int, int, str, str]]:
-        """(passage id, article id, passage text, headline + dek) to (re)build the index from."""
+    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+        """(passage id, article id, passage text, headline + dek + byline, byline, Unix seconds of
+        the article's date: published, else first seen) to (re)build the search index from."""
+        byline = "coalesce(a.author, '') || ' ' || coalesce(a.source, a.editor, '')"
         sql = (
-            "SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '')"
+            f"SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '') || ' ' ||"
+            f" {byline}, {byline},"
+            " coalesce(CAST(strftime('%s', coalesce(a.published, a.first_seen)) AS INTEGER), 0)"
             " FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.removed_at IS NULL"
         )
         if article_ids is None:

@@ -9,18 +9,45 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Iterator
+from functools import lru_cache
 
-# A number with thousands separators or decimals ("2,700", "3.5"), or a run of word characters.
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+")
+import tantivy
+
+# A number with thousands separators or decimals and its unit ("2,700", "3.5", "7.6m"), or a run
+# of word characters ("42bn"). Currency and percent signs are not part of a token: "£42bn" is
+# "42bn", "4.2%" is "4.2", as a reporter types them with or without the sign.
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+[^\W\d_]*|\w+")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # Slack and terminals send curly apostrophes; "country's" is indexed as "country".
 _POSSESSIVE = re.compile(r"['’]s\b")
 
 MAX_TOKEN_LEN = 40
-ONE_TYPO_FROM = 5  # letters a query word needs before one typo is forgiven
+ONE_TYPO_FROM = 4  # letters a query word needs before one typo is forgiven
 TWO_TYPOS_FROM = 9
+NAME_TYPOS_FROM = 5  # a capitalised query word (a name) of this length gets one typo more
+
+# Function words: never highlighted, and not required when a query has other words.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for from had has have he her his i in is it its of on or our "
+    "she that the their them they this to was we were which who will with".split()
+)
 # Tokens that lower-casing alone does not finish: numbers and underscores (and overlong runs).
 _SECOND_LOOK = re.compile(r"[\d_]")
+
+
+STEM_ANALYZER = "newsbot_stem"
+
+
+def stem_analyzer() -> tantivy.TextAnalyzer:
+    """Whitespace-separated folded tokens -> their English stems (for the index's stem field)."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+_STEMMER = stem_analyzer()
 
 
 def fold(text: str) -> str:
@@ -79,10 +106,29 @@ def index_text(text: str) -> str:
 
 
 def edit_budget(token: str) -> int:
-    """Typos forgiven for a query word: none under 5 letters, 1 for 5-8, 2 from 9 (Meilisearch)."""
+    """Typos forgiven for a query word: none under 4 letters, 1 for 4-8, 2 from 9 (Meilisearch's
+    rule with 4-letter words let in: they get their typo only when the exact query found
+    nothing)."""
     if not token.isalpha() or len(token) < ONE_TYPO_FROM:
         return 0
     return 1 if len(token) < TWO_TYPOS_FROM else 2
+
+
+def query_budget(token: str, typed: str) -> int:
+    """The budget of a query word as typed: a capitalised word is likely a name, and names are
+    spelt in more ways than ordinary words (Gadaffi / Gaddafi), so it gets one typo more."""
+    budget = edit_budget(token)
+    if budget == 1 and len(token) >= NAME_TYPOS_FROM and typed[:1].isupper():
+        return 2
+    return budget
+
+
+@lru_cache(maxsize=200_000)
+def stem(token: str) -> str:
+    """The English (Snowball / Porter2) stem of a folded token: tantivy's own stemmer, the one
+    the index's stemmed field uses, so query and index agree."""
+    found = _STEMMER.analyze(token)
+    return found[0] if found else token
 
 
 def word_spans(text: str, wanted: Collection[str]) -> tuple[tuple[int, int], ...]:
