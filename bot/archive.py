@@ -7,6 +7,7 @@ answers searches and gives each thread its own store connection.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -32,6 +33,9 @@ BATCH = 500
 # Articles are written to SQLite in batches of BATCH, but the index is committed rarely: every
 # commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
 INDEX_COMMIT_PASSAGES = 1_000_000
+# Files that could not be read, with the size and mtime they had then (store meta): an unchanged
+# bad file is not re-read, and not reported again, by every search's freshness check.
+_SKIPPED_META = "skipped_files"
 Progress = Callable[[int, int], None]
 
 
@@ -173,35 +177,75 @@ class Archive:
         """True when a file was added, changed or removed since the last ingest (stat only)."""
         files, roots, _ = self.scan(paths)
         states = self.store.file_states()
+        skipped = self._skipped()
         live = set()
         for f in files:
+            live.add(f.realpath)
+            if skipped.get(f.realpath) == [f.size, f.mtime_ns]:
+                continue  # still the file that could not be read: nothing new to say
             known = states.get(f.realpath)
             if known is None or known[3] or known[:2] != (f.size, f.mtime_ns):
                 return True
-            live.add(f.realpath)
         return any(
             not removed and real not in live and _under(real, roots)
             for real, (_, _, _, removed) in states.items()
         )
 
     def refresh_if_stale(self, progress: Progress | None = None) -> IngestReport | None:
-        return self.ingest(progress=progress) if self.is_stale() else None
+        """Ingest the articles folder if it changed; a file skipped before and unchanged since
+        is not read (or reported) again."""
+        return self.ingest(progress=progress, recheck=False) if self.is_stale() else None
+
+    def _skipped(self) -> dict[str, list[int]]:
+        try:
+            found = json.loads(self.store.get_meta(_SKIPPED_META) or "{}")
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def _remember_skipped(
+        self,
+        before: dict[str, list[int]],
+        files: list[_File],
+        report: IngestReport,
+        still_bad: set[str],
+    ) -> None:
+        bad = {path for path, _ in report.skipped}
+        after = {
+            f.realpath: [f.size, f.mtime_ns]
+            for f in files
+            if f.path in bad or f.realpath in still_bad
+        }
+        seen = {f.realpath for f in files}
+        # Skipped files not looked at this time (another folder) stay remembered.
+        after.update((real, stat) for real, stat in before.items() if real not in seen)
+        if after != before:
+            self.store.set_meta(_SKIPPED_META, json.dumps(after))
 
     def ingest(
-        self, paths: Sequence[str | Path] | None = None, progress: Progress | None = None
+        self,
+        paths: Sequence[str | Path] | None = None,
+        progress: Progress | None = None,
+        *,
+        recheck: bool = True,
     ) -> IngestReport:
         """Add new files, replace changed ones, retire missing ones. Idempotent; one bad file
-        never stops the rest."""
+        never stops the rest. ``recheck=False`` leaves out files skipped before and unchanged
+        since (neither read nor reported)."""
         started = time.perf_counter()
         with self._ingest_lock:
             files, roots, report = self.scan(paths)
             states = self.store.file_states()
+            skipped = self._skipped()
+            still_bad: set[str] = set()
             parsed: list[tuple[_File, Article, str]] = []
             seen: set[str] = set()
             for done, f in enumerate(files, 1):
                 seen.add(f.realpath)
                 known = states.get(f.realpath)
-                if known and not known[3] and known[:2] == (f.size, f.mtime_ns):
+                if not recheck and skipped.get(f.realpath) == [f.size, f.mtime_ns]:
+                    still_bad.add(f.realpath)
+                elif known and not known[3] and known[:2] == (f.size, f.mtime_ns):
                     report.unchanged += 1
                 else:
                     self._read(f, known, report, parsed)
@@ -213,6 +257,7 @@ class Archive:
                 if not was_removed and real not in seen and _under(real, roots)
             ]
             self._write(parsed, removed, states, report)
+            self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
 

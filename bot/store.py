@@ -261,6 +261,15 @@ class Store:
         sql += " ORDER BY first_seen DESC, id DESC"
         return [_article_from_row(r) for r in self.conn.execute(sql, args)]
 
+    def article_by_path(self, path: str) -> StoredArticle | None:
+        """The live article with this path (as shown to users) or this real path."""
+        row = self.conn.execute(
+            "SELECT * FROM articles WHERE (path = ? OR realpath = ?) AND removed_at IS NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (path, path),
+        ).fetchone()
+        return _article_from_row(row) if row else None
+
     def passages_of(self, article_id: int) -> list[Passage]:
         rows = self.conn.execute(
             "SELECT id, article_id, position, text FROM passages WHERE article_id = ?"

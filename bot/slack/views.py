@@ -42,6 +42,11 @@ MAX_QUERY_SHOWN = 200
 ACTION_SHARE = "share_hit"
 ACTION_MORE = "more_results"
 ACTION_DIGEST_PASSAGES = "digest_passages"
+ACTION_RELATED = "related_hit"
+ACTION_SORT = "sort_results"
+SORTS = ("relevance", "newest")
+MAX_OFFSET = 1000  # the deepest page a More results button may ask for
+MAX_BUTTON_QUERY = 900  # characters of the query a More results / sort button carries
 
 Block = dict[str, Any]
 
@@ -190,12 +195,39 @@ def _share_value(hit: Hit, query: str) -> str:
         spans, query = spans[: len(spans) // 2], query[: len(query) // 2]
 
 
-def more_value(query: str, offset: int) -> str:
+def more_value(query: str, offset: int, sort: str = "relevance") -> str:
+    query = query[:MAX_BUTTON_QUERY]  # Slack queries are shorter (listeners.MAX_QUERY)
     while True:
-        value = json.dumps({"q": query, "o": offset}, ensure_ascii=False)
+        data: dict[str, Any] = {"q": query, "o": offset}
+        if sort != "relevance":
+            data["s"] = sort
+        value = json.dumps(data, ensure_ascii=False)
         if len(value) <= BUTTON_VALUE:
             return value
         query = query[: len(query) * 3 // 4]
+
+
+def related_value(hit: Hit) -> str:
+    return json.dumps({"p": hit.passage_id})
+
+
+def parse_search_value(value: str | None) -> tuple[str, int, str]:
+    """(query, offset, sort) from a More results / sort button, bounded whatever was sent."""
+    data = parse_value(value)
+    query = data.get("q")
+    offset = data.get("o")
+    sort = data.get("s")
+    return (
+        query[:BUTTON_VALUE] if isinstance(query, str) else "",
+        min(max(offset, 0), MAX_OFFSET) if type(offset) is int else 0,
+        sort if sort in SORTS else "relevance",
+    )
+
+
+def parse_passage_value(value: str | None) -> int | None:
+    """The passage id of a Related / Share button (None: not a valid one)."""
+    pid = parse_value(value).get("p")
+    return pid if type(pid) is int and 0 < pid < 2**63 else None
 
 
 def parse_value(value: str | None) -> dict[str, Any]:
@@ -209,7 +241,12 @@ def parse_value(value: str | None) -> dict[str, Any]:
 
 # -- search results ----------------------------------------------------------------------------
 def hit_blocks(
-    hit: Hit, *, total: int | None, share_value: str | None, index: int = 0
+    hit: Hit,
+    *,
+    total: int | None,
+    share_value: str | None,
+    index: int = 0,
+    related: bool = False,
 ) -> list[Block]:
     text = headline(hit.article) + "\n" + passage_text(hit.text, hit.spans)
     accessory = (
@@ -218,7 +255,11 @@ def hit_blocks(
         else None
     )
     meta = [*article_meta(hit.article), position(hit.paragraph, total)]
-    return [section(text, accessory), context(" · ".join(meta))]
+    blocks = [section(text, accessory), context(" · ".join(meta))]
+    if related:
+        found = button("Related", f"{ACTION_RELATED}:{index}", related_value(hit))
+        blocks.append({"type": "actions", "elements": [found]})
+    return blocks
 
 
 def search_results(
@@ -227,16 +268,20 @@ def search_results(
     totals: Mapping[int, int] | None = None,
     shareable: bool = True,
     query: str | None = None,
+    sort: str = "relevance",
+    related: bool = True,
 ) -> Message:
-    """The answer to a search: hits with highlights, "did you mean", paging and sharing.
+    """The answer to a search: hits with highlights, "did you mean", paging, sorting and
+    sharing.
 
     ``totals`` maps article ids to their paragraph counts (for "paragraph 3 of 9");
-    ``shareable`` adds a Share to channel button per hit (for ephemeral answers).
+    ``shareable`` adds a Share to channel button per hit (for ephemeral answers), ``related``
+    a Related button; ``sort`` is the order shown ("relevance" or "newest").
     """
     totals = totals or {}
     asked = query if query is not None else result.query
     shown_query = escape(truncate(asked, MAX_QUERY_SHOWN))
-    b = _Builder(reserve_blocks=2, reserve_chars=1500)
+    b = _Builder(reserve_blocks=2, reserve_chars=2500)
     if result.corrected:
         corrected = escape(truncate(result.corrected, MAX_QUERY_SHOWN))
         b.add(
@@ -256,7 +301,9 @@ def search_results(
     shown = 0
     for i, hit in enumerate(result.hits):
         share = _share_value(hit, asked) if shareable else None
-        group = hit_blocks(hit, total=totals.get(hit.article.id), share_value=share, index=i)
+        group = hit_blocks(
+            hit, total=totals.get(hit.article.id), share_value=share, index=i, related=related
+        )
         if not b.add(*([divider()] if shown else []), *group):
             break
         shown += 1
@@ -265,13 +312,38 @@ def search_results(
     cut = len(result.hits) - shown
     if cut:
         footer += f" · {cut} more not shown (message size limit)"
+    if sort == "newest":
+        footer += " · newest first"
     tail: list[Block] = [context(footer)]
+    buttons = []
     if result.has_more or cut:
-        more = more_value(result.corrected or asked, last)
-        tail.insert(0, {"type": "actions", "elements": [button("More results", ACTION_MORE, more)]})
+        more = more_value(result.corrected or asked, last, sort)
+        buttons.append(button("More results", ACTION_MORE, more))
+    other = "relevance" if sort == "newest" else "newest"
+    label = "Best matches first" if other == "relevance" else "Newest first"
+    buttons.append(button(label, ACTION_SORT, more_value(result.corrected or asked, 0, other)))
+    tail.insert(0, {"type": "actions", "elements": buttons})
     b.tail(*tail)
     titles = "; ".join(h.article.title for h in result.hits[:shown])
     return Message(_fallback(f"Results for “{asked}”: {titles}"), b.blocks)
+
+
+def related_results(result: SearchResult | None, *, totals: Mapping[int, int]) -> Message:
+    """The passages of other articles most like one hit (only the person who asked sees it)."""
+    if result is None:
+        return notice("That passage is no longer in the archive.")
+    b = _Builder(reserve_blocks=1, reserve_chars=300)
+    b.add(section(f"*Related* {escape(truncate(result.query, MAX_QUERY_SHOWN))}"))
+    if not result.hits:
+        b.add(section(escape(result.hint or "Nothing related found.")))
+    shown = 0
+    for i, hit in enumerate(result.hits):
+        group = hit_blocks(hit, total=totals.get(hit.article.id), share_value=None, index=i)
+        if not b.add(*([divider()] if shown else []), *group):
+            break
+        shown += 1
+    titles = "; ".join(h.article.title for h in result.hits[:shown])
+    return Message(_fallback(f"Related passages: {titles or 'none'}"), b.blocks)
 
 
 def shared_passage(

@@ -1,4 +1,5 @@
-"""Buttons: Share to channel, More results (and the digest's passages button)."""
+"""Buttons: Share to channel, More results, Newest first, Related (and the digest's passages
+button)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.archive import Archive
 from bot.slack import views
-from bot.slack.listeners import search_message
+from bot.slack.listeners import PAGE_SIZE, search_message
 
 log = logging.getLogger("newsbot.slack.actions")
 
@@ -58,12 +59,25 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
 
 def more_results(archive: Archive, body: dict, action: dict, respond: Respond) -> None:
     """Replace the results with the next page."""
-    value = views.parse_value(action.get("value"))
-    query = str(value.get("q") or "")
-    offset = max(0, int(value.get("o") or 0))
+    query, offset, sort = views.parse_search_value(action.get("value"))
     ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
-    message = search_message(archive, query, offset=offset, shareable=ephemeral)
+    message = search_message(archive, query, offset=offset, shareable=ephemeral, sort=sort)
     respond(**message.as_kwargs(), replace_original=True)
+
+
+def related_hit(archive: Archive, action: dict, respond: Respond) -> None:
+    """Show the passages of other articles most like one hit, only to the person who asked."""
+    passage_id = views.parse_passage_value(action.get("value"))
+    result = archive.related(passage_id, limit=PAGE_SIZE) if passage_id else None
+    store = archive.store
+    totals = (
+        {h.article.id: len(store.passages_of(h.article.id)) for h in result.hits} if result else {}
+    )
+    respond(
+        **views.related_results(result, totals=totals).as_kwargs(),
+        response_type="ephemeral",
+        replace_original=False,
+    )
 
 
 def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
@@ -99,6 +113,12 @@ def register(app: App, archive: Archive) -> None:
         share_hit(archive, body, action, client, respond)
 
     @app.action(views.ACTION_MORE)
+    @app.action(views.ACTION_SORT)
     def on_more(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         more_results(archive, body, action, respond)
+
+    @app.action(re.compile(rf"^{views.ACTION_RELATED}(:\d+)?$"))
+    def on_related(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        related_hit(archive, action, respond)
