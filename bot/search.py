@@ -135,7 +135,16 @@ class PassageSearch:
             for pid, score, _ in self.index.search_most_words(fuzzy, limit=pool, filters=filters):
                 found[pid] = _Candidate(pid, score)
 
-        hits, vocab, heads = self._rank(plan.ranked, budgets, list(found.values()), newest)
+        hits, vocab, heads, in_body = self._rank(plan.ranked, budgets, list(found.values()), newest)
+        if hits and not in_body and len(words) > 1:
+            # Every passage with all the words has them in its headline (or byline) only:
+            # passages that have some of the words themselves, as typed or in another form,
+            # come first.
+            for pid, score, _ in self.index.search_most_words(exact, limit=pool, filters=filters):
+                found.setdefault(pid, _Candidate(pid, score))
+            hits, vocab, heads, in_body = self._rank(
+                plan.ranked, budgets, list(found.values()), newest
+            )
         page = [
             replace(h, spans=_spans(h.text, plan.ranked, budgets, vocab[h.passage_id]))
             for h in hits[offset:need]
@@ -217,12 +226,13 @@ class PassageSearch:
         budgets: dict[str, int],
         candidates: list[_Candidate],
         newest: bool = False,
-    ) -> tuple[list[Hit], dict[int, _Words], dict[int, _Words]]:
+    ) -> tuple[list[Hit], dict[int, _Words], dict[int, _Words], set[int]]:
         """Hits best (or newest) first, with the words of each passage and of each article's
-        headline."""
+        headline, and the passages that have a query word themselves (not just the headline)."""
         rows = self._store().passages_by_id([c.passage_id for c in candidates])
         top_engine = max((c.engine_score for c in candidates), default=1.0) or 1.0
         scored: list[tuple[tuple[float, ...], Hit]] = []
+        in_body: set[int] = set()
         vocab: dict[int, _Words] = {}
         heads: dict[int, _Words] = {}
         for cand in candidates:
@@ -251,11 +261,12 @@ class PassageSearch:
                 passage_id=passage.id,
             )
             # A passage with none of the words (found through its headline) comes last.
-            in_body = not words or any(q >= _IN_BODY for q in quality)
+            if not words or any(q >= _IN_BODY for q in quality):
+                in_body.add(passage.id)
             when = _timestamp(article) if newest else 0.0
-            scored.append(((-when, not in_body, -score, passage.id), hit))
+            scored.append(((-when, passage.id not in in_body, -score, passage.id), hit))
         scored.sort(key=lambda item: item[0])
-        return [hit for _, hit in scored], vocab, heads
+        return [hit for _, hit in scored], vocab, heads, in_body
 
     def _did_you_mean(
         self,

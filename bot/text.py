@@ -26,10 +26,16 @@ ONE_TYPO_FROM = 4  # letters a query word needs before one typo is forgiven
 TWO_TYPOS_FROM = 9
 NAME_TYPOS_FROM = 5  # a capitalised query word (a name) of this length gets one typo more
 
-# Function words: never highlighted, and not required when a query has other words.
+# Function words (the usual English list, as Lucene's and NLTK's): never highlighted, not
+# required when a query has other words, and never what makes two passages related.
 STOP_WORDS = frozenset(
-    "a an and are as at be but by for from had has have he her his i in is it its of on or our "
-    "she that the their them they this to was we were which who will with".split()
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself""".split()
 )
 # Tokens that lower-casing alone does not finish: numbers and underscores (and overlong runs).
 _SECOND_LOOK = re.compile(r"[\d_]")

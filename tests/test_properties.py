@@ -65,7 +65,7 @@ hostile_text = st.one_of(
                 "before:2023-02-30",
                 "after:x",
                 ":",
-                "by:\"",
+                'by:"',
             ]
         ),
         max_size=60,
