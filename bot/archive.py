@@ -94,7 +94,7 @@ class Archive:
     def _repair(self) -> None:
         """Bring the index in line with the store after a crash, or build it if it is new."""
         # A new index, or one whose first build was interrupted, is empty.
-        if self.index.num_docs() == 0:
+        if self.index.needs_rebuild():
             if self.store.counts()[1]:
                 log.warning("search index missing or empty: rebuilding it from the database")
                 self.rebuild_index()
@@ -110,11 +110,11 @@ class Archive:
         try:
             self.index.clear(writer)
             n = self.index.replace_articles(writer, (), self._index_rows(None))
-            writer.commit()
+            self.index.commit(writer)
             self.index.refresh()
             writer.wait_merging_threads()
         except BaseException:
-            writer.rollback()
+            self.index.rollback(writer)
             raise
         self.store.clear_pending(self.store.pending_index())
         return n
@@ -127,17 +127,21 @@ class Archive:
             self._commit_index(writer, article_ids)
             writer.wait_merging_threads()
         except BaseException:
-            writer.rollback()
+            self.index.rollback(writer)
             raise
 
     def _commit_index(self, writer: tantivy.IndexWriter, article_ids: Sequence[int]) -> None:
-        writer.commit()
+        self.index.commit(writer)
         self.index.refresh()
         self.store.clear_pending(article_ids)
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
+        # Rows come article by article: an article's headline and byline are tokenized once.
+        last, head, by = -1, "", ""
         for pid, aid, body, title, byline, ts in self.store.index_rows(article_ids):
-            yield pid, aid, index_text(body), index_text(title), index_text(byline), ts
+            if aid != last:
+                last, head, by = aid, index_text(title), index_text(byline)
+            yield pid, aid, index_text(body), head, by, ts
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(
@@ -332,7 +336,7 @@ class Archive:
             self._commit_index(writer, pending)
             writer.wait_merging_threads()
         except BaseException:
-            writer.rollback()
+            self.index.rollback(writer)
             raise
 
 

@@ -16,23 +16,15 @@ from pathlib import Path
 
 import tantivy
 
-from bot.text import ONE_TYPO_FROM, STEM_ANALYZER, stem, stem_analyzer
+from bot.text import STEM_ANALYZER, stem, stem_analyzer
+from bot.vocabulary import Vocabulary
 
-_SCHEMA_VERSION = "4"
-# The writer flushes a segment each time this much indexing memory fills, and every typo walk runs
-# once per segment: a large budget keeps a big first ingest in few segments (1M passages: 2, not 6).
-# tantivy takes memory for it only as documents arrive, so small ingests stay small.
-_WRITER_HEAP = 512 * 1024 * 1024
-
-# A fuzzy term query walks its field's whole term dictionary, and that walk is most of a typo
-# search's time. So each passage's words are also indexed by their first character, one field per
-# character, and a typo query walks only the words that start as the query word does (2-4x less
-# work). Words whose first letter differs are found apart (see _first_letter_typos), with the help
-# of a "tail" field that holds each word without its first letter.
-_FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
-_OTHER = "typo_other"
-_TAIL = "typo_tail"
-_TYPO_MIN_LEN = ONE_TYPO_FROM - 1  # the shortest word a typo query word can match
+_SCHEMA_VERSION = "5"
+# The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
+# vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
+_WRITER_HEAP = 256 * 1024 * 1024
+# How much of a typo match's BM25 counts beside its distance tier (1 apart): BM25 stays below 20.
+_TYPO_BM25 = 0.04
 # What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
 # well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
 _WORD = 10_000.0
@@ -85,29 +77,7 @@ def _schema() -> tantivy.Schema:
     b.add_text_field("stem", stored=False, tokenizer_name=STEM_ANALYZER, index_option="freq")
     b.add_text_field("title", stored=False, tokenizer_name="whitespace", index_option="freq")
     b.add_text_field("author", stored=False, tokenizer_name="whitespace", index_option="basic")
-    # Membership only (no frequencies or positions): fuzzy matches score as constants anyway.
-    for field in (*(_typo_field(c) for c in _FIRST), _OTHER, _TAIL):
-        b.add_text_field(field, stored=False, tokenizer_name="whitespace", index_option="basic")
     return b.build()
-
-
-def _typo_field(token: str) -> str:
-    return f"typo_{token[0]}" if token[0] in _FIRST else _OTHER
-
-
-def _swap_first_two(word: str) -> str:
-    return word[1] + word[0] + word[2:]
-
-
-def _typo_fields(index_text: str) -> dict[str, str]:
-    """The distinct words long enough for typos, by first character, and their tails."""
-    groups: dict[str, list[str]] = {_TAIL: []}
-    tails = groups[_TAIL]
-    for token in set(index_text.split()):
-        if len(token) >= _TYPO_MIN_LEN:
-            groups.setdefault(_typo_field(token), []).append(token)
-            tails.append(token[1:])
-    return {field: " ".join(words) for field, words in groups.items()}
 
 
 class PassageIndex:
@@ -126,13 +96,20 @@ class PassageIndex:
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, str(self.path), reuse=True)
         self.index.register_tokenizer(STEM_ANALYZER, stem_analyzer())
+        self.vocab = Vocabulary(path / f"v{_SCHEMA_VERSION}-words")
+        self._new_words: set[str] = set()  # added since the last commit
         self._lock = threading.Lock()
         self._reloaded = 0.0
 
     def leftovers(self) -> list[Path]:
         """Files and folders of older index formats beside this one (safe to delete once no
         older newsbot runs on this database)."""
-        return sorted(p for p in self.path.parent.iterdir() if p != self.path)
+        mine = (self.path, self.vocab_path)
+        return sorted(p for p in self.path.parent.iterdir() if p not in mine)
+
+    @property
+    def vocab_path(self) -> Path:
+        return self.path.parent / f"v{_SCHEMA_VERSION}-words"
 
     # -- writing -------------------------------------------------------------------------------
     def writer(self, wait_seconds: float = 30.0) -> tantivy.IndexWriter:
@@ -162,6 +139,7 @@ class PassageIndex:
         for article_id in article_ids:
             writer.delete_documents_by_term("article_id", article_id)
         added = 0
+        new_words = self._new_words
         for passage_id, article_id, body, title, author, ts in rows:
             doc = tantivy.Document(
                 passage_id=passage_id,
@@ -170,15 +148,31 @@ class PassageIndex:
                 stem=body,
                 title=title,
                 author=author,
-                **_typo_fields(body),
             )
             doc.add_unsigned("ts", max(0, ts))  # a keyword argument would be a signed integer
             writer.add_document(doc)
+            new_words.update(body.split())
             added += 1
         return added
 
+    def commit(self, writer: tantivy.IndexWriter) -> None:
+        """Commit the writer's changes, the vocabulary first (so it holds every indexed word)."""
+        self.vocab.add(self._new_words)
+        self._new_words = set()
+        writer.commit()
+
+    def rollback(self, writer: tantivy.IndexWriter) -> None:
+        self._new_words = set()
+        writer.rollback()
+
     def clear(self, writer: tantivy.IndexWriter) -> None:
+        """Delete every document (seen at the commit); the vocabulary is emptied at once."""
         writer.delete_all_documents()
+        self.vocab.clear()
+
+    def needs_rebuild(self) -> bool:
+        """True when the index is empty or its vocabulary is (a first start, a lost folder)."""
+        return self.num_docs() == 0 or self.vocab.num_words() == 0
 
     # -- reading -------------------------------------------------------------------------------
     def _searcher(self) -> tantivy.Searcher:
@@ -334,52 +328,22 @@ class PassageIndex:
         parts = [(should, self._exact_query(word))]
         if word.typos:
             # Typos in the body only (headline words are nearly always in the body too). A typo
-            # match scores by its distance alone, whichever part of the index found it: one typo
-            # 2 + 1, two typos 1 (so the closest word wins, never index order).
-            parts.append((should, Q.const_score_query(self._typo_query(word.token, 1), 2.0)))
-            if word.typos > 1:
-                two = self._typo_query(word.token, 2)
-                parts.append((should, Q.const_score_query(two, 1.0)))
+            # match scores by its distance first (one typo 2, two typos 1), then a little of the
+            # corrected word's BM25: the closest word wins, never index order.
+            typos = []
+            for term, edits in self.vocab.expand(word.token, word.typos):
+                found = Q.term_query(self.schema, "body", term)
+                typos.append(
+                    Q.boolean_query(
+                        [
+                            (should, Q.const_score_query(found, 3.0 - edits)),
+                            (should, Q.boost_query(found, _TYPO_BM25)),
+                        ]
+                    )
+                )
+            if typos:
+                parts.append((should, Q.disjunction_max_query(typos)))
         return Q.boolean_query(parts)
-
-    def _typo_query(self, token: str, typos: int) -> tantivy.Query:
-        """Every word within ``typos`` of token (see ``_first_letter_typos``)."""
-        should = tantivy.Occur.Should
-        typo = [(should, self._fuzzy(_typo_field(token), token, typos))]
-        typo += [(should, q) for q in self._first_letter_typos(token, typos)]
-        return tantivy.Query.boolean_query(typo)
-
-    def _first_letter_typos(self, token: str, typos: int) -> list[tantivy.Query]:
-        """Queries for the words within ``typos`` of token whose first letter is not token's.
-
-        Its first letter was replaced (the tail matches the rest of token), had a letter typed
-        before it (the tail matches token), was dropped (the word matches the rest of token) or
-        swapped with the second letter. With two typos each of those may come with one more typo
-        anywhere: one-typo walks of the tail field and of the second letter's field."""
-        Q = tantivy.Query
-        rest, swapped = token[1:], _swap_first_two(token)
-        term = Q.term_query
-        if typos == 1:
-            queries = [
-                term(self.schema, _TAIL, rest),
-                term(self.schema, _TAIL, token),
-                term(self.schema, "body", rest),
-            ]
-            if swapped != token:
-                queries.append(term(self.schema, "body", swapped))
-            return queries
-        queries = [
-            self._fuzzy(_TAIL, rest, 1),  # replaced
-            self._fuzzy(_TAIL, token, 1),  # one typed before it
-            # dropped: the word is rest with one typo; its own first letter right, or not
-            self._fuzzy(_typo_field(rest), rest, 1),
-            term(self.schema, _TAIL, rest[1:]),
-            term(self.schema, "body", rest[1:]),
-            term(self.schema, "body", _swap_first_two(rest)),
-        ]
-        if swapped != token:
-            queries.append(self._fuzzy(_typo_field(swapped), swapped, 1))  # swapped
-        return queries
 
     def _fuzzy(self, field: str, token: str, distance: int) -> tantivy.Query:
         return tantivy.Query.fuzzy_term_query(

@@ -37,8 +37,7 @@ STOP_WORDS = frozenset(
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself""".split()
 )
-# Tokens that lower-casing alone does not finish: numbers and underscores (and overlong runs).
-_SECOND_LOOK = re.compile(r"[\d_]")
+_GROUPED = re.compile(r"\d,\d")  # a number with a thousands separator, maybe
 
 
 STEM_ANALYZER = "newsbot_stem"
@@ -94,16 +93,19 @@ def tokens(text: str) -> list[str]:
     """The folded tokens of a text (as ``iter_tokens``, without offsets).
 
     The hot path of indexing and re-ranking: ASCII text (most news copy) is lower-cased whole,
-    which keeps its words as they are, so only numbers, underscores and overlong runs need a
-    second look."""
+    which keeps its words as they are, so only thousands separators ("2,700"), underscores and
+    overlong runs need a second look; in other text only the non-ASCII words are folded."""
     text = _POSSESSIVE.sub("", text)
-    if text.isascii():
-        found = _TOKEN.findall(text.lower())
-        if _SECOND_LOOK.search(text) is None and max(map(len, found), default=0) <= MAX_TOKEN_LEN:
-            return found
-    else:
-        found = _TOKEN.findall(text)
-    return [t for t in map(_token, found) if t]
+    ascii_text = text.isascii()
+    found = _TOKEN.findall(text.lower() if ascii_text else text)
+    if "_" in text or max(map(len, found), default=0) > MAX_TOKEN_LEN:
+        return [t for t in map(_token, found) if t]
+    if not ascii_text:
+        found = [t.lower() if t.isascii() else normalize_token(t) for t in found]
+    if _GROUPED.search(text) is None:
+        return found
+    # Only number tokens hold a comma ("2,700" -> "2700"; "1,5" stays).
+    return [_THOUSANDS.sub("", t) if "," in t else t for t in found]
 
 
 def index_text(text: str) -> str:

@@ -1,9 +1,10 @@
 """Which words a typo query matches in the index, checked against edit distances word by word.
 
-The index splits typo matching into cheaper parts (first-character fields and a "tail" field;
-see ``bot.index``). Here every word of a small, crowded vocabulary is its own passage, and a query
-word must find every word within its typo budget (OSA distance: a swap of neighbours is one typo)
-and no word beyond it (Damerau-Levenshtein, which also lets a swapped pair be edited again).
+The vocabulary splits typo matching into cheaper parts (first-character fields and a "tail"
+field; see ``bot.vocabulary``). Here every word of a small, crowded vocabulary is its own
+passage, and a query word must find every word within its typo budget (OSA distance: a swap of
+neighbours is one typo) and no word beyond it (Damerau-Levenshtein, which also lets a swapped
+pair be edited again).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> PassageIndex:
     writer = index.writer()
     rows = ((i, i, word, "", "", 0) for i, word in enumerate(VOCABULARY))
     index.replace_articles(writer, (), rows)
-    writer.commit()
+    index.commit(writer)
     index.refresh()
     return index
 
@@ -112,7 +113,7 @@ def test_every_typo_match_scores_the_same(tmp_path: Path) -> None:
     writer = index.writer()
     words = ["house", "cause"] + [f"filler{i}" for i in range(50)]
     index.replace_articles(writer, (), ((i, i, word, "", "", 0) for i, word in enumerate(words)))
-    writer.commit()
+    index.commit(writer)
     index.refresh()
     scores = dict(index.search([WordQuery("hause", 1)], limit=10))
     assert set(scores) == {0, 1} and scores[0] == scores[1]

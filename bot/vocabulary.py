@@ -1,0 +1,153 @@
+"""The archive's distinct words, for typo matching: a small tantivy index of one document a word.
+
+A fuzzy term query walks a term dictionary with a Levenshtein automaton, and that walk is most of
+a typo search's time. Walking the passage index's own dictionary would be slower (one field holds
+every word) and indexing each passage's words a second time, split for faster walks, made the
+index build three times slower. So the walks run here, over each distinct word once: one field
+per first character (a query word walks only the words that start as it does), a ``tail`` field
+(each word without its first letter: words whose first letter differs are found through it, see
+``_first_letter_typos``), and the word itself, stored. ``expand`` returns the words within a typo
+budget, with their edit distance; the passage index then asks for them as exact terms, so typo
+matches are scored by BM25 like any word.
+
+Derived data like the passage index: words are added before the passage index commits, so it
+always holds every indexed word (and maybe some no passage has any more: harmless).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import tantivy
+from rapidfuzz.distance import OSA
+
+from bot.text import ONE_TYPO_FROM
+
+_FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
+_OTHER = "typo_other"
+_TAIL = "tail"
+_WORD = "word"
+MIN_LEN = ONE_TYPO_FROM - 1  # the shortest word a typo query word can match
+MAX_EXPANSIONS = 300  # words one query word may stand for (a 4-letter word can have many)
+_WRITER_HEAP = 64 * 1024 * 1024
+
+
+def _schema() -> tantivy.Schema:
+    b = tantivy.SchemaBuilder()
+    b.add_text_field(_WORD, stored=True, tokenizer_name="raw", index_option="basic")
+    for field in (*(_field(c) for c in _FIRST), _OTHER, _TAIL):
+        b.add_text_field(field, stored=False, tokenizer_name="raw", index_option="basic")
+    return b.build()
+
+
+def _field(token: str) -> str:
+    return f"typo_{token[0]}" if token[0] in _FIRST else _OTHER
+
+
+def _swap_first_two(word: str) -> str:
+    return word[1] + word[0] + word[2:]
+
+
+class Vocabulary:
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.schema = _schema()
+        self.index = tantivy.Index(self.schema, str(path), reuse=True)
+        self._lock = threading.Lock()
+        self._reloaded = 0.0
+
+    # -- writing -------------------------------------------------------------------------------
+    def add(self, words: Iterable[str]) -> int:
+        """Add the words not yet known (call while holding the passage index's writer)."""
+        searcher = self._searcher(fresh=True)
+        new = sorted(w for w in set(words) if len(w) >= MIN_LEN and not searcher.doc_freq(_WORD, w))
+        if not new:
+            return 0
+        writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        try:
+            for w in new:
+                writer.add_document(
+                    tantivy.Document(**{_WORD: w, _field(w): w, _TAIL: w[1:]})  # type: ignore[arg-type]
+                )
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        self._searcher(fresh=True)
+        return len(new)
+
+    def clear(self) -> None:
+        writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        writer.delete_all_documents()
+        writer.commit()
+        writer.wait_merging_threads()
+        self._searcher(fresh=True)
+
+    # -- reading -------------------------------------------------------------------------------
+    def _searcher(self, fresh: bool = False) -> tantivy.Searcher:
+        now = time.monotonic()
+        if fresh or now - self._reloaded > 1.0:
+            with self._lock:
+                self.index.reload()
+                self._reloaded = now
+        return self.index.searcher()
+
+    def num_words(self) -> int:
+        return self._searcher().num_docs
+
+    def expand(self, token: str, typos: int) -> list[tuple[str, int]]:
+        """(word, edits) for the known words within ``typos`` of token, token itself excluded,
+        closest first (edits: OSA distance, a swap of neighbours is one)."""
+        searcher = self._searcher()
+        should = tantivy.Occur.Should
+        parts = [(should, self._fuzzy(_field(token), token, typos))]
+        parts += [(should, q) for q in self._first_letter_typos(token, typos)]
+        query = tantivy.Query.boolean_query(parts)
+        found = []
+        for _, address in searcher.search(query, MAX_EXPANSIONS, count=False).hits:
+            word = searcher.doc(address)[_WORD][0]
+            if word != token:
+                found.append((word, min(int(OSA.distance(token, word)), typos)))
+        found.sort(key=lambda wd: (wd[1], wd[0]))
+        return found
+
+    def _first_letter_typos(self, token: str, typos: int) -> list[tantivy.Query]:
+        """Queries for the words within ``typos`` of token whose first letter is not token's.
+
+        Its first letter was replaced (the tail matches the rest of token), had a letter typed
+        before it (the tail matches token), was dropped (the word is the rest of token) or
+        swapped with the second letter. With two typos each of those may come with one more typo
+        anywhere: one-typo walks of the tail field and of the second letter's field."""
+        Q, schema = tantivy.Query, self.schema
+        rest, swapped = token[1:], _swap_first_two(token)
+        term = Q.term_query
+        if typos == 1:
+            queries = [
+                term(schema, _TAIL, rest),
+                term(schema, _TAIL, token),
+                term(schema, _WORD, rest),
+            ]
+            if swapped != token:
+                queries.append(term(schema, _WORD, swapped))
+            return queries
+        queries = [
+            self._fuzzy(_TAIL, rest, 1),  # replaced
+            self._fuzzy(_TAIL, token, 1),  # one typed before it
+            # dropped: the word is rest with one typo; its own first letter right, or not
+            self._fuzzy(_field(rest), rest, 1),
+            term(schema, _TAIL, rest[1:]),
+            term(schema, _WORD, rest[1:]),
+            term(schema, _WORD, _swap_first_two(rest)),
+        ]
+        if swapped != token:
+            queries.append(self._fuzzy(_field(swapped), swapped, 1))  # swapped
+        return queries
+
+    def _fuzzy(self, field: str, token: str, distance: int) -> tantivy.Query:
+        return tantivy.Query.fuzzy_term_query(
+            self.schema, field, token, distance=distance, transposition_cost_one=True
+        )
