@@ -362,18 +362,25 @@ def make_query(
         edits += e
     query = Query(target, " ".join(chosen), " ".join(typoed), edits)
     if forms:
-        query = with_word_form(query, chosen, words, pool, forms)
+        content_words = [w for w in content if len(w) >= 4]
+        query = with_word_form(query, chosen, content_words, pool, forms, set(words))
     return query
 
 
 def with_word_form(
-    query: Query, chosen: list[str], words: list[str], pool: list[str], forms: dict[str, list[str]]
+    query: Query,
+    chosen: list[str],
+    words: list[str],
+    pool: list[str],
+    forms: dict[str, list[str]],
+    present: set[str],
 ) -> Query:
     """The query with one keyword in another regular form that the paragraph does not have,
-    clean and with typos in the other words. Its own random stream (seeded by the target), so
-    the clean and typo sets stay what they were."""
+    clean and with typos in the other words. ``words``: the paragraph's content words (no
+    function words), which may be swapped in when no keyword has another form. Its own
+    random stream (seeded by the target), so the clean and typo sets stay what they were."""
     rng = random.Random(query.target * 7919 + 17)
-    present = set(words)
+    present = present | set(chosen)  # the paragraph's words: the new form is not among them
     chosen = list(chosen)
 
     def other_forms(w: str) -> list[str]:
