@@ -84,6 +84,12 @@ def _rss_peak_mb() -> float:
     return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    """CPU time of this process, every thread (tantivy indexes in its own threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _dir_mb(path: Path) -> float:
     if path.is_file():
         return path.stat().st_size / 2**20
@@ -332,11 +338,12 @@ OPEN = {
 def worker_build(approach: str, corpus: Path, state: Path) -> dict:
     base = _rss_now_mb()
     state.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_s()
     info = BUILD[approach](corpus, state)
     took = time.perf_counter() - started
     return {
         "build_s": round(took, 2),
+        "build_cpu_s": round(_cpu_s() - cpu, 2),
         "build_mb": round(_rss_peak_mb() - base, 1),
         "disk_mb": round(_dir_mb(state), 1),
         **info,
@@ -684,6 +691,24 @@ def format_ingest(report: Report) -> str:
     )
 
 
+def format_build(report: Report) -> str:
+    """Build wall time, CPU time (all threads) and memory (the machine is shared: CPU is work)."""
+    lines = [
+        "| approach | passages | build s | build CPU s | build MB | index MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in report.rows:
+        if r.skipped or not r.build:
+            continue
+        b = r.build
+        cpu = f"{b['build_cpu_s']:.1f}" if "build_cpu_s" in b else "-"
+        lines.append(
+            f"| {LABELS[r.approach]} | {_size_label(report, r.size)} | {b['build_s']:.1f} | {cpu} "
+            f"| {b['build_mb']:.0f} | {b['disk_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def format_quality(report: Report) -> str:
     """R@1 and R@5 of every approach on every query set, side by side."""
     head = "| approach | passages |" + "".join(
@@ -739,8 +764,9 @@ def format_targets(report: Report) -> str:
             b = r.build
             ok = b["build_s"] <= 60 and b["build_mb"] <= 600
             out.append(
-                f"- 1M build from files (<= 60 s, <= 600 MB): {b['build_s']:.1f} s, "
-                f"+{b['build_mb']:.0f} MB peak: {'met' if ok else 'MISSED'}"
+                f"- 1M build from files (<= 60 s, <= 600 MB): {b['build_s']:.1f} s "
+                f"({b.get('build_cpu_s', 0):.0f} s CPU), +{b['build_mb']:.0f} MB peak: "
+                + ("met" if ok else "MISSED")
             )
     return "\n".join(out)
 
@@ -753,6 +779,7 @@ def format_report(report: Report) -> str:
             f"vocabulary {m['vocabulary']:,} words + numbers, seed {m['seed']}."
         )
     parts += ["", format_table(report), "", "Recall by query set:", "", format_quality(report)]
+    parts += ["", "Build (CPU: every thread of the building process):", "", format_build(report)]
     parts += ["", "CPU time per query (the querying thread):", ""]
     parts += [format_cpu(report), "", "Where ours spends its time (second pass, timers):"]
     parts += ["", format_breakdown(report), "", format_ingest(report), format_targets(report)]
