@@ -52,8 +52,12 @@ class ParsedQuery:
         return bool(self.authors or self.after or self.before)
 
 
+_CURLY = str.maketrans({"“": '"', "”": '"', "„": '"'})  # Slack and phones type these
+
+
 def parse_query(query: str) -> ParsedQuery:
     """Split a query into keywords, phrases, exclusions and filters (never raises)."""
+    query = query.translate(_CURLY)
     words: list[str] = []
     phrases: list[tuple[str, ...]] = []
     excluded: list[str] = []

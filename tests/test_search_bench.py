@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from rapidfuzz.distance import OSA
 
-from benchmarks import search_bench, search_interleaved
+from benchmarks import name_typos, search_bench, search_interleaved
 from benchmarks.corpus import add_typos, fold, make_query, typo_budget, word_forms, write_corpus
 
 
@@ -169,3 +169,39 @@ def test_interleaved_comparison_runs_on_the_kept_indexes(
     for row in rows:
         assert all(float(c) >= 0 for c in row[1:5])
         assert row[5].endswith("x") and float(row[6]) >= 0.5  # ours finds most targets
+
+
+def test_bbc_layout_corpus_and_name_typos_smoke(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The BBC corpus path, on a folder laid out like the evaluation data but holding articles
+    written for this test (the real data is never needed by the tests)."""
+    data = tmp_path / "data"
+    folder = data / "bbc-news-summary" / "articles" / "politics"
+    folder.mkdir(parents=True)
+    names = ["Gaddafi", "Kowalski", "Brandt", "Moreno", "Lindqvist", "Okafor"]
+    for n in range(24):
+        a, b = names[n % 6], names[(n + 1) % 6]
+        verb, noun = ("attacked", "economies") if n % 2 else ("attacks", "economy")
+        text = (
+            f"Talks number {n} resume\n\nLeaders met on Monday as {a} {verb} the plan.\n"
+            f"Officials said the {noun} of {b} and {a} regions grew.\n"
+        )
+        (folder / f"{n:03d}.txt").write_text(text, encoding="utf-8")
+    (folder / "100.txt").write_text((folder / "000.txt").read_text())  # a duplicate: left out
+    report = search_bench.run(
+        [],
+        tmp_path / "work",
+        queries=10,
+        approaches=["ours", "tantivy_stem"],
+        ingest_articles=0,
+        bbc=data,
+        keep=True,
+        command="pytest bbc smoke",
+    )
+    assert [r.size for r in report.rows] == [48, 48]
+    assert "48 (BBC)" in search_bench.format_quality(report)
+    assert report.rows[0].query["wordform"]["n"] >= 5
+    name_typos.main([str(tmp_path / "work"), "--names", "4"])
+    out = capsys.readouterr().out
+    assert "| capitalised (4 names, 2 typos) |" in out and "| lower-case (4 names" in out

@@ -129,7 +129,9 @@ def test_word_forms_with_a_typo_in_another_word(archive: Archive) -> None:
 
 
 # -- names ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("query", ["Gadaffi", "Gaddafi", "Gadafi", "Kraków", "Krakow", "krakow"])
+@pytest.mark.parametrize(
+    "query", ["Gadaffi", "Gaddafi", "Gadafi", "Gaddaffi", "Kraków", "Krakow", "krakow", "KRAKÓW"]
+)
 def test_spellings_of_a_name_find_each_other(archive: Archive, query: str) -> None:
     assert names(archive, query)[:1] == ["b_libya.txt"]
 
@@ -190,6 +192,7 @@ def test_by_an_unknown_author_finds_nothing(archive: Archive) -> None:
 def test_phrase_needs_the_words_together_in_order(archive: Archive) -> None:
     assert set(names(archive, '"river burst"')) == {"g1_floods.txt"}
     assert names(archive, '"burst river"') == []
+    assert set(names(archive, "“river burst”")) == {"g1_floods.txt"}  # as Slack may send it
     # both words, not together: found without quotes, not with them
     assert "g2_river.txt" in names(archive, "river burst")
 
