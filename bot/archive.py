@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,25 +242,32 @@ class Archive:
             states = self.store.file_states()
             skipped = self._skipped()
             still_bad: set[str] = set()
-            parsed: list[tuple[_File, Article, str]] = []
-            seen: set[str] = set()
-            for done, f in enumerate(files, 1):
-                seen.add(f.realpath)
-                known = states.get(f.realpath)
-                if not recheck and skipped.get(f.realpath) == [f.size, f.mtime_ns]:
-                    still_bad.add(f.realpath)
-                elif known and not known[3] and known[:2] == (f.size, f.mtime_ns):
-                    report.unchanged += 1
-                else:
-                    self._read(f, known, report, parsed)
-                if progress:
-                    progress(done, len(files))
+            seen = {f.realpath for f in files}
             removed = [
                 real
                 for real, (_, _, _, was_removed) in states.items()
                 if not was_removed and real not in seen and _under(real, roots)
             ]
-            self._write(parsed, removed, states, report)
+
+            def batches() -> Iterator[list[tuple[_File, Article, str]]]:
+                """Files read BATCH at a time: a big first ingest never holds every text."""
+                parsed: list[tuple[_File, Article, str]] = []
+                for done, f in enumerate(files, 1):
+                    known = states.get(f.realpath)
+                    if not recheck and skipped.get(f.realpath) == [f.size, f.mtime_ns]:
+                        still_bad.add(f.realpath)
+                    elif known and not known[3] and known[:2] == (f.size, f.mtime_ns):
+                        report.unchanged += 1
+                    else:
+                        self._read(f, known, report, parsed)
+                    if progress:
+                        progress(done, len(files))
+                    if len(parsed) >= BATCH:
+                        yield parsed
+                        parsed = []
+                yield parsed
+
+            self._write(batches(), removed, states, report)
             self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
@@ -297,20 +304,22 @@ class Archive:
 
     def _write(
         self,
-        parsed: list[tuple[_File, Article, str]],
+        batches: Iterable[list[tuple[_File, Article, str]]],
         removed: list[str],
         states: dict[str, tuple[int, int, str, bool]],
         report: IngestReport,
     ) -> None:
-        if not parsed and not removed:
-            return
         store = self.store
-        writer = self.index.writer()
+        writer: tantivy.IndexWriter | None = None
         pending: list[int] = []
         rows = 0
+        first = True
         try:
-            for start in range(0, max(len(parsed), 1), BATCH):
-                batch = parsed[start : start + BATCH]
+            for batch in batches:
+                if not batch and not (first and removed):
+                    continue
+                if writer is None:
+                    writer = self.index.writer()
                 ids: list[int] = []
                 with transaction(store.conn):
                     for f, article, digest in batch:
@@ -322,21 +331,24 @@ class Archive:
                         (report.added if is_new or (known and known[3]) else report.updated).append(
                             f.path
                         )
-                    if start == 0:
+                    if first:
                         for real in removed:
                             article_id = store.mark_removed(real)
                             if article_id is not None:
                                 ids.append(article_id)
                                 report.removed.append(_display(store, article_id, real))
+                first = False
                 rows += self.index.replace_articles(writer, ids, self._index_rows(ids))
                 pending += ids
                 if rows >= INDEX_COMMIT_PASSAGES:
                     self._commit_index(writer, pending)
                     pending, rows = [], 0
-            self._commit_index(writer, pending)
-            writer.wait_merging_threads()
+            if writer is not None:
+                self._commit_index(writer, pending)
+                writer.wait_merging_threads()
         except BaseException:
-            self.index.rollback(writer)
+            if writer is not None:
+                self.index.rollback(writer)
             raise
 
 
