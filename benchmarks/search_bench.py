@@ -183,21 +183,26 @@ def open_fts5(corpus: Path, state: Path) -> Callable[[str], list[int]]:
     return search
 
 
-def _tantivy_schema():  # type: ignore[no-untyped-def]
+def _peer_schema(tokenizer: str):  # type: ignore[no-untyped-def]
     import tantivy
 
     b = tantivy.SchemaBuilder()
     b.add_integer_field("pid", stored=True, indexed=False, fast=True)
-    b.add_text_field("body", stored=False, tokenizer_name="default", index_option="freq")
+    b.add_text_field("body", stored=False, tokenizer_name=tokenizer, index_option="freq")
     return b.build()
 
 
-def build_tantivy(corpus: Path, state: Path) -> dict:
+# The tantivy peers: (folder, tokenizer). "default": simple tokens, lower case; "en_stem": the
+# same through tantivy's English Snowball stemmer.
+PEERS = {"tantivy": "default", "tantivy_stem": "en_stem"}
+
+
+def _build_peer(name: str, corpus: Path, state: Path) -> dict:
     import tantivy
 
-    path = state / "tantivy"
+    path = state / name
     path.mkdir()
-    index = tantivy.Index(_tantivy_schema(), str(path))
+    index = tantivy.Index(_peer_schema(PEERS[name]), str(path))
     writer = index.writer(heap_size=128 * 1024 * 1024, num_threads=1)
     for num, text in _passages(corpus):
         writer.add_document(tantivy.Document(pid=num, body=text))
@@ -206,65 +211,14 @@ def build_tantivy(corpus: Path, state: Path) -> dict:
     return {}
 
 
-def open_tantivy(corpus: Path, state: Path) -> Callable[[str], list[int]]:
+def _open_peer(name: str, corpus: Path, state: Path) -> Callable[[str], list[int]]:
+    """Each query word its term OR a fuzzy term (same budget as ours, a letter swap is one
+    edit), the words ANDed, top 5, no rerank. For en_stem the term is the word's stem (the
+    tokenizer's own analyzer makes it) and the fuzzy term is a fuzzy stem."""
     import tantivy
 
-    schema = _tantivy_schema()
-    index = tantivy.Index.open(str(state / "tantivy"))
-    searcher = index.searcher()
-    Q, must, should = tantivy.Query, tantivy.Occur.Must, tantivy.Occur.Should
-
-    def search(query: str) -> list[int]:
-        clauses = []
-        for word in re.findall(r"[^\W_]+", query.lower()):  # what tantivy's default tokenizer keeps
-            exact = Q.term_query(schema, "body", word)
-            budget = _budget(word)
-            if budget:
-                fuzzy = Q.fuzzy_term_query(
-                    schema, "body", word, distance=budget, transposition_cost_one=True
-                )
-                clauses.append((must, Q.boolean_query([(should, exact), (should, fuzzy)])))
-            else:
-                clauses.append((must, exact))
-        if not clauses:
-            return []
-        hits = searcher.search(Q.boolean_query(clauses), 5, count=False).hits
-        return [int(searcher.doc(address)["pid"][0]) for _, address in hits]
-
-    return search
-
-
-def _stem_schema():  # type: ignore[no-untyped-def]
-    import tantivy
-
-    b = tantivy.SchemaBuilder()
-    b.add_integer_field("pid", stored=True, indexed=False, fast=True)
-    b.add_text_field("body", stored=False, tokenizer_name="en_stem", index_option="freq")
-    return b.build()
-
-
-def build_tantivy_stem(corpus: Path, state: Path) -> dict:
-    import tantivy
-
-    path = state / "tantivy_stem"
-    path.mkdir()
-    index = tantivy.Index(_stem_schema(), str(path))
-    writer = index.writer(heap_size=128 * 1024 * 1024, num_threads=1)
-    for num, text in _passages(corpus):
-        writer.add_document(tantivy.Document(pid=num, body=text))
-    writer.commit()
-    writer.wait_merging_threads()
-    return {}
-
-
-def open_tantivy_stem(corpus: Path, state: Path) -> Callable[[str], list[int]]:
-    """The second peer: tantivy's own en_stem tokenizer (simple tokens, lower case, English
-    Snowball stemmer), each query word its stemmed term OR a fuzzy term of that stem (same
-    budget as ours, by the word's length), the words ANDed, no rerank."""
-    import tantivy
-
-    schema = _stem_schema()
-    index = tantivy.Index.open(str(state / "tantivy_stem"))
+    schema = _peer_schema(PEERS[name])
+    index = tantivy.Index.open(str(state / name))
     searcher = index.searcher()
     stemmer = (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
@@ -277,15 +231,18 @@ def open_tantivy_stem(corpus: Path, state: Path) -> Callable[[str], list[int]]:
 
     def search(query: str) -> list[int]:
         clauses = []
-        for word in re.findall(r"[^\W_]+", query.lower()):
-            stems = stemmer.analyze(word)
-            if not stems:
-                continue
-            exact = Q.term_query(schema, "body", stems[0])
+        for word in re.findall(r"[^\W_]+", query.lower()):  # what tantivy's tokenizers keep
+            term = word
+            if name == "tantivy_stem":
+                stems = stemmer.analyze(word)
+                if not stems:
+                    continue
+                term = stems[0]
+            exact = Q.term_query(schema, "body", term)
             budget = _budget(word)
             if budget:
                 fuzzy = Q.fuzzy_term_query(
-                    schema, "body", stems[0], distance=budget, transposition_cost_one=True
+                    schema, "body", term, distance=budget, transposition_cost_one=True
                 )
                 clauses.append((must, Q.boolean_query([(should, exact), (should, fuzzy)])))
             else:
@@ -296,6 +253,24 @@ def open_tantivy_stem(corpus: Path, state: Path) -> Callable[[str], list[int]]:
         return [int(searcher.doc(address)["pid"][0]) for _, address in hits]
 
     return search
+
+
+def build_tantivy(corpus: Path, state: Path) -> dict:
+    return _build_peer("tantivy", corpus, state)
+
+
+def open_tantivy(corpus: Path, state: Path) -> Callable[[str], list[int]]:
+    """The first peer: tantivy's default tokenizer, each word exact OR fuzzy, ANDed."""
+    return _open_peer("tantivy", corpus, state)
+
+
+def build_tantivy_stem(corpus: Path, state: Path) -> dict:
+    return _build_peer("tantivy_stem", corpus, state)
+
+
+def open_tantivy_stem(corpus: Path, state: Path) -> Callable[[str], list[int]]:
+    """The second peer: tantivy's en_stem tokenizer, each word's stem OR a fuzzy stem, ANDed."""
+    return _open_peer("tantivy_stem", corpus, state)
 
 
 def build_naive(corpus: Path, state: Path) -> dict:

@@ -57,7 +57,7 @@ class _Words:
     def __init__(self, text: str) -> None:
         self.counts = Counter(tokens(text))
         self._near: dict[tuple[str, int], list[tuple[str, int]]] = {}
-        self._forms: dict[str, list[str]] | None = None
+        self._forms: dict[str, list[str]] = {}
 
     def __contains__(self, word: str) -> bool:
         return word in self.counts
@@ -71,12 +71,14 @@ class _Words:
         return found
 
     def forms(self, word: str) -> list[str]:
-        """The words of the text with the query word's stem (attacked for attack), itself too."""
-        if self._forms is None:
-            self._forms = {}
-            for token in self.counts:
-                self._forms.setdefault(stem(token), []).append(token)
-        return self._forms.get(stem(word), [])
+        """The words of the text with the query word's stem (attacked for attack), itself too.
+        A stem never changes a word's first letter, so only those words are stemmed."""
+        found = self._forms.get(word)
+        if found is None:
+            target, first = stem(word), word[:1]
+            found = [t for t in self.counts if t[:1] == first and stem(t) == target]
+            self._forms[word] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)
