@@ -264,6 +264,15 @@ class PassageIndex:
         )
         return self._top(query, limit)
 
+    def knows(self, token: str) -> bool:
+        """True when some passage has the word, in this form or another, or its headline."""
+        s = self._searcher()
+        return bool(
+            s.doc_freq("body", token)
+            or s.doc_freq("stem", stem(token))
+            or s.doc_freq("title", token)
+        )
+
     def body_doc_freq(self, token: str) -> int:
         return self._searcher().doc_freq("body", token)
 

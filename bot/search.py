@@ -122,8 +122,10 @@ class PassageSearch:
         found: dict[int, _Candidate] = {}
 
         exact = [WordQuery(w, 0) for w in words]
-        for pid, score in self.index.search(exact, limit=pool, filters=filters, newest=newest):
-            found[pid] = _Candidate(pid, score)
+        # A word no passage has (in any form) cannot match exactly: straight to typos then.
+        if all(self.index.knows(w) for w in words):
+            for pid, score in self.index.search(exact, limit=pool, filters=filters, newest=newest):
+                found[pid] = _Candidate(pid, score)
         fuzzy = [WordQuery(w, budgets[w]) for w in words]
         # Typo expansion only when the exact query (word forms included) finds nothing
         # (Typesense's typo_tokens_threshold of 1); fewer words only when no passage has them
