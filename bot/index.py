@@ -19,7 +19,7 @@ import tantivy
 from bot.text import STEM_ANALYZER, stem, stem_analyzer
 from bot.vocabulary import Vocabulary
 
-_SCHEMA_VERSION = "5"
+_SCHEMA_VERSION = "6"
 # The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
 # vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
 _WRITER_HEAP = 256 * 1024 * 1024

@@ -28,7 +28,7 @@ from bot.text import ONE_TYPO_FROM
 
 _FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
 _OTHER = "typo_other"
-_TAIL = "tail"
+_TAIL2 = "tail2"  # each word without its first two letters
 _WORD = "word"
 MIN_LEN = ONE_TYPO_FROM - 1  # the shortest word a typo query word can match
 MAX_EXPANSIONS = 300  # words one query word may stand for (a 4-letter word can have many)
@@ -38,13 +38,20 @@ _WRITER_HEAP = 64 * 1024 * 1024
 def _schema() -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     b.add_text_field(_WORD, stored=True, tokenizer_name="raw", index_option="basic")
-    for field in (*(_field(c) for c in _FIRST), _OTHER, _TAIL):
+    fields = [_field(c) for c in _FIRST] + [_tail_field(c) for c in _FIRST]
+    for field in (*fields, _OTHER, _tail_field(""), _TAIL2):
         b.add_text_field(field, stored=False, tokenizer_name="raw", index_option="basic")
     return b.build()
 
 
 def _field(token: str) -> str:
-    return f"typo_{token[0]}" if token[0] in _FIRST else _OTHER
+    """The field of the words that start as token does."""
+    return f"typo_{token[0]}" if token[:1] and token[0] in _FIRST else _OTHER
+
+
+def _tail_field(tail: str) -> str:
+    """The field of the words whose tail (all but the first letter) starts as ``tail`` does."""
+    return f"tail_{tail[0]}" if tail[:1] and tail[0] in _FIRST else "tail_other"
 
 
 def _swap_first_two(word: str) -> str:
@@ -69,9 +76,8 @@ class Vocabulary:
         writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
         try:
             for w in new:
-                writer.add_document(
-                    tantivy.Document(**{_WORD: w, _field(w): w, _TAIL: w[1:]})  # type: ignore[arg-type]
-                )
+                fields = {_WORD: w, _field(w): w, _tail_field(w[1:]): w[1:], _TAIL2: w[2:]}
+                writer.add_document(tantivy.Document(**fields))  # type: ignore[arg-type]
             writer.commit()
             writer.wait_merging_threads()
         except BaseException:
@@ -118,33 +124,50 @@ class Vocabulary:
     def _first_letter_typos(self, token: str, typos: int) -> list[tantivy.Query]:
         """Queries for the words within ``typos`` of token whose first letter is not token's.
 
-        Its first letter was replaced (the tail matches the rest of token), had a letter typed
-        before it (the tail matches token), was dropped (the word is the rest of token) or
-        swapped with the second letter. With two typos each of those may come with one more typo
-        anywhere: one-typo walks of the tail field and of the second letter's field."""
+        Its first letter was replaced (the tail is the rest of token), had a letter typed before
+        it (the tail is token), was dropped (the word is the rest of token) or swapped with the
+        second letter. With two typos each of those may come with one more typo anywhere (see
+        ``_tail_within_one``; a walk of the second letter's field for the swap)."""
         Q, schema = tantivy.Query, self.schema
         rest, swapped = token[1:], _swap_first_two(token)
         term = Q.term_query
         if typos == 1:
             queries = [
-                term(schema, _TAIL, rest),
-                term(schema, _TAIL, token),
+                term(schema, _tail_field(rest), rest),
+                term(schema, _tail_field(token), token),
                 term(schema, _WORD, rest),
             ]
             if swapped != token:
                 queries.append(term(schema, _WORD, swapped))
             return queries
         queries = [
-            self._fuzzy(_TAIL, rest, 1),  # replaced
-            self._fuzzy(_TAIL, token, 1),  # one typed before it
+            *self._tail_within_one(rest),  # replaced
+            *self._tail_within_one(token),  # one typed before it
             # dropped: the word is rest with one typo; its own first letter right, or not
             self._fuzzy(_field(rest), rest, 1),
-            term(schema, _TAIL, rest[1:]),
             term(schema, _WORD, rest[1:]),
             term(schema, _WORD, _swap_first_two(rest)),
         ]
+        if len(rest) > 1:
+            queries.append(term(schema, _tail_field(rest[1:]), rest[1:]))
         if swapped != token:
             queries.append(self._fuzzy(_field(swapped), swapped, 1))  # swapped
+        return queries
+
+    def _tail_within_one(self, text: str) -> list[tantivy.Query]:
+        """The words whose tail is within one typo of ``text``: the tails that start as text
+        does by a walk of their field (a 36th of them), the others by exact lookups (text's
+        first letter replaced, typed before, dropped or swapped with the next)."""
+        Q, schema = tantivy.Query, self.schema
+        queries = [
+            self._fuzzy(_tail_field(text), text, 1),
+            Q.term_query(schema, _TAIL2, text[1:]),
+            Q.term_query(schema, _TAIL2, text),
+        ]
+        if len(text) > 1:
+            rest = text[1:]
+            queries.append(Q.term_query(schema, _tail_field(rest), rest))
+            queries.append(Q.term_query(schema, _tail_field(rest), _swap_first_two(text)))
         return queries
 
     def _fuzzy(self, field: str, token: str, distance: int) -> tantivy.Query:
