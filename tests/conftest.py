@@ -338,12 +338,11 @@ class HttpDriver(SlackDriver):
 @pytest.fixture
 def slack(fake_slack: FakeSlack, archive: Any) -> Iterator[SocketModeDriver]:
     """The real bot in Socket Mode, connected to the fake Slack."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     from bot.slack.app import build_app
+    from bot.slack.guard import GuardedSocketModeHandler
 
     app = build_app(bot_settings(fake_slack, app_token=APP_TOKEN), archive)
-    handler = SocketModeHandler(app, APP_TOKEN, ping_interval=1)
+    handler = GuardedSocketModeHandler(app, APP_TOKEN, ping_interval=1)
     handler.connect()
     fake_slack.wait_connected()
     driver = SocketModeDriver(fake_slack)
