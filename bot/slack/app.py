@@ -14,7 +14,7 @@ from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_bolt.context.respond.internals import _build_message
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -113,6 +113,9 @@ def response_url_retry_handlers() -> list[RetryHandler]:
 
 
 Fallback = Callable[[dict[str, Any], str], None]
+# slack_sdk's webhook client logs each failed send as an ERROR with the URL; RetryingRespond
+# says once, in its own words, what happened to the answer.
+_QUIET = logging.Logger("newsbot.slack.webhook", level=logging.CRITICAL + 1)
 
 
 class RetryingRespond(Respond):
@@ -147,10 +150,11 @@ class RetryingRespond(Respond):
             proxy=self.proxy,
             ssl=self.ssl,
             retry_handlers=response_url_retry_handlers(),
+            logger=_QUIET,
         )
         try:
             response = client.send_dict(message)
-        except (OSError, ValueError) as exc:  # unreachable or not a URL at all
+        except (OSError, ValueError, SlackRequestError) as exc:  # unreachable, or not a URL
             self._fall_back(message, f"the response_url failed ({type(exc).__name__})")
             return None
         if response.status_code != 200:
