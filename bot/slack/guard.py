@@ -33,6 +33,7 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 MAX_BODY = 256 * 1024  # Slack's requests are a few KB; a 40,000-character message stays far below
 MAX_FIELDS = 100
+FORM_KEYS = {"command", "payload", "ssl_check"}  # slash commands, interactions, Slack's SSL check
 
 
 class BadRequest(ValueError):
@@ -58,6 +59,8 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
                     text, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FIELDS
                 )
             )
+            if not fields.keys() & FORM_KEYS:
+                raise BadRequest("a form body without command, payload or ssl_check")
             data = json.loads(fields["payload"]) if "payload" in fields else fields
     except RecursionError as exc:
         raise BadRequest("the JSON nests too deep") from exc
@@ -115,6 +118,27 @@ def guard_wsgi(bolt: Wsgi) -> Wsgi:
 
 class GuardedSocketModeHandler(SocketModeHandler):
     """Bolt's Socket Mode handler; an envelope it cannot dispatch is acknowledged and logged."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.client.message_listeners.append(self._payload_of_no_known_type)
+
+    def _payload_of_no_known_type(
+        self, client: BaseSocketModeClient, message: dict[str, Any], raw: str | None
+    ) -> None:
+        """slack_sdk cannot even build a request from a payload that is neither an object nor a
+        string (it logs an ERROR and never acknowledges): acknowledge it here and drop it."""
+        payload = message.get("payload", {})
+        if "envelope_id" in message and not isinstance(payload, dict | str):
+            with log_context("req", str(message["envelope_id"])[:40]):
+                log.warning(
+                    "acknowledged an envelope it could not handle: the payload is a JSON %s",
+                    type(payload).__name__,
+                )
+            client.send_socket_mode_response(
+                SocketModeResponse(envelope_id=str(message["envelope_id"]))
+            )
+            del message["payload"]  # so slack_sdk sees no request in it
 
     def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         envelope = str(req.envelope_id)[:40]
