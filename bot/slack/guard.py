@@ -31,7 +31,7 @@ log = logging.getLogger("newsbot.slack.guard")
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-MAX_BODY = 256 * 1024  # Slack's requests are a few KB; a 40,000-character message stays far below
+MAX_BODY = 512 * 1024  # a 40,000-character message, its rich_text copy and the envelope fit
 MAX_FIELDS = 100
 FORM_KEYS = {"command", "payload", "ssl_check"}  # slash commands, interactions, Slack's SSL check
 
