@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", parents=[common], help="read article files into the archive")
     p.add_argument("paths", nargs="*", help="files or folders (default: the articles folder)")
+    p.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="ingest this RSS or Atom feed once (repeatable); no files are read then",
+    )
 
     p = sub.add_parser("search", parents=[common], help="search the archive's passages")
     p.add_argument("query", nargs="?", default=None, help="keywords, typos welcome")
@@ -83,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="HTTP mode port (env PORT, 3000)")
 
     sub.add_parser("console", parents=[common], help="talk to the bot here, without Slack")
+    sub.add_parser("feeds", parents=[common], help="list the feeds and their last poll")
     sub.add_parser("doctor", parents=[common], help="check configuration, Slack and storage")
     return parser
 
@@ -229,12 +237,56 @@ def print_result(result: SearchResult, out: TextIO, totals: dict[int, int] | Non
 
 # -- commands ----------------------------------------------------------------------------------
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    if args.feed and args.paths:
+        raise CliError("give files/folders or --feed URLs, not both")
     archive = open_archive(settings)
     try:
+        if args.feed:
+            return _ingest_feeds(archive, args.feed)
         report = archive.ingest(args.paths or None, progress=_progress(sys.stderr))
     finally:
         archive.close()
     print_ingest_report(report, sys.stdout)
+    return 0
+
+
+def _ingest_feeds(archive: Archive, urls: Sequence[str]) -> int:
+    """Each feed once; a failing feed is one line on stderr and never stops the others."""
+    failed = 0
+    for url in urls:
+        fetched, report = archive.ingest_feed(url)
+        if fetched.status == "error":
+            failed += 1
+            print(f"newsbot: feed {url}: {fetched.message}", file=sys.stderr)
+            continue
+        print(f"{url}: {fetched.message}", file=sys.stdout)
+        print_ingest_report(report, sys.stdout)
+    return 1 if failed else 0
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    archive = open_archive(settings)
+    try:
+        states = archive.feed_states()
+    finally:
+        archive.close()
+    urls = list(dict.fromkeys([*settings.feeds, *states]))
+    if not urls:
+        print("no feeds: set NEWSBOT_FEEDS, or try `newsbot ingest --feed URL`")
+        return 0
+    from datetime import UTC, datetime
+
+    for url in urls:
+        state = states.get(url)
+        configured = "" if url in settings.feeds else "  (not in NEWSBOT_FEEDS)"
+        if not state:
+            print(f"{url}  never polled{configured}")
+            continue
+        when = datetime.fromtimestamp(float(state.get("checked_at") or 0), UTC)
+        print(
+            f"{url}  {state.get('status')}: {state.get('message')}"
+            f"  (last poll {when:%Y-%m-%d %H:%M} UTC){configured}"
+        )
     return 0
 
 
@@ -449,6 +501,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "ingest": cmd_ingest,
+    "feeds": cmd_feeds,
     "search": cmd_search,
     "summarize": cmd_summarize,
     "digest": cmd_digest,

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from waitress.server import create_server
 
 from bot.archive import Archive
+from bot.arrivals import start_arrivals
 from bot.logs import RedactingFilter, redact
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
@@ -180,6 +181,7 @@ def run_serve(
     )
     if settings.rescan_minutes > 0:
         refresher.start()
+    start_arrivals(settings, archive, stop)
     ready = on_ready or (lambda line: print(line, file=sys.stderr))
     if settings.slack_mode == "socket":
         socket_handler = GuardedSocketModeHandler(
