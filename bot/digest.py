@@ -81,11 +81,12 @@ def _require_aware(name: str, value: datetime) -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {value.isoformat()}")
 
 
-def _order_story(items: list[_Item]) -> list[_Item]:
+def _order_story(items: list[_Item], stale: frozenset[int] = frozenset()) -> list[_Item]:
     """The most representative straight news report first (its headline leads), then by time.
 
-    Representative: closest to the story's common vocabulary. An "Opinion:"/"Analysis:" piece
-    or a question headline ("Has ...?") only leads when the story has nothing else.
+    Representative: closest to the story's common vocabulary. An "Opinion:"/"Analysis:" piece,
+    a question headline ("Has ...?") or a headline with a superseded figure ("at least seven
+    dead" when later reports say 12) only leads when the story has nothing else.
     """
     if len(items) == 1:
         return items
@@ -96,6 +97,7 @@ def _order_story(items: list[_Item]) -> list[_Item]:
         key=lambda k: (
             is_comment(items[k].article.title),
             items[k].article.title.rstrip().endswith("?"),
+            any(f.value in stale for f in figures(items[k].article.title)),
             -round(fit[k], 6),
             items[k].when,
             items[k].article.id,
@@ -129,9 +131,9 @@ def _summary(items: Sequence[_Item], sentences: int, stale: frozenset[int]) -> t
 
 
 def _story(group: list[_Item], sentences: int) -> Story:
-    ordered = _order_story(group)
-    reports = [Report(i.article.path, i.outlet, i.when, _sentences(i)) for i in ordered]
+    reports = [Report(i.article.path, i.outlet, i.when, _sentences(i)) for i in group]
     facts = story_facts(reports)
+    ordered = _order_story(group, facts.stale)
     return Story(
         headline=ordered[0].article.title,
         summary=_summary(ordered, sentences, facts.stale),

@@ -282,13 +282,23 @@ def _overlap(a: Figure, b: Figure) -> bool:
     return a.low <= b.high and b.low <= a.high
 
 
-def numbers(sentence: str) -> frozenset[int]:
-    """The non-year numbers of a sentence: two summary sentences sharing one repeat a fact."""
+_MONEY = re.compile(r"([€$£])\s?(\d[\d,]*(?:\.\d+)?)\s?(bn|m|k|billion|million)?\b", re.IGNORECASE)
+_SCORE = re.compile(r"\b(\d{1,2})-(\d{1,2})\b")
+_DECIMAL = re.compile(r"(?<![\w.,])(\d+\.\d+|\d+(?:\.\d+)?%)")
+
+
+def numbers(sentence: str) -> frozenset[str]:
+    """The figures of a sentence as comparable keys ("12", "€40m", "3-1", "6.4", "12%"), years
+    left out: two summary sentences that share one repeat a fact."""
     out = set()
     for match in _NUMBER.finditer(sentence):
         raw = match.group(1) or match.group(2)
         value = _parse_number(raw)
         if match.group(1) and 1900 <= value <= 2099 and "," not in raw:
             continue
-        out.add(value)
+        out.add(str(value))
+    for cur, amount, unit in _MONEY.findall(sentence):
+        out.add(f"{cur}{amount.replace(',', '')}{(unit or '')[:1].lower()}")
+    out.update(f"{a}-{b}" for a, b in _SCORE.findall(sentence))
+    out.update(_DECIMAL.findall(sentence))
     return frozenset(out)

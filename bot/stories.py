@@ -200,9 +200,9 @@ def _names(docs: Sequence[str]) -> list[Counter[str]]:
             if key in lower or key in STOPWORDS or key in _NOT_NAMES or len(key) < 3:
                 continue
             bag[key] += 1
-        for value in numbers(doc):
-            if value >= 10:
-                bag[f"#{value}"] += 1
+        for figure in numbers(doc):
+            if not figure.isdigit() or int(figure) >= 10:
+                bag[f"#{figure}"] += 1
         out.append(bag)
     return out
 

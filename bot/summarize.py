@@ -354,7 +354,7 @@ def _select(
     n: int,
     redundancy: float,
     duplicate: float = 0.9,
-    facts: Callable[[str], frozenset[int]] | None = None,
+    facts: Callable[[str], frozenset[str]] | None = None,
 ) -> list[int]:
     """Greedy maximal marginal relevance: indices into ``pool`` of the ``n`` sentences picked.
 
@@ -362,7 +362,7 @@ def _select(
     a repeat too, however differently it is worded.
     """
     chosen: list[int] = []
-    said: set[int] = set()
+    said: set[str] = set()
     order = sorted(range(len(pool)), key=lambda i: -pool[i][0])
     remaining = [i for i in order if pool[i][0] > -math.inf]
     while remaining and len(chosen) < n:
@@ -406,7 +406,7 @@ def summarize_story(
     n: int = 3,
     weights: Weights = DEFAULT_WEIGHTS,
     *,
-    facts: Callable[[str], frozenset[int]] | None = None,
+    facts: Callable[[str], frozenset[str]] | None = None,
     stale: Callable[[str], bool] | None = None,
 ) -> list[str]:
     """A summary of one story told by several articles, each ``(title, paragraphs)``.
