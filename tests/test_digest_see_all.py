@@ -8,12 +8,11 @@ import io
 import json
 import shutil
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import APP_ID, CHANNEL, TEAM_ID, USER, HttpDriver, bot_settings, find_button
+from conftest import CHANNEL, HttpDriver, bot_settings, find_button
 from fakeslack import iter_blocks_text
 from test_cli import newsbot
 from test_slack_socket import assert_within_limits
@@ -41,35 +40,6 @@ def whole_digest(archive, max_stories: int | None = 10):
     )  # fmt: skip
 
 
-def click_payload(button: dict, *, message_ts: str, ephemeral: bool = False) -> dict:
-    return {
-        "type": "block_actions",
-        "user": {"id": USER, "username": "reporter", "team_id": TEAM_ID},
-        "api_app_id": APP_ID,
-        "container": {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": CHANNEL,
-            "is_ephemeral": ephemeral,
-        },
-        "trigger_id": f"trig.{uuid.uuid4().hex}",
-        "team": {"id": TEAM_ID, "domain": "fake"},
-        "channel": {"id": CHANNEL, "name": "newsroom"},
-        "message": {"ts": message_ts, "type": "message"},
-        "response_url": "http://127.0.0.1:9/unused",
-        "actions": [
-            {
-                "type": "button",
-                "action_id": button["action_id"],
-                "block_id": "blk",
-                "text": button["text"],
-                "value": button["value"],
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-
-
 def thread_replies(fake, thread_ts: str) -> list[dict]:
     return [m for m in fake.messages_in(CHANNEL) if m.get("thread_ts") == thread_ts]
 
@@ -86,7 +56,7 @@ def test_see_all_posts_the_rest_in_the_thread_once_per_click(slack_http, fake_sl
     total = len(digest.stories) + digest.more
     assert button["text"]["text"] == f"See all {total} stories"
     thread_ts = "1700000000.000200"
-    payload = click_payload(button, message_ts=thread_ts)
+    payload = slack_http.click_payload(button, ephemeral=False, message_ts=thread_ts)
     slack_http.deliver("interactive", payload)
     fake_slack.wait_until(lambda: bool(thread_replies(fake_slack, thread_ts)))
     time.sleep(0.5)
@@ -112,7 +82,8 @@ def test_a_click_delivered_to_a_second_process_posts_nothing_more(slack_http, fa
     add_stories(archive)
     _, blocks = views.render_digest(whole_digest(archive))
     thread_ts = "1700000000.000300"
-    payload = click_payload(find_button(blocks, views.ACTION_DIGEST_ALL), message_ts=thread_ts)
+    button = find_button(blocks, views.ACTION_DIGEST_ALL)
+    payload = slack_http.click_payload(button, ephemeral=False, message_ts=thread_ts)
     slack_http.deliver("interactive", payload)
     fake_slack.wait_until(lambda: bool(thread_replies(fake_slack, thread_ts)))
     time.sleep(0.5)
@@ -126,7 +97,7 @@ def test_a_click_delivered_to_a_second_process_posts_nothing_more(slack_http, fa
         server.stop()
     assert len(thread_replies(fake_slack, thread_ts)) == first
     # A new click (its own action_ts and trigger) is a new request, answered once.
-    again = click_payload(find_button(blocks, views.ACTION_DIGEST_ALL), message_ts=thread_ts)
+    again = slack_http.click_payload(button, ephemeral=False, message_ts=thread_ts)
     slack_http.deliver("interactive", again)
     fake_slack.wait_until(lambda: len(thread_replies(fake_slack, thread_ts)) == 2 * first)
 
