@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 UPDATE_WINDOW = timedelta(hours=3)
 
@@ -130,7 +131,8 @@ def _bounds(value: int, before: str) -> tuple[float, float]:
     return value, value
 
 
-def figures(sentence: str, *, this_year: int | None = None) -> list[Figure]:
+@lru_cache(maxsize=4096)
+def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...]:
     """The figures of one sentence whose counted noun or role is known."""
     years = {int(y) for y in _YEAR.findall(sentence)} - {this_year}
     out = []
@@ -164,7 +166,7 @@ def figures(sentence: str, *, this_year: int | None = None) -> list[Figure]:
         year = min(years) if len(years) == 1 else None
         low, high = _bounds(value, sentence[: match.start()])
         out.append(Figure(value, noun, role, year, low, high))
-    return out
+    return tuple(out)
 
 
 def _role(words: Sequence[str], *, forward: bool) -> str | None:
@@ -287,6 +289,7 @@ _SCORE = re.compile(r"\b(\d{1,2})-(\d{1,2})\b")
 _DECIMAL = re.compile(r"(?<![\w.,])(\d+\.\d+|\d+(?:\.\d+)?%)")
 
 
+@lru_cache(maxsize=4096)
 def numbers(sentence: str) -> frozenset[str]:
     """The figures of a sentence as comparable keys ("12", "€40m", "3-1", "6.4", "12%"), years
     left out: two summary sentences that share one repeat a fact."""

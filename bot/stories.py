@@ -219,17 +219,27 @@ def pair_similarities(
         lead = a.lead or a.text
         openings.append(_bag(a.title, lead, OPENING_WORDS))
     opening = _weigh(openings)
-    body = vectors([(a.title, a.text) for a in articles])
+    body = vectors([(a.title, a.text) for a in articles]) if weights.body else []
     heads = _weigh([Counter(_terms(a.title)) for a in articles])
     names = _weigh(_names([f"{a.title}\n{a.text}" for a in articles]))
     out: dict[tuple[int, int], float] = {}
-    # An inverted index over the body terms: pairs that share no word are never compared.
+    # An inverted index over what the weighed views hold: pairs that share nothing there are
+    # never compared (their similarity is 0).
+    views = [(w, v) for w, v in ((weights.opening, opening), (weights.body, body)) if w]
+    views += [(w, v) for w, v in ((weights.names, names), (weights.headline, heads)) if w]
+    keys = [
+        {f"{n}:{t}" for n, (_, view) in enumerate(views) for t in view[i]}
+        for i in range(len(articles))
+    ]
     postings: dict[str, list[int]] = {}
-    for i, vec in enumerate(body):
-        for t in vec:
+    for i, terms_of in enumerate(keys):
+        for t in terms_of:
             postings.setdefault(t, []).append(i)
+    # Terms in more than a fifth of a big batch ("UK", "government") link nearly every pair
+    # and decide none: pairs that share only those are not compared either.
+    common = max(10, len(articles) // 5)
     for i in range(len(articles)):
-        others = {j for t in body[i] for j in postings[t] if j > i}
+        others = {j for t in keys[i] if len(postings[t]) <= common for j in postings[t] if j > i}
         for j in others:
             sim = weights.opening * cosine(opening[i], opening[j]) + weights.names * cosine(
                 names[i], names[j]
