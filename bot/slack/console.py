@@ -8,6 +8,7 @@ on a small stand-in Slack on loopback and are printed readably.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import itertools
@@ -147,7 +148,10 @@ class Console:
             "x-slack-request-timestamp": ts,
             "x-slack-signature": sig,
         }
-        return self.app.dispatch(BoltRequest(body=body, headers=headers)).status
+        # In a copy of this thread's context: the request id the middleware tags log lines with
+        # stays with this request instead of tagging whatever this thread logs next.
+        request = BoltRequest(body=body, headers=headers)
+        return contextvars.copy_context().run(self.app.dispatch, request).status
 
     def _response_url(self) -> str:
         return f"{self.local.base}/response/{uuid.uuid4().hex}"
