@@ -41,12 +41,13 @@ for _cls, _words in {
     "workers": "workers staff employees",
     "homes": "homes households houses",
     "vehicles": "cars vehicles lorries trucks buses",
+    "protesters": "protesters demonstrators marchers",
 }.items():
     for _w in _words.split():
         _NOUNS[_w] = _cls
 for _w in (
     "nurses doctors teachers patients children students pupils migrants refugees prisoners "
-    "hostages mercenaries firefighters carriages wagons jobs casualties police officers"
+    "hostages mercenaries firefighters carriages wagons jobs casualties police officers strikers"
 ).split():
     _NOUNS[_w] = _w
 

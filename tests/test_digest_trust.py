@@ -233,6 +233,8 @@ def test_figures_know_what_they_count():
     kinds = {(x.value, x.what) for x in figures("With 210 passengers on board, 3 carriages fell.")}
     assert kinds == {(210, "aboard"), (3, "carriages")}
     assert figures("The €40m fine, a 3-1 win, 6.4 magnitude and 4% growth in 2019.") == ()
+    (march,) = figures("Some 35,000 demonstrators filled the centre of Varn.")
+    assert (march.value, march.what) == (35000, "protesters")
 
 
 def test_digest_json_carries_disagreements(store):
