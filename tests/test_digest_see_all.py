@@ -209,3 +209,19 @@ def test_digest_all_lists_every_story(tmp_path):
     assert "Sources differ: troops 4,500 (National Post) / 5,000 (Continental Press)" in text.stdout
     bad = newsbot(tmp_path, "digest", "--post", "--all")
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_sources_differ_line_shows_hostile_source_names_inertly():
+    from test_slack_digest_view import BARE, digest_of
+    from test_slack_views import HOSTILE, all_text, article, assert_valid
+
+    from bot.digest import Story
+    from bot.figures import Claim, Disagreement
+
+    differ = Disagreement("death toll", (Claim(12, "a", "Wire"), Claim(14, "b", HOSTILE)))
+    story = Story("Ferry capsizes", ("It sank.",), (article(1), article(2)), (differ,))
+    message = views.Message(*views.render_digest(digest_of((story,))))
+    assert_valid(message)
+    body = all_text(message)
+    assert ":warning: Sources differ: death toll 12 (Wire) / 14 (" in body
+    assert "<!channel>" not in body and "<@U0BADBAD>" not in body and not BARE.search(body)
