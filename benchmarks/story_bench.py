@@ -37,8 +37,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot.articles import parse_article
-from bot.digest import Digest, build_digest, is_comment
-from bot.figures import figures, numbers
+from bot.digest import Digest, build_digest, facts, is_comment
+from bot.figures import figures
 from bot.store import Store, transaction
 from bot.stories import (
     DEFAULT_GROUPING,
@@ -49,6 +49,7 @@ from bot.stories import (
     cosine,
     group_stories,
     pair_similarities,
+    same_thing,
 )
 from bot.summarize import similarity, terms
 
@@ -152,9 +153,10 @@ def bcubed(clusters: Sequence[Sequence[str]], event_of: dict[str, str]) -> tuple
 
 
 def repeats(summary: Sequence[str]) -> bool:
-    """Two sentences that share a figure or say nearly the same thing."""
+    """Two sentences that share a figure or what a figure counts, or tell the same happening
+    (``same_thing``), or read nearly alike (token-set similarity >= 0.75)."""
     for a, b in itertools.combinations(summary, 2):
-        if numbers(a) & numbers(b) or similarity(a, b) >= 0.75:
+        if facts(a) & facts(b) or same_thing(a, b) or similarity(a, b) >= 0.75:
             return True
     return False
 

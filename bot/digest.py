@@ -15,7 +15,7 @@ from typing import Any
 from bot.figures import Disagreement, Report, figures, numbers, story_facts
 from bot.models import StoredArticle
 from bot.store import Store
-from bot.stories import StoryInput, cosine, group_stories, vectors
+from bot.stories import StoryInput, cosine, group_stories, same_thing, vectors
 from bot.summarize import split_sentences, summarize_story
 
 SUMMARY_SENTENCES = 3
@@ -112,6 +112,14 @@ def _sentences(item: _Item) -> tuple[str, ...]:
     return (item.article.title, *(s for p in item.paragraphs for s in split_sentences(p)))
 
 
+def facts(sentence: str) -> frozenset[str]:
+    """What a sentence states that another must not state again: its figures (numbers, money,
+    scores) and what they count ("12 dead" and "Fourteen people died" are one fact, told
+    twice; the disagreement line gives both)."""
+    kinds = {f"{f.role}|{f.noun}|{f.year}" for f in figures(sentence)}
+    return numbers(sentence) | kinds
+
+
 def _summary(items: Sequence[_Item], sentences: int, stale: frozenset[int]) -> tuple[str, ...]:
     """Sentences from the story's news reports (views only when there is nothing else), never
     one with a superseded figure, never two sharing a figure."""
@@ -122,7 +130,7 @@ def _summary(items: Sequence[_Item], sentences: int, stale: frozenset[int]) -> t
         return any(f.value in stale for f in figures(sentence))
 
     def run(n: int) -> list[str]:
-        return summarize_story(articles, n=n, facts=numbers, stale=outdated)
+        return summarize_story(articles, n=n, facts=facts, stale=outdated, same=same_thing)
 
     summary = run(sentences)
     if len(summary) > 2 and sum(len(s) for s in summary) > MAX_SUMMARY_CHARS:

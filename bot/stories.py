@@ -128,6 +128,22 @@ def _terms(text: str) -> list[str]:
     return [_CANON.get(t, t) for t in terms(text) if len(t) > 2 and t not in _GENERIC]
 
 
+SAME_THING = 0.5
+
+
+def shared_words(a: str, b: str) -> float:
+    """The share of the shorter sentence's event words (synonyms as one, generic words left
+    out) found in the other: "A fire broke out at the Brenner plant in Ostwick" and "A blaze
+    tore through Brenner Foods' factory in Ostwick" share 0.45."""
+    x, y = set(_terms(a)), set(_terms(b))
+    return len(x & y) / min(len(x), len(y)) if x and y else 0.0
+
+
+def same_thing(a: str, b: str) -> bool:
+    """Two sentences tell the same happening (``SAME_THING`` of their event words shared)."""
+    return shared_words(a, b) >= SAME_THING
+
+
 def _bag(title: str, text: str, limit: int = LEAD_WORDS) -> Counter[str]:
     words = text.split()
     lead = " ".join(words[:limit])

@@ -355,11 +355,12 @@ def _select(
     redundancy: float,
     duplicate: float = 0.9,
     facts: Callable[[str], frozenset[str]] | None = None,
+    same: Callable[[str, str], bool] | None = None,
 ) -> list[int]:
     """Greedy maximal marginal relevance: indices into ``pool`` of the ``n`` sentences picked.
 
     With ``facts`` (a sentence's figures), a sentence that repeats a figure already picked is
-    a repeat too, however differently it is worded.
+    a repeat too, however differently it is worded; so is one for which ``same(it, picked)``.
     """
     chosen: list[int] = []
     said: set[str] = set()
@@ -369,6 +370,8 @@ def _select(
         best, best_value = -1, -math.inf
         for i in remaining:
             if facts is not None and facts(pool[i][1].text) & said:
+                continue
+            if same is not None and any(same(pool[i][1].text, pool[c][1].text) for c in chosen):
                 continue
             overlap = max((similarity(pool[i][1].text, pool[c][1].text) for c in chosen), default=0)
             if overlap >= duplicate:
@@ -408,14 +411,16 @@ def summarize_story(
     *,
     facts: Callable[[str], frozenset[str]] | None = None,
     stale: Callable[[str], bool] | None = None,
+    same: Callable[[str, str], bool] | None = None,
 ) -> list[str]:
     """A summary of one story told by several articles, each ``(title, paragraphs)``.
 
     Each article's sentences are scored within that article; the best are then picked across
     articles with a redundancy penalty, so two outlets' versions of one fact appear once.
     Sentences come out grouped by article (in the order given), each article's in its own order.
-    ``facts`` gives a sentence's figures (no two picked sentences share one); a sentence for
-    which ``stale`` is true (an outdated figure) is never picked.
+    ``facts`` gives a sentence's figures (no two picked sentences share one), ``same`` says two
+    sentences tell the same thing; a sentence for which ``stale`` is true (an outdated figure)
+    is never picked.
     """
     if n <= 0 or not articles:
         return []
@@ -429,6 +434,6 @@ def summarize_story(
             scores = [-math.inf if stale(s.text) else v for v, s in pairs]
         pool.extend(zip(scores, sentences, strict=True))
         owner.extend([a] * len(sentences))
-    picked = _select(pool, n, weights.redundancy, duplicate=0.75, facts=facts)
+    picked = _select(pool, n, weights.redundancy, duplicate=0.75, facts=facts, same=same)
     picked.sort(key=lambda i: (owner[i], pool[i][1].index))
     return [pool[i][1].text for i in picked]

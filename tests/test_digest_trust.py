@@ -268,3 +268,19 @@ def test_a_central_opinion_piece_never_leads_while_a_report_exists(store):
     (story,) = _digest(store, arts).stories
     assert not is_comment(story.headline), story.headline
     assert story.summary and not any(s == capsized + " " + divers for s in story.summary)
+
+
+def test_summary_tells_a_disputed_figure_or_a_happening_once(store):
+    quake = [_article("held-out", s) for s in ("01", "02", "03", "04", "05")]
+    penrow = [_article("held-out", s) for s in ("11", "12")]
+    digest = _digest(store, quake + penrow, max_stories=None)
+    for story in digest.stories:
+        text = " ".join(story.summary)
+        if "Saravan" in story.headline or "Kesh" in story.headline:
+            # 31 killed (one outlet) and 38 died (another) are one fact: the summary gives one,
+            # the Sources differ line both.
+            assert not ("31" in text and ("38" in text or "Thirty-eight" in text)), text
+        if "Penrow" in story.headline:
+            # Both outlets open with the derailment itself; it is told once.
+            said = [s for s in story.summary if "derailed" in s or "came off the rails" in s]
+            assert len(said) == 1, story.summary
