@@ -21,6 +21,7 @@ from bot.digest import build_digest
 from bot.settings import Settings
 from bot.slack import views
 from bot.slack.console import run_console
+from bot.slack.listeners.actions import parse_digest_all
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "stories"
 
@@ -126,7 +127,7 @@ def test_see_all_in_a_private_preview_answers_privately(slack, archive):
     ],
 )
 def test_untrusted_button_values_get_one_clear_line(slack, value):
-    assert views.parse_digest_all(value) is None
+    assert parse_digest_all({"value": value}) is None
     button = {"action_id": views.ACTION_DIGEST_ALL, "text": {"type": "plain_text"}, "value": value}
     reply = slack.click(button, wait_for="response")
     assert reply.text.startswith("That button is out of date")

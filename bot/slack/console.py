@@ -8,7 +8,6 @@ on a small stand-in Slack on loopback and are printed readably.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import hmac
 import itertools
@@ -31,6 +30,7 @@ from urllib.parse import parse_qsl, urlencode
 from slack_bolt import App, BoltRequest
 
 from bot.archive import Archive
+from bot.logs import log_context
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.mrkdwn import unescape
@@ -148,10 +148,8 @@ class Console:
             "x-slack-request-timestamp": ts,
             "x-slack-signature": sig,
         }
-        # In a copy of this thread's context: the request id the middleware tags log lines with
-        # stays with this request instead of tagging whatever this thread logs next.
-        request = BoltRequest(body=body, headers=headers)
-        return contextvars.copy_context().run(self.app.dispatch, request).status
+        with log_context("req", "console"):  # the request's id is set inside, and reset after
+            return self.app.dispatch(BoltRequest(body=body, headers=headers)).status
 
     def _response_url(self) -> str:
         return f"{self.local.base}/response/{uuid.uuid4().hex}"

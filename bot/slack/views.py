@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
@@ -205,8 +205,8 @@ def more_value(query: str, offset: int) -> str:
 def parse_value(value: str | None) -> dict[str, Any]:
     """A button value written by this module; {} when it is not one."""
     try:
-        data = json.loads(value or "")
-    except ValueError:
+        data = json.loads(value if isinstance(value, str) else "")
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -343,22 +343,6 @@ def sources_view(
     if rest > 0:
         b.tail(context(f"and {rest} more"))
     return Message(_fallback(f"The archive holds {article_count} articles."), b.blocks)
-
-
-def parse_digest_all(value: str | None) -> tuple[date, datetime, datetime, int] | None:
-    """The "See all" button's value as (date, since, until, shown), or None when it is not one
-    this bot could have made (values from Slack are untrusted)."""
-    data = parse_value(value)
-    try:
-        day = date.fromisoformat(str(data["d"]))
-        since, until, shown = (int(data[k]) for k in ("f", "u", "n"))
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None
-    if not (0 <= since < until <= 4_102_444_800 and until - since <= 40 * 86_400):
-        return None
-    if not 0 <= shown <= 1000:
-        return None
-    return day, datetime.fromtimestamp(since, UTC), datetime.fromtimestamp(until, UTC), shown
 
 
 def notice(text: str) -> Message:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -13,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from bot.archive import Archive
 from bot.digest import build_digest
 from bot.ledger import Claim, Ledger
-from bot.slack import views
+from bot.slack import payload, views
 from bot.slack.listeners import search_message
 
 log = logging.getLogger("newsbot.slack.actions")
@@ -21,14 +22,13 @@ log = logging.getLogger("newsbot.slack.actions")
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 
 
-def _channel_of(body: dict[str, Any]) -> str | None:
-    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-
-
 def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, respond: Respond):
     """Post one result visibly in the channel, attributed to the person who shared it."""
-    value = views.parse_value(action.get("value"))
-    found = archive.store.passages_by_id([int(value.get("p") or 0)])
+    value = payload.button_value(action)
+    channel = payload.channel_of(body)
+    if channel is None:
+        raise payload.InvalidButton("the click names no channel")
+    found = archive.store.passages_by_id([payload.int_field(value, "p")])
     if not found:
         respond(
             **views.notice("That passage is no longer in the archive.").as_kwargs(),
@@ -37,15 +37,11 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
         )
         return
     passage, article = next(iter(found.values()))
-    spans = [
-        (int(s[0]), int(s[1])) for s in value.get("s") or [] if isinstance(s, list) and len(s) == 2
-    ]
+    spans = payload.spans(value.get("s"), len(passage.text))
     total = len(archive.store.passages_of(article.id))
-    user = (body.get("user") or {}).get("id")
     message = views.shared_passage(
-        article, passage.position, passage.text, spans, total=total, user_id=user
+        article, passage.position, passage.text, spans, total=total, user_id=payload.user_of(body)
     )
-    channel = _channel_of(body)
     try:
         client.chat_postMessage(channel=channel, **message.as_kwargs(), unfurl_links=False)
     except SlackApiError as exc:
@@ -60,19 +56,17 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
 
 def more_results(archive: Archive, body: dict, action: dict, respond: Respond) -> None:
     """Replace the results with the next page."""
-    value = views.parse_value(action.get("value"))
-    query = str(value.get("q") or "")
-    offset = max(0, int(value.get("o") or 0))
-    ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
+    value = payload.button_value(action)
+    query = payload.str_field(value, "q")
+    offset = payload.int_field(value, "o", 0, payload.MAX_OFFSET)
+    ephemeral = payload.as_dict(body.get("container")).get("is_ephemeral") is True
     message = search_message(archive, query, offset=offset, shareable=ephemeral)
     respond(**message.as_kwargs(), replace_original=True)
 
 
 def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
     """Show the opening passages of a digest story's articles, only to the person who asked."""
-    ids = [
-        int(i) for i in views.parse_value(action.get("value")).get("a") or [] if str(i).isdigit()
-    ]
+    ids = payload.int_list(payload.button_value(action), "a")
     store = archive.store
     items = []
     for article_id in ids[:10]:
@@ -87,6 +81,26 @@ def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
     )
 
 
+MAX_EPOCH = 4_102_444_800  # 2100-01-01
+MAX_WINDOW = 40 * 86_400  # a digest covers a day or a long weekend, never weeks
+
+
+def parse_digest_all(action: dict[str, Any]) -> tuple[date, datetime, datetime, int] | None:
+    """The "See all" button's value (``views.digest_all_value``) as (date, since, until, shown),
+    or None when it is not one this bot could have made."""
+    try:
+        value = payload.button_value(action)
+        since = payload.int_field(value, "f", 0, MAX_EPOCH)
+        until = payload.int_field(value, "u", 0, MAX_EPOCH)
+        shown = payload.int_field(value, "n", 0, 1000)
+        day = date.fromisoformat(payload.str_field(value, "d", 10))
+    except ValueError:  # InvalidButton included
+        return None
+    if not since < until <= since + MAX_WINDOW:
+        return None
+    return day, datetime.fromtimestamp(since, UTC), datetime.fromtimestamp(until, UTC), shown
+
+
 def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, respond: Respond):
     """Post the digest's remaining stories as replies in its thread, once per click.
 
@@ -94,7 +108,7 @@ def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, re
     ``action_ts``), so a repeated delivery of one click, in this process or another, posts
     nothing. In an ephemeral preview there is no thread: the rest comes back privately.
     """
-    parsed = views.parse_digest_all(action.get("value"))
+    parsed = parse_digest_all(action)
     if parsed is None:
         respond(
             **views.notice("That button is out of date; run `/news digest` again.").as_kwargs(),
@@ -108,15 +122,18 @@ def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, re
     messages = views.digest_rest(digest.stories, min(shown, len(digest.stories)))
     if not messages:
         messages = [views.notice("No more stories: every story of this digest is shown above.")]
-    container = body.get("container") or {}
-    channel = _channel_of(body)
-    thread_ts = (body.get("message") or {}).get("ts") or container.get("message_ts")
-    if container.get("is_ephemeral") or not (channel and thread_ts):
+    container = payload.as_dict(body.get("container"))
+    channel = payload.channel_of(body)
+    thread_ts = payload.as_str(payload.as_dict(body.get("message")).get("ts")) or payload.as_str(
+        container.get("message_ts")
+    )
+    if container.get("is_ephemeral") is not False or not (channel and thread_ts):
         for message in messages:
             respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
         return
     ledger = Ledger(store.conn)
-    click = str(action.get("action_ts") or body.get("trigger_id") or "")[:40]
+    click = payload.as_str(action.get("action_ts")) or payload.as_str(body.get("trigger_id"))
+    click = (click or "")[:40]
     claim = ledger.claim(f"{channel}/{thread_ts}/all/{click}", day)
     if not isinstance(claim, Claim):
         log.info("digest %s: the rest was already posted for this click", channel)
