@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         " (check the channel first)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--all", action="store_true", help="with --dry-run: every story, not just the top ones"
+    )
 
     p = sub.add_parser("serve", parents=[common], help="run the Slack bot")
     p.add_argument("--port", type=int, default=None, help="HTTP mode port (env PORT, 3000)")
@@ -363,11 +366,16 @@ def _fresh_archive(settings: Settings) -> Archive:
     return archive
 
 
-def digest_builder(archive: Archive) -> Callable[[datetime, datetime, date], Digest]:
+def digest_builder(
+    archive: Archive, *, all_stories: bool = False
+) -> Callable[[datetime, datetime, date], Digest]:
     """``build(since, until, digest_date)`` for the delivery core, over this archive."""
     from bot.digest import build_digest
 
-    return lambda since, until, day: build_digest(archive.store, since, until, day)
+    limit = None if all_stories else 10
+    return lambda since, until, day: build_digest(
+        archive.store, since, until, day, max_stories=limit
+    )
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
@@ -376,9 +384,11 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
     archive = _fresh_archive(settings)
     try:
-        build = digest_builder(archive)
         if args.resend and not args.post:
             raise CliError("--resend goes with --post")
+        if args.all and args.post:
+            raise CliError("--all goes with --dry-run (a posted digest has a See all button)")
+        build = digest_builder(archive, all_stories=args.all and not args.post)
         if not args.post:
             preview = preview_digest(settings, archive.store, build)
             if args.json:
@@ -427,6 +437,9 @@ def print_digest(preview: DigestPreview, out: TextIO) -> None:
         print(f"\n{n}. {story.headline}", file=out)
         for sentence in story.summary:
             print(f"   {sentence}", file=out)
+        if story.disagreements:
+            lines = "; ".join(d.line() for d in story.disagreements)
+            print(f"   Sources differ: {lines}", file=out)
         for source in story.sources:
             byline = " · ".join(
                 x
