@@ -35,6 +35,7 @@ from bot.text import (
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 12
 MAX_LIMIT = 50
+MAX_OFFSET = 10_000  # deeper pages would make the index rank offset + limit passages
 RELATED_TERMS = 12  # the passage's weightiest words a related-passages query asks for
 SORTS = ("relevance", "newest")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -109,7 +110,7 @@ class PassageSearch:
     ) -> SearchResult:
         started = time.perf_counter()
         limit = max(1, min(int(limit), MAX_LIMIT))
-        offset = max(0, int(offset))
+        offset = max(0, min(int(offset), MAX_OFFSET))
         newest = sort == "newest"
         plan = _plan(query or "")
         if isinstance(plan, str):

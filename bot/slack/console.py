@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlencode
 from slack_bolt import App, BoltRequest
 
 from bot.archive import Archive
+from bot.logs import log_context
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.mrkdwn import unescape
@@ -43,6 +44,8 @@ HELP = """Type:
   KEYWORDS           a direct message to the bot
   :more              click "More results" on the last answer
   :share N           click "Share to channel" on result N of the last answer
+  :passages N        click "See passages" on story N of the last digest
+  :all               click "See all N stories" on the last digest
   :help  :quit"""
 
 
@@ -145,7 +148,8 @@ class Console:
             "x-slack-request-timestamp": ts,
             "x-slack-signature": sig,
         }
-        return self.app.dispatch(BoltRequest(body=body, headers=headers)).status
+        with log_context("req", "console"):  # the request's id is set inside, and reset after
+            return self.app.dispatch(BoltRequest(body=body, headers=headers)).status
 
     def _response_url(self) -> str:
         return f"{self.local.base}/response/{uuid.uuid4().hex}"
@@ -251,9 +255,14 @@ class Console:
 
     def _pick_button(self, line: str) -> dict[str, Any] | None:
         word, _, arg = line[1:].partition(" ")
-        wanted = {"more": "more_results", "share": "share_hit"}.get(word)
+        wanted = {
+            "more": "more_results",
+            "share": "share_hit",
+            "passages": "digest_passages",
+            "all": "digest_all",
+        }.get(word)
         buttons = [b for b in self.last_buttons if wanted and b["action_id"].startswith(wanted)]
-        if word == "share":
+        if word in ("share", "passages"):
             index = int(arg) - 1 if arg.strip().isdigit() else 0
             buttons = buttons[index : index + 1] if index >= 0 else []
         if wanted is None:
@@ -312,8 +321,11 @@ class Console:
             accessory = block.get("accessory")
             if accessory and accessory.get("type") == "button":
                 buttons.append(accessory)
-                n = sum(1 for b in buttons if b["action_id"].startswith("share_hit"))
-                hint = f":share {n}" if accessory["action_id"].startswith("share_hit") else ""
+                hint = ""
+                for prefix, word in (("share_hit", "share"), ("digest_passages", "passages")):
+                    if accessory["action_id"].startswith(prefix):
+                        n = sum(1 for b in buttons if b["action_id"].startswith(prefix))
+                        hint = f":{word} {n}"
                 self.print(self.style(f"  [{accessory['text']['text']}]  {hint}", "36"))
         elif kind == "context":
             line = "  ".join(self.mrkdwn(e.get("text", "")) for e in block.get("elements", []))
@@ -326,7 +338,9 @@ class Console:
             for element in block.get("elements", []):
                 if element.get("type") == "button":
                     buttons.append(element)
-                    hint = ":more" if element["action_id"] == "more_results" else ""
+                    hint = {"more_results": ":more", "digest_all": ":all"}.get(
+                        element["action_id"], ""
+                    )
                     self.print(self.style(f"[{element['text']['text']}]  {hint}", "36"))
 
 

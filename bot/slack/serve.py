@@ -16,16 +16,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 from waitress.server import create_server
 
 from bot.archive import Archive
+from bot.arrivals import start_arrivals
 from bot.logs import RedactingFilter, redact
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
+from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
 
 log = logging.getLogger("newsbot.slack.serve")
 
@@ -36,8 +37,8 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def wsgi_app(app: App, archive: Archive) -> Wsgi:
-    """Slack requests to Bolt at /slack/events; GET /healthz for load balancers."""
-    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+    """Slack requests to Bolt (behind the guard) at /slack/events; GET /healthz for probes."""
+    bolt = guard_wsgi(SlackRequestHandler(app, path=EVENTS_PATH))
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -180,9 +181,12 @@ def run_serve(
     )
     if settings.rescan_minutes > 0:
         refresher.start()
+    start_arrivals(settings, archive, stop)
     ready = on_ready or (lambda line: print(line, file=sys.stderr))
     if settings.slack_mode == "socket":
-        socket_handler = SocketModeHandler(app, settings.app_token, ping_interval=ping_interval)
+        socket_handler = GuardedSocketModeHandler(
+            app, settings.app_token, ping_interval=ping_interval
+        )
         try:
             socket_handler.connect()
         except Exception as exc:

@@ -1,10 +1,11 @@
-"""Buttons: Share to channel, More results, Newest first, Related (and the digest's passages
-button)."""
+"""Buttons: Share to channel, More results, Newest first, Related, and the digest's passages and
+"See all" buttons."""
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -12,7 +13,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.archive import Archive
-from bot.slack import views
+from bot.digest import build_digest
+from bot.ledger import Claim, Ledger
+from bot.slack import payload, views
 from bot.slack.listeners import PAGE_SIZE, search_message
 
 log = logging.getLogger("newsbot.slack.actions")
@@ -20,14 +23,13 @@ log = logging.getLogger("newsbot.slack.actions")
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 
 
-def _channel_of(body: dict[str, Any]) -> str | None:
-    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-
-
 def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, respond: Respond):
     """Post one result visibly in the channel, attributed to the person who shared it."""
-    value = views.parse_value(action.get("value"))
-    found = archive.store.passages_by_id([int(value.get("p") or 0)])
+    value = payload.button_value(action)
+    channel = payload.channel_of(body)
+    if channel is None:
+        raise payload.InvalidButton("the click names no channel")
+    found = archive.store.passages_by_id([payload.int_field(value, "p")])
     if not found:
         respond(
             **views.notice("That passage is no longer in the archive.").as_kwargs(),
@@ -36,15 +38,11 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
         )
         return
     passage, article = next(iter(found.values()))
-    spans = [
-        (int(s[0]), int(s[1])) for s in value.get("s") or [] if isinstance(s, list) and len(s) == 2
-    ]
+    spans = payload.spans(value.get("s"), len(passage.text))
     total = len(archive.store.passages_of(article.id))
-    user = (body.get("user") or {}).get("id")
     message = views.shared_passage(
-        article, passage.position, passage.text, spans, total=total, user_id=user
+        article, passage.position, passage.text, spans, total=total, user_id=payload.user_of(body)
     )
-    channel = _channel_of(body)
     try:
         client.chat_postMessage(channel=channel, **message.as_kwargs(), unfurl_links=False)
     except SlackApiError as exc:
@@ -59,16 +57,21 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
 
 def more_results(archive: Archive, body: dict, action: dict, respond: Respond) -> None:
     """Replace the results with the next page."""
-    query, offset, sort = views.parse_search_value(action.get("value"))
-    ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
+    value = payload.button_value(action)
+    query = payload.str_field(value, "q")
+    offset = payload.int_field(value, "o", 0, payload.MAX_OFFSET)
+    sort = payload.str_field(value, "s") or "relevance"
+    if sort not in views.SORTS:
+        raise payload.InvalidButton("'s' is not a sort order")
+    ephemeral = payload.as_dict(body.get("container")).get("is_ephemeral") is True
     message = search_message(archive, query, offset=offset, shareable=ephemeral, sort=sort)
     respond(**message.as_kwargs(), replace_original=True)
 
 
 def related_hit(archive: Archive, action: dict, respond: Respond) -> None:
     """Show the passages of other articles most like one hit, only to the person who asked."""
-    passage_id = views.parse_passage_value(action.get("value"))
-    result = archive.related(passage_id, limit=PAGE_SIZE) if passage_id else None
+    passage_id = payload.int_field(payload.button_value(action), "p", 1, payload.MAX_ID)
+    result = archive.related(passage_id, limit=PAGE_SIZE)
     store = archive.store
     totals = (
         {h.article.id: len(store.passages_of(h.article.id)) for h in result.hits} if result else {}
@@ -82,9 +85,7 @@ def related_hit(archive: Archive, action: dict, respond: Respond) -> None:
 
 def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
     """Show the opening passages of a digest story's articles, only to the person who asked."""
-    ids = [
-        int(i) for i in views.parse_value(action.get("value")).get("a") or [] if str(i).isdigit()
-    ]
+    ids = payload.int_list(payload.button_value(action), "a")
     store = archive.store
     items = []
     for article_id in ids[:10]:
@@ -99,7 +100,90 @@ def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
     )
 
 
+MAX_EPOCH = 4_102_444_800  # 2100-01-01
+MAX_WINDOW = 40 * 86_400  # a digest covers a day or a long weekend, never weeks
+
+
+def parse_digest_all(action: dict[str, Any]) -> tuple[date, datetime, datetime, int] | None:
+    """The "See all" button's value (``views.digest_all_value``) as (date, since, until, shown),
+    or None when it is not one this bot could have made."""
+    try:
+        value = payload.button_value(action)
+        since = payload.int_field(value, "f", 0, MAX_EPOCH)
+        until = payload.int_field(value, "u", 0, MAX_EPOCH)
+        shown = payload.int_field(value, "n", 0, 1000)
+        day = date.fromisoformat(payload.str_field(value, "d", 10))
+    except ValueError:  # InvalidButton included
+        return None
+    if not since < until <= since + MAX_WINDOW:
+        return None
+    return day, datetime.fromtimestamp(since, UTC), datetime.fromtimestamp(until, UTC), shown
+
+
+def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, respond: Respond):
+    """Post the digest's remaining stories as replies in its thread, once per click.
+
+    The click is claimed in the delivery ledger (keyed by the message and the click's
+    ``action_ts``), so a repeated delivery of one click, in this process or another, posts
+    nothing. In an ephemeral preview there is no thread: the rest comes back privately.
+    """
+    parsed = parse_digest_all(action)
+    if parsed is None:
+        respond(
+            **views.notice("That button is out of date; run `/news digest` again.").as_kwargs(),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    day, since, until, shown = parsed
+    store = archive.store
+    digest = build_digest(store, since, until, day, max_stories=None)
+    messages = views.digest_rest(digest.stories, min(shown, len(digest.stories)))
+    if not messages:
+        messages = [views.notice("No more stories: every story of this digest is shown above.")]
+    container = payload.as_dict(body.get("container"))
+    channel = payload.channel_of(body)
+    thread_ts = payload.as_str(payload.as_dict(body.get("message")).get("ts")) or payload.as_str(
+        container.get("message_ts")
+    )
+    if container.get("is_ephemeral") is not False or not (channel and thread_ts):
+        for message in messages:
+            respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
+        return
+    ledger = Ledger(store.conn)
+    click = payload.as_str(action.get("action_ts")) or payload.as_str(body.get("trigger_id"))
+    click = (click or "")[:40]
+    claim = ledger.claim(f"{channel}/{thread_ts}/all/{click}", day)
+    if not isinstance(claim, Claim):
+        log.info("digest %s: the rest was already posted for this click", channel)
+        return
+    if not ledger.begin_post(claim, since, until):
+        return
+    ts = None
+    try:
+        for message in messages:
+            answer = client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                **message.as_kwargs(),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            ts = answer.get("ts")
+    except SlackApiError as exc:
+        ledger.mark_failed(claim, str((exc.response.data or {}).get("error")), in_doubt=True)
+        raise
+    ledger.mark_sent(claim, ts)
+
+
 def register(app: App, archive: Archive) -> None:
+    @app.action(views.ACTION_DIGEST_ALL)
+    def on_digest_all(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        digest_all(archive, body, action, client, respond)
+
     @app.action(re.compile(rf"^{views.ACTION_DIGEST_PASSAGES}(:\d+)?$"))
     def on_digest_passages(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
         ack()

@@ -20,6 +20,7 @@ from bot.digest import build_digest
 from bot.slack import views
 from bot.slack.listeners import MAX_QUERY, HelpRegistry, search_message
 from bot.slack.mrkdwn import plain_from_slack
+from bot.slack.payload import as_str
 
 log = logging.getLogger("newsbot.slack.commands")
 
@@ -98,7 +99,12 @@ def sources(req: CommandRequest) -> views.Message:
     """What the archive holds: counts and the newest articles."""
     store = req.archive.store
     articles, passages = store.counts()
-    return views.sources_view(store.articles(), article_count=articles, passage_count=passages)
+    # Newest first by publication date (first seen when the file has none): ingest order is
+    # the order of the files on disk, not of the news.
+    newest = sorted(
+        store.articles(), key=lambda a: (a.published or a.first_seen, a.id), reverse=True
+    )
+    return views.sources_view(newest, article_count=articles, passage_count=passages)
 
 
 def digest_preview(archive: Archive, now: datetime | None = None) -> views.Message:
@@ -132,11 +138,10 @@ def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
     @app.command(COMMAND)
     def on_news(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
-        text = plain_from_slack(command.get("text") or "")
+        text = plain_from_slack(as_str(command.get("text")) or "")
         sub, args = router.route(text)
-        req = CommandRequest(
-            archive, args, command.get("user_id"), command.get("channel_id"), registry
-        )
+        user, channel = as_str(command.get("user_id")), as_str(command.get("channel_id"))
+        req = CommandRequest(archive, args, user, channel, registry)
         if sub is None and not args:
             sub = router.subcommands["help"]
         message = sub.handler(req) if sub else search(req)
