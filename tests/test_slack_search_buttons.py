@@ -44,10 +44,12 @@ def test_related_answers_only_the_asker_with_other_articles(slack_http, archive)
 def test_tampered_button_values_get_a_calm_answer(slack_http, archive):
     reply = slack_http.command("/news", "mali")
     related = find_button(reply.blocks, views.ACTION_RELATED)
-    for value in ('{"p": "1; DROP"}', "not json", '{"p": 99999999999}', "[]"):
+    for value in ('{"p": "1; DROP"}', "not json", '{"p": -4}', "[]", '{"p": 1e400}'):
         answer = slack_http.click({**related, "value": value})
-        assert "no longer in the archive" in text_of(answer)
+        assert "This button has expired; search again." in text_of(answer)  # bot.slack.app
+    answer = slack_http.click({**related, "value": '{"p": 99999999999}'})
+    assert "no longer in the archive" in text_of(answer)
     sort = find_button(reply.blocks, views.ACTION_SORT)
-    weird = json.dumps({"q": "mali", "o": 10**12, "s": "<!channel>"})
-    answer = slack_http.click({**sort, "value": weird})
-    assert answer.body["replace_original"] is True and "<!channel>" not in text_of(answer)
+    for weird in ({"q": "mali", "o": 10**12, "s": "newest"}, {"q": "mali", "s": "<!channel>"}):
+        answer = slack_http.click({**sort, "value": json.dumps(weird)})
+        assert "This button has expired" in text_of(answer) and "<!channel>" not in text_of(answer)
