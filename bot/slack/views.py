@@ -552,10 +552,11 @@ def _rest_message(blocks: list[Block], first: int, end: int) -> Message:
 
 
 def channel_mention(channel_id: str) -> str:
-    """``<#C123>`` for a well-formed channel id; anything else escaped."""
+    """``<#C123>`` for a well-formed channel id; anything else escaped, without control
+    characters (each is six characters of JSON: a long run pushed the note out of the message)."""
     if re.fullmatch(r"[CG][A-Z0-9]{2,}", channel_id):
         return f"<#{channel_id}>"
-    return escape(channel_id)
+    return escape(truncate(re.sub(r"[\x00-\x1f\x7f]", "", channel_id), 200))
 
 
 def preview_note(channels: Sequence[str], since: datetime) -> str:
