@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import tantivy
 
 from bot.articles import ArticleError, parse_article
 from bot.feeds import FeedFetch, fetch_feed
-from bot.index import PassageIndex
+from bot.index import IndexRow, PassageIndex
 from bot.models import Article, IngestReport, SearchResult
 from bot.search import PassageSearch
 from bot.settings import Settings
@@ -36,6 +36,9 @@ BATCH = 500
 # Articles are written to SQLite in batches of BATCH, but the index is committed rarely: every
 # commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
 INDEX_COMMIT_PASSAGES = 1_000_000
+# Files that could not be read, with the size and mtime they had then (store meta): an unchanged
+# bad file is not re-read, and not reported again, by every search's freshness check.
+_SKIPPED_META = "skipped_files"
 Progress = Callable[[int, int], None]
 
 
@@ -81,14 +84,20 @@ class Archive:
         self._local = threading.local()
 
     # -- search --------------------------------------------------------------------------------
-    def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
-        return self.searcher.search(query, limit=limit, offset=offset)
+    def search(
+        self, query: str, limit: int = 5, offset: int = 0, sort: str = "relevance"
+    ) -> SearchResult:
+        return self.searcher.search(query, limit=limit, offset=offset, sort=sort)
+
+    def related(self, passage_id: int, limit: int = 5) -> SearchResult | None:
+        """The passages of other articles most like this one (None: no such passage)."""
+        return self.searcher.related(passage_id, limit=limit)
 
     # -- index consistency ---------------------------------------------------------------------
     def _repair(self) -> None:
         """Bring the index in line with the store after a crash, or build it if it is new."""
         # A new index, or one whose first build was interrupted, is empty.
-        if self.index.num_docs() == 0:
+        if self.index.needs_rebuild():
             if self.store.counts()[1]:
                 log.warning("search index missing or empty: rebuilding it from the database")
                 self.rebuild_index()
@@ -104,11 +113,11 @@ class Archive:
         try:
             self.index.clear(writer)
             n = self.index.replace_articles(writer, (), self._index_rows(None))
-            writer.commit()
+            self.index.commit(writer)
             self.index.refresh()
             writer.wait_merging_threads()
         except BaseException:
-            writer.rollback()
+            self.index.rollback(writer)
             raise
         self.store.clear_pending(self.store.pending_index())
         return n
@@ -121,17 +130,21 @@ class Archive:
             self._commit_index(writer, article_ids)
             writer.wait_merging_threads()
         except BaseException:
-            writer.rollback()
+            self.index.rollback(writer)
             raise
 
     def _commit_index(self, writer: tantivy.IndexWriter, article_ids: Sequence[int]) -> None:
-        writer.commit()
+        self.index.commit(writer)
         self.index.refresh()
         self.store.clear_pending(article_ids)
 
-    def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[tuple[int, int, str, str]]:
-        for pid, aid, body, title in self.store.index_rows(article_ids):
-            yield pid, aid, index_text(body), index_text(title)
+    def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
+        # Rows come article by article: an article's headline and byline are tokenized once.
+        last, head, by = -1, "", ""
+        for pid, aid, body, title, byline, ts in self.store.index_rows(article_ids):
+            if aid != last:
+                last, head, by = aid, index_text(title), index_text(byline)
+            yield pid, aid, index_text(body), head, by, ts
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(
@@ -171,46 +184,94 @@ class Archive:
         """True when a file was added, changed or removed since the last ingest (stat only)."""
         files, roots, _ = self.scan(paths)
         states = self.store.file_states()
+        skipped = self._skipped()
         live = set()
         for f in files:
+            live.add(f.realpath)
+            if skipped.get(f.realpath) == [f.size, f.mtime_ns]:
+                continue  # still the file that could not be read: nothing new to say
             known = states.get(f.realpath)
             if known is None or known[3] or known[:2] != (f.size, f.mtime_ns):
                 return True
-            live.add(f.realpath)
         return any(
             not removed and real not in live and _under(real, roots)
             for real, (_, _, _, removed) in states.items()
         )
 
     def refresh_if_stale(self, progress: Progress | None = None) -> IngestReport | None:
-        return self.ingest(progress=progress) if self.is_stale() else None
+        """Ingest the articles folder if it changed; a file skipped before and unchanged since
+        is not read (or reported) again."""
+        return self.ingest(progress=progress, recheck=False) if self.is_stale() else None
+
+    def _skipped(self) -> dict[str, list[int]]:
+        try:
+            found = json.loads(self.store.get_meta(_SKIPPED_META) or "{}")
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def _remember_skipped(
+        self,
+        before: dict[str, list[int]],
+        files: list[_File],
+        report: IngestReport,
+        still_bad: set[str],
+    ) -> None:
+        bad = {path for path, _ in report.skipped}
+        after = {
+            f.realpath: [f.size, f.mtime_ns]
+            for f in files
+            if f.path in bad or f.realpath in still_bad
+        }
+        seen = {f.realpath for f in files}
+        # Skipped files not looked at this time (another folder) stay remembered.
+        after.update((real, stat) for real, stat in before.items() if real not in seen)
+        if after != before:
+            self.store.set_meta(_SKIPPED_META, json.dumps(after))
 
     def ingest(
-        self, paths: Sequence[str | Path] | None = None, progress: Progress | None = None
+        self,
+        paths: Sequence[str | Path] | None = None,
+        progress: Progress | None = None,
+        *,
+        recheck: bool = True,
     ) -> IngestReport:
         """Add new files, replace changed ones, retire missing ones. Idempotent; one bad file
-        never stops the rest."""
+        never stops the rest. ``recheck=False`` leaves out files skipped before and unchanged
+        since (neither read nor reported)."""
         started = time.perf_counter()
         with self._ingest_lock:
             files, roots, report = self.scan(paths)
             states = self.store.file_states()
-            parsed: list[tuple[_File, Article, str]] = []
-            seen: set[str] = set()
-            for done, f in enumerate(files, 1):
-                seen.add(f.realpath)
-                known = states.get(f.realpath)
-                if known and not known[3] and known[:2] == (f.size, f.mtime_ns):
-                    report.unchanged += 1
-                else:
-                    self._read(f, known, report, parsed)
-                if progress:
-                    progress(done, len(files))
+            skipped = self._skipped()
+            still_bad: set[str] = set()
+            seen = {f.realpath for f in files}
             removed = [
                 real
                 for real, (_, _, _, was_removed) in states.items()
                 if not was_removed and real not in seen and _under(real, roots)
             ]
-            self._write(parsed, removed, states, report)
+
+            def batches() -> Iterator[list[tuple[_File, Article, str]]]:
+                """Files read BATCH at a time: a big first ingest never holds every text."""
+                parsed: list[tuple[_File, Article, str]] = []
+                for done, f in enumerate(files, 1):
+                    known = states.get(f.realpath)
+                    if not recheck and skipped.get(f.realpath) == [f.size, f.mtime_ns]:
+                        still_bad.add(f.realpath)
+                    elif known and not known[3] and known[:2] == (f.size, f.mtime_ns):
+                        report.unchanged += 1
+                    else:
+                        self._read(f, known, report, parsed)
+                    if progress:
+                        progress(done, len(files))
+                    if len(parsed) >= BATCH:
+                        yield parsed
+                        parsed = []
+                yield parsed
+
+            self._write(batches(), removed, states, report)
+            self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
 
@@ -241,7 +302,7 @@ class Archive:
                                 entry.digest,
                             )
                         )
-                self._write(parsed, [], known, report)
+                self._write([parsed], [], known, report)
         states[url] = {
             "etag": fetched.etag,
             "modified": fetched.modified,
@@ -296,20 +357,22 @@ class Archive:
 
     def _write(
         self,
-        parsed: list[tuple[_File, Article, str]],
+        batches: Iterable[list[tuple[_File, Article, str]]],
         removed: list[str],
         states: dict[str, tuple[int, int, str, bool]],
         report: IngestReport,
     ) -> None:
-        if not parsed and not removed:
-            return
         store = self.store
-        writer = self.index.writer()
+        writer: tantivy.IndexWriter | None = None
         pending: list[int] = []
         rows = 0
+        first = True
         try:
-            for start in range(0, max(len(parsed), 1), BATCH):
-                batch = parsed[start : start + BATCH]
+            for batch in batches:
+                if not batch and not (first and removed):
+                    continue
+                if writer is None:
+                    writer = self.index.writer()
                 ids: list[int] = []
                 with transaction(store.conn):
                     for f, article, digest in batch:
@@ -321,21 +384,24 @@ class Archive:
                         (report.added if is_new or (known and known[3]) else report.updated).append(
                             f.path
                         )
-                    if start == 0:
+                    if first:
                         for real in removed:
                             article_id = store.mark_removed(real)
                             if article_id is not None:
                                 ids.append(article_id)
                                 report.removed.append(_display(store, article_id, real))
+                first = False
                 rows += self.index.replace_articles(writer, ids, self._index_rows(ids))
                 pending += ids
                 if rows >= INDEX_COMMIT_PASSAGES:
                     self._commit_index(writer, pending)
                     pending, rows = [], 0
-            self._commit_index(writer, pending)
-            writer.wait_merging_threads()
+            if writer is not None:
+                self._commit_index(writer, pending)
+                writer.wait_merging_threads()
         except BaseException:
-            writer.rollback()
+            if writer is not None:
+                self.index.rollback(writer)
             raise
 
 

@@ -261,6 +261,15 @@ class Store:
         sql += " ORDER BY first_seen DESC, id DESC"
         return [_article_from_row(r) for r in self.conn.execute(sql, args)]
 
+    def article_by_path(self, path: str) -> StoredArticle | None:
+        """The live article with this path (as shown to users) or this real path."""
+        row = self.conn.execute(
+            "SELECT * FROM articles WHERE (path = ? OR realpath = ?) AND removed_at IS NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (path, path),
+        ).fetchone()
+        return _article_from_row(row) if row else None
+
     def passages_of(self, article_id: int) -> list[Passage]:
         rows = self.conn.execute(
             "SELECT id, article_id, position, text FROM passages WHERE article_id = ?"
@@ -305,10 +314,14 @@ class Store:
 
     def index_rows(
         self, article_ids: Sequence[int] | None = None
-    ) -> Iterator[tuple[int, int, str, str]]:
-        """(passage id, article id, passage text, headline + dek) to (re)build the index from."""
+    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+        """(passage id, article id, passage text, headline + dek + byline, byline, Unix seconds of
+        the article's date: published, else first seen) to (re)build the search index from."""
+        byline = "coalesce(a.author, '') || ' ' || coalesce(a.source, a.editor, '')"
         sql = (
-            "SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '')"
+            f"SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '') || ' ' ||"
+            f" {byline}, {byline},"
+            " coalesce(CAST(strftime('%s', coalesce(a.published, a.first_seen)) AS INTEGER), 0)"
             " FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.removed_at IS NULL"
         )
         if article_ids is None:
