@@ -19,10 +19,11 @@ from typing import Any
 
 import tantivy
 
+from bot import follows
 from bot.articles import ArticleError, parse_article
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
-from bot.models import Article, IngestReport, SearchResult
+from bot.models import Article, DeskChannel, Follow, IngestReport, SearchResult
 from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, connect, transaction
@@ -40,6 +41,9 @@ INDEX_COMMIT_PASSAGES = 1_000_000
 # bad file is not re-read, and not reported again, by every search's freshness check.
 _SKIPPED_META = "skipped_files"
 Progress = Callable[[int, int], None]
+# Called after an ingest committed (the index included) with its report; ``report.new_ids`` are
+# the articles first seen in it.
+IngestListener = Callable[[IngestReport], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class Archive:
         self._stores: list[Store] = []
         self._stores_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
+        self._listeners: list[IngestListener] = []
         self.index = PassageIndex(settings.index_path)
         self.searcher = PassageSearch(self.index, lambda: self.store)
         self._repair()
@@ -82,6 +87,50 @@ class Archive:
                 store.close()
             self._stores.clear()
         self._local = threading.local()
+
+    def add_ingest_listener(self, listener: IngestListener) -> None:
+        """Call ``listener(report)`` after every ingest that saw new articles (any path: the
+        folder, the watcher, a feed, ``newsbot ingest``)."""
+        self._listeners.append(listener)
+
+    def _tell_listeners(self, report: IngestReport) -> None:
+        if not report.new_ids:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(report)
+            except Exception as exc:  # a listener never fails the ingest
+                log.warning("ingest listener failed: %s: %s", type(exc).__name__, exc)
+
+    # -- follows and desk digests (the core is bot.follows) ------------------------------------
+    def follow(self, user_id: str, query: str) -> Follow | str:
+        """Save a follow; a malformed query gives the hint search would give instead."""
+        return follows.add_follow(self.store, user_id, query)
+
+    def following(self, user_id: str) -> list[Follow]:
+        return self.store.follows(user_id)
+
+    def unfollow(self, user_id: str, follow_id: int) -> bool:
+        return self.store.remove_follow(user_id, follow_id)
+
+    def take_alerts(self, limit: int = follows.TAKE_ARTICLES) -> list[follows.UserAlert]:
+        """Run every follow over the queued new articles and claim the alerts to send."""
+        return follows.take_alerts(self.store, self._index_rows, limit=limit)
+
+    def match_articles(self, query: str, article_ids: Sequence[int]) -> set[int]:
+        """The articles among ``article_ids`` with a passage matching ``query`` (percolated)."""
+        return follows.matching_articles(query, article_ids, self._index_rows)
+
+    def subscribe_desk(self, channel: str, query: str, user_id: str | None) -> None:
+        """Send ``channel`` the daily digest, only stories matching ``query`` when not ''."""
+        self.store.set_desk(channel, query, user_id)
+
+    def unsubscribe_desk(self, channel: str) -> bool:
+        return self.store.remove_desk(channel)
+
+    def desks(self) -> list[DeskChannel]:
+        """The channels subscribed with ``/news digest here`` (DIGEST_CHANNEL not included)."""
+        return self.store.desks()
 
     # -- search --------------------------------------------------------------------------------
     def search(
@@ -273,6 +322,7 @@ class Archive:
             self._write(batches(), removed, states, report)
             self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
+        self._tell_listeners(report)
         return report
 
     def ingest_feed(self, url: str) -> tuple[FeedFetch, IngestReport]:
@@ -314,6 +364,7 @@ class Archive:
         }
         self.store.set_meta(FEEDS_META_KEY, json.dumps(states))
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
+        self._tell_listeners(report)
         return fetched, report
 
     def feed_states(self) -> dict[str, dict[str, Any]]:
@@ -380,6 +431,8 @@ class Archive:
                             f.realpath, article, f.size, f.mtime_ns, digest
                         )
                         ids.append(article_id)
+                        if is_new:
+                            report.new_ids.append(article_id)
                         known = states.get(f.realpath)
                         (report.added if is_new or (known and known[3]) else report.updated).append(
                             f.path

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.models import Article, Passage, StoredArticle
+from bot.models import Article, DeskChannel, Follow, Passage, StoredArticle
 
 SCHEMA_VERSION = 1
 
@@ -71,6 +71,38 @@ CREATE TABLE IF NOT EXISTS digest_ledger (
     ts           TEXT,                 -- Slack message ts once sent
     sent_at      TEXT,
     PRIMARY KEY (channel, digest_date)
+);
+-- Follows (issue 12): a user's saved query, run over each ingest batch's new passages.
+CREATE TABLE IF NOT EXISTS follows (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     TEXT NOT NULL,
+    query       TEXT NOT NULL,
+    created_at  TEXT NOT NULL          -- ISO 8601 UTC; older articles are never alerted
+);
+CREATE INDEX IF NOT EXISTS follows_user ON follows(user_id, id);
+-- Articles first seen and not yet run against the follows. Written in the ingest transaction,
+-- taken (deleted) by the process that sends the alerts: `newsbot ingest` in another process
+-- leaves them here for `newsbot serve`.
+CREATE TABLE IF NOT EXISTS follow_queue (
+    article_id  INTEGER PRIMARY KEY
+);
+-- The alert ledger: one row per (follow, article), claimed before the DM is sent; never deleted
+-- (not even with the follow), so a pair is alerted at most once.
+CREATE TABLE IF NOT EXISTS follow_alerts (
+    follow_id   INTEGER NOT NULL,
+    article_id  INTEGER NOT NULL,
+    user_id     TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('claimed', 'sent', 'failed')),
+    claimed_at  TEXT NOT NULL,
+    last_error  TEXT,
+    PRIMARY KEY (follow_id, article_id)
+);
+-- Desk digests: channels subscribed with `/news digest here [QUERY]` (beside DIGEST_CHANNEL).
+CREATE TABLE IF NOT EXISTS desk_channels (
+    channel     TEXT PRIMARY KEY,
+    query       TEXT NOT NULL DEFAULT '',
+    created_by  TEXT,
+    created_at  TEXT NOT NULL
 );
 """
 
@@ -219,6 +251,10 @@ class Store:
         self.conn.execute(
             "INSERT OR IGNORE INTO index_pending(article_id) VALUES (?)", (article_id,)
         )
+        if is_new:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO follow_queue(article_id) VALUES (?)", (article_id,)
+            )
         return article_id, is_new
 
     def mark_removed(self, realpath: str) -> int | None:
@@ -343,3 +379,86 @@ class Store:
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    # -- follows, the alert ledger and desk channels (issue 12) ------------------------------
+    def add_follow(self, user_id: str, query: str) -> Follow:
+        now = utcnow()
+        cur = self.conn.execute(
+            "INSERT INTO follows(user_id, query, created_at) VALUES (?, ?, ?)",
+            (user_id, query, to_iso(now)),
+        )
+        return Follow(int(cur.lastrowid or 0), user_id, query, now)
+
+    def follows(self, user_id: str | None = None) -> list[Follow]:
+        """A user's follows (or everyone's), oldest first."""
+        sql = "SELECT id, user_id, query, created_at FROM follows"
+        args: tuple[str, ...] = ()
+        if user_id is not None:
+            sql += " WHERE user_id = ?"
+            args = (user_id,)
+        rows = self.conn.execute(sql + " ORDER BY id", args)
+        return [Follow(r[0], r[1], r[2], from_iso(r[3]) or utcnow()) for r in rows]
+
+    def remove_follow(self, user_id: str, follow_id: int) -> bool:
+        cur = self.conn.execute(
+            "DELETE FROM follows WHERE id = ? AND user_id = ?", (follow_id, user_id)
+        )
+        return cur.rowcount == 1
+
+    def take_follow_queue(self, limit: int) -> list[int]:
+        """Take (remove) up to ``limit`` queued new articles, oldest first: only one process
+        runs the follows over a given article."""
+        with transaction(self.conn):
+            ids = [
+                int(r[0])
+                for r in self.conn.execute(
+                    "SELECT article_id FROM follow_queue ORDER BY article_id LIMIT ?", (limit,)
+                )
+            ]
+            self.conn.executemany(
+                "DELETE FROM follow_queue WHERE article_id = ?", [(i,) for i in ids]
+            )
+        return ids
+
+    def claim_alert(self, follow_id: int, article_id: int, user_id: str) -> bool:
+        """Claim (follow, article) for an alert; False when it was claimed before (anywhere)."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO follow_alerts(follow_id, article_id, user_id, status,"
+            " claimed_at) VALUES (?, ?, ?, 'claimed', ?)",
+            (follow_id, article_id, user_id, to_iso(utcnow())),
+        )
+        return cur.rowcount == 1
+
+    def mark_alerts(
+        self, pairs: Sequence[tuple[int, int]], status: str, error: str | None = None
+    ) -> None:
+        """Record how the DM for these (follow, article) claims went ('sent' or 'failed')."""
+        self.conn.executemany(
+            "UPDATE follow_alerts SET status = ?, last_error = ? WHERE follow_id = ?"
+            " AND article_id = ?",
+            [(status, error, f, a) for f, a in pairs],
+        )
+
+    def alert_rows(self) -> list[tuple[int, int, str, str]]:
+        """(follow id, article id, user id, status) of every claimed alert."""
+        rows = self.conn.execute(
+            "SELECT follow_id, article_id, user_id, status FROM follow_alerts"
+            " ORDER BY follow_id, article_id"
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def set_desk(self, channel: str, query: str, created_by: str | None) -> None:
+        self.conn.execute(
+            "INSERT INTO desk_channels(channel, query, created_by, created_at) VALUES (?,?,?,?)"
+            " ON CONFLICT(channel) DO UPDATE SET query = excluded.query,"
+            " created_by = excluded.created_by",
+            (channel, query, created_by, to_iso(utcnow())),
+        )
+
+    def remove_desk(self, channel: str) -> bool:
+        cur = self.conn.execute("DELETE FROM desk_channels WHERE channel = ?", (channel,))
+        return cur.rowcount == 1
+
+    def desks(self) -> list[DeskChannel]:
+        rows = self.conn.execute("SELECT channel, query FROM desk_channels ORDER BY channel")
+        return [DeskChannel(r[0], r[1]) for r in rows]

@@ -25,6 +25,7 @@ from bot.archive import Archive
 from bot.arrivals import start_arrivals
 from bot.logs import RedactingFilter, redact
 from bot.settings import Settings, SettingsError
+from bot.slack.alerts import POLL_SECONDS, AlertSender
 from bot.slack.app import build_app
 from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
 
@@ -145,6 +146,7 @@ def run_serve(
     stop: threading.Event | None = None,
     on_ready: Callable[[str], None] | None = None,
     ping_interval: float = 5.0,
+    alert_poll_seconds: float = POLL_SECONDS,
 ) -> int:
     """Serve until SIGTERM / Ctrl-C (or ``stop`` is set). Returns the exit code.
 
@@ -181,6 +183,7 @@ def run_serve(
     )
     if settings.rescan_minutes > 0:
         refresher.start()
+    AlertSender(archive, app.client).start(stop, alert_poll_seconds)
     start_arrivals(settings, archive, stop)
     ready = on_ready or (lambda line: print(line, file=sys.stderr))
     if settings.slack_mode == "socket":
