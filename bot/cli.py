@@ -532,8 +532,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     archive = _fresh_archive(settings)
     scheduler = None
     try:
-        if settings.digest_channels:
-            scheduler = start_digest_scheduler(settings, archive)
+        scheduler = start_digest_scheduler(settings, archive)
         return run_serve(settings, archive, args.port)
     finally:
         if scheduler is not None:
@@ -549,21 +548,41 @@ def _exit_during_startup(signum: int, frame: object) -> None:
 
 def start_digest_scheduler(settings: Settings, archive: Archive) -> BackgroundScheduler:
     """The daily digest jobs (cron, retry, catch-up); the serve loop re-scans the folder."""
-    from bot.delivery import deliver_all
     from bot.schedule import start_scheduler
     from bot.slack.app import make_client
     from bot.slack.digest_post import SlackDigestPoster
 
     poster = SlackDigestPoster(make_client(settings))
-    build = digest_builder(archive)
 
     def run_digest(day: date) -> list[DeliveryResult]:
         archive.refresh_if_stale()
-        return deliver_all(
-            settings, archive.store, day, build, poster.post, find_existing=poster.find_existing
-        )
+        return deliver_desks(settings, archive, day, poster.post, poster.find_existing)
 
-    return start_scheduler(settings, run_digest)
+    # Always scheduled: a desk may subscribe with /news digest here at any time.
+    return start_scheduler(settings, run_digest, always=True)
+
+
+def deliver_desks(
+    settings: Settings,
+    archive: Archive,
+    day: date,
+    post: Callable[..., str],
+    find_existing: Callable[[str, str], str | None] | None = None,
+) -> list[DeliveryResult]:
+    """Deliver ``day``'s digest to every DIGEST_CHANNEL and every stored desk channel, each
+    with its own stories (a desk's query filters them), each at most once (the ledger)."""
+    from bot.delivery import deliver_all
+    from bot.desks import digest_targets
+
+    results: list[DeliveryResult] = []
+    store = archive.store
+    for channel, build in digest_targets(
+        settings.digest_channels, archive.desks(), store, archive.match_articles
+    ):
+        results += deliver_all(
+            settings, store, day, build, post, channels=[channel], find_existing=find_existing
+        )
+    return results
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:

@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS follows (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id     TEXT NOT NULL,
     query       TEXT NOT NULL,
-    created_at  TEXT NOT NULL          -- ISO 8601 UTC; older articles are never alerted
+    created_at  TEXT NOT NULL          -- ISO 8601 UTC: older articles are never alerted
 );
 CREATE INDEX IF NOT EXISTS follows_user ON follows(user_id, id);
 -- Articles first seen and not yet run against the follows. Written in the ingest transaction,
@@ -86,7 +86,7 @@ CREATE INDEX IF NOT EXISTS follows_user ON follows(user_id, id);
 CREATE TABLE IF NOT EXISTS follow_queue (
     article_id  INTEGER PRIMARY KEY
 );
--- The alert ledger: one row per (follow, article), claimed before the DM is sent; never deleted
+-- The alert ledger: one row per (follow, article), claimed before the DM is sent, never deleted
 -- (not even with the follow), so a pair is alerted at most once.
 CREATE TABLE IF NOT EXISTS follow_alerts (
     follow_id   INTEGER NOT NULL,
