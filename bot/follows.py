@@ -72,7 +72,9 @@ class Percolator:
         writer = self.index.writer()
         try:
             self.index.replace_articles(writer, (), self._remember(rows))
-            self.index.commit(writer)
+            # Not ``PassageIndex.commit``: that also fills the typo vocabulary, which exact
+            # matching never reads.
+            writer.commit()
             writer.wait_merging_threads()
         except BaseException:
             self.index.rollback(writer)
@@ -137,9 +139,14 @@ class AlertMatch:
     article: StoredArticle
     paragraph: int
     text: str
-    spans: tuple[tuple[int, int], ...]
     queries: tuple[str, ...]
     pairs: tuple[tuple[int, int], ...]  # (follow id, article id) claimed in the ledger
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """Where the first follow's words stand in the passage (computed for the matches
+        shown only: a DM lists a few)."""
+        return spans_for(self.queries[0], self.text)
 
 
 @dataclass(slots=True)
@@ -212,7 +219,6 @@ def take_alerts(store: Store, rows: RowSource, *, limit: int = TAKE_ARTICLES) ->
                     article,
                     passage.position,
                     passage.text,
-                    spans_for(follow.query, passage.text),
                     (follow.query,),
                     ((follow.id, article_id),),
                 )
@@ -221,7 +227,6 @@ def take_alerts(store: Store, rows: RowSource, *, limit: int = TAKE_ARTICLES) ->
                     known.article,
                     known.paragraph,
                     known.text,
-                    known.spans,
                     (*known.queries, follow.query),
                     (*known.pairs, (follow.id, article_id)),
                 )
