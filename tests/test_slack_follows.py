@@ -252,3 +252,25 @@ def test_desk_digests_are_filtered_and_posted_once_a_day(slack: Any, archive: An
     assert sorted(c.params["channel"] for c in posts) == sorted([desk, sports])
     assert "Cup final tonight" in by_channel[sports] and "Budget vote" not in by_channel[sports]
     assert "Cup final tonight" in by_channel[desk] and "Budget vote" in by_channel[desk]
+
+
+def test_app_home_lists_follows_and_unfollows_there(slack: Any, archive: Any) -> None:
+    slack.command("/news", "follow <!channel> volcano")
+    slack.command("/news", "follow wagner")
+    archive.subscribe_desk("C0SPORTS01", "football", USER)
+    slack.send_event({"type": "app_home_opened", "user": USER, "channel": "D0HOME", "tab": "home"})
+    view = slack.fake.wait_for_call("views.publish")[0].params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    text = "\n".join(iter_blocks_text(view["blocks"]))
+    assert "What you follow" in text and "1. `volcano`" in text and "2. `wagner`" in text
+    assert "<#C0SPORTS01>" in text  # a desk channel is a digest channel
+    assert "<!channel>" not in json.dumps(view)
+    payload = slack.click_payload(find_button(view["blocks"], "unfollow:1"))
+    payload["container"] = {"type": "view", "view_id": "V0HOME"}
+    payload.pop("channel")
+    slack.deliver("interactive", payload)
+    again = slack.fake.wait_for_call("views.publish", count=2)[1].params["view"]
+    again = json.loads(again) if isinstance(again, str) else again
+    text = "\n".join(iter_blocks_text(again["blocks"]))
+    assert "1. `wagner`" in text and "volcano" not in text
+    assert [f.query for f in archive.following(USER)] == ["wagner"]

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.archive import Archive
 from bot.models import Follow
@@ -56,14 +57,22 @@ def unfollow(archive: Archive, user_id: str | None, args: str) -> views.Message:
     return views.notice(f"Stopped following {quoted(gone.query)}.")
 
 
-def unfollow_clicked(archive: Archive, body: dict[str, Any], action: dict, respond: Respond):
-    """Stop following one query (the button beside it); the list is redrawn."""
+def unfollow_clicked(
+    archive: Archive, body: dict[str, Any], action: dict, respond: Respond, client: WebClient
+) -> None:
+    """Stop following one query (the button beside it); the list (or App Home) is redrawn."""
     follow_id = payload.int_field(payload.button_value(action), "f", 1, payload.MAX_ID)
     user_id = payload.user_of(body)
     if not user_id:
         raise payload.InvalidButton("the click names no user")
     # Only the clicker's own follow can go: the id is checked against the user in the store.
     archive.unfollow(user_id, follow_id)
+    if payload.as_dict(body.get("container")).get("type") == "view":  # the App Home tab
+        from bot.slack.home import home_view
+        from bot.slack.listeners.surfaces import home_facts
+
+        client.views_publish(user_id=user_id, view=home_view(home_facts(archive, user_id=user_id)))
+        return
     respond(**following_message(archive.following(user_id)).as_kwargs(), replace_original=True)
 
 
@@ -82,6 +91,12 @@ def dm_command(archive: Archive, user_id: str | None, text: str) -> views.Messag
 
 def register(app: App, archive: Archive) -> None:
     @app.action(re.compile(rf"^{ACTION_UNFOLLOW}(:\d+)?$"))
-    def on_unfollow(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond):
+    def on_unfollow(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+        client: WebClient,
+    ) -> None:
         ack()
-        unfollow_clicked(archive, body, action, respond)
+        unfollow_clicked(archive, body, action, respond, client)
