@@ -46,9 +46,16 @@ def make_follows(
     rng: random.Random, writer: CorpusWriter, new_texts: list[str], n: int
 ) -> list[tuple[str, int | None]]:
     """(query, the new article it was taken from, when it must match that one)."""
-    # A beat is named by its distinctive words: the names and places of a story's headline.
+    # A beat is named by its distinctive words: the names and places of a story's headline, not
+    # its function words (a follow of "would" matches nearly every passage: past
+    # MAX_PASSAGES_PER_FOLLOW, see bot.follows).
+    function = {w.lower() for w in writer.vocab.function}
     words_of = [
-        [w.strip(".,").lower() for w in t.split("\n", 1)[0].split() if len(w.strip(".,")) > 4]
+        [
+            w.strip(".,").lower()
+            for w in t.split("\n", 1)[0].split()
+            if len(w.strip(".,")) > 4 and w.strip(".,").lower() not in function
+        ]
         for t in new_texts
     ]
     out: list[tuple[str, int | None]] = []
@@ -129,6 +136,10 @@ def run(
                 "dms": len(alerts),
                 "ingest_s": ingest_s,
                 "missed": len(must - found),
+                "missed_queries": sorted(
+                    store.conn.execute("SELECT query FROM follows WHERE id = ?", (f,)).fetchone()[0]
+                    for f, _ in must - found
+                )[:5],
             }
         )
 
@@ -185,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         f" taken from; ingest of the {args.new} new articles: {ours['ingest_s']:.1f} s, not"
         " counted)"
     )
+    if ours["missed"]:
+        print("missed:", ", ".join(ours["missed_queries"]))
     return 0
 
 
