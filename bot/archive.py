@@ -1,7 +1,10 @@
-"""The archive: article files -> SQLite store + search index, kept consistent with each other.
+"""The archive: article files -> store + local search index, kept consistent with each other.
 
 ``Archive`` is the one object the adapters (CLI, Slack) hold. It ingests files incrementally,
-answers searches and gives each thread its own store connection.
+answers searches and gives each thread its store (SQLite: a connection per thread; PostgreSQL:
+one pooled store for all). The index follows the store's change log (see ``bot.changes``), so an
+article ingested by any process on any host reaches this process's index at its next
+:meth:`Archive.catch_up`.
 """
 
 from __future__ import annotations
@@ -18,20 +21,21 @@ from pathlib import Path
 import tantivy
 
 from bot.articles import ArticleError, parse_article
+from bot.changes import Cursor
 from bot.index import PassageIndex
 from bot.models import Article, IngestReport, SearchResult
 from bot.search import PassageSearch
 from bot.settings import Settings
-from bot.store import Store, connect, transaction
+from bot.store import Store, open_store
 from bot.text import index_text
 
 log = logging.getLogger("newsbot.archive")
 
 ARTICLE_SUFFIXES = (".txt", ".text", ".md")
 BATCH = 500
-# Articles are written to SQLite in batches of BATCH, but the index is committed rarely: every
+# Articles are written to the store in batches of BATCH, but the index is committed rarely: every
 # commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
-INDEX_COMMIT_PASSAGES = 1_000_000
+INDEX_COMMIT_ARTICLES = 50_000
 Progress = Callable[[int, int], None]
 
 
@@ -44,29 +48,38 @@ class _File:
 
 
 class Archive:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, catch_up: bool = True) -> None:
         self.settings = settings
         self._local = threading.local()
         self._stores: list[Store] = []
+        self._shared: Store | None = None
         self._stores_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
+        self._index_lock = threading.Lock()
         self.index = PassageIndex(settings.index_path)
+        self.cursor_path = self.index.path / "changes.json"
+        self.caught_up = False
         self.searcher = PassageSearch(self.index, lambda: self.store)
-        self._repair()
+        if catch_up:
+            self.catch_up()
 
     @classmethod
-    def open(cls, settings: Settings) -> Archive:
-        return cls(settings)
+    def open(cls, settings: Settings, *, catch_up: bool = True) -> Archive:
+        return cls(settings, catch_up=catch_up)
 
     @property
     def store(self) -> Store:
-        """This thread's connection to the store (SQLite connections are not shared)."""
+        """This thread's store (SQLite connections are not shared; a PostgreSQL pool is)."""
+        if self._shared is not None:
+            return self._shared
         store = getattr(self._local, "store", None)
         if store is None:
-            store = Store(connect(self.settings.db_path))
-            self._local.store = store
+            store = open_store(self.settings.database)
             with self._stores_lock:
                 self._stores.append(store)
+                if store.shared:
+                    self._shared = store
+            self._local.store = store
         return store
 
     def close(self) -> None:
@@ -74,56 +87,86 @@ class Archive:
             for store in self._stores:
                 store.close()
             self._stores.clear()
+            self._shared = None
         self._local = threading.local()
 
     # -- search --------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
         return self.searcher.search(query, limit=limit, offset=offset)
 
-    # -- index consistency ---------------------------------------------------------------------
-    def _repair(self) -> None:
-        """Bring the index in line with the store after a crash, or build it if it is new."""
-        # A new index, or one whose first build was interrupted, is empty.
-        if self.index.num_docs() == 0:
-            if self.store.counts()[1]:
-                log.warning("search index missing or empty: rebuilding it from the database")
-                self.rebuild_index()
-            return
-        pending = self.store.pending_index()
-        if pending:
-            log.warning("finishing an interrupted index update (%d articles)", len(pending))
-            self._reindex(pending)
+    # -- following the change log --------------------------------------------------------------
+    def catch_up(self, wait_seconds: float = 30.0) -> int:
+        """Bring the index in line with the store: build it if it is new, else apply the change
+        log from where it stands. Returns the changes applied (or passages, for a build)."""
+        with self._index_lock:
+            cursor = Cursor.load(self.cursor_path)
+            if self.index.num_docs() == 0 and self.store.counts()[1]:
+                log.warning("search index missing or empty: building it from the database")
+                n = self._rebuild()
+                self.caught_up = True
+                return n
+            if cursor is not None and not cursor.pending(self.store):
+                self.caught_up = True
+                return 0
+            writer = self.index.writer(wait_seconds)
+            try:
+                cursor = (
+                    Cursor.load(self.cursor_path) or Cursor()
+                )  # another process may have moved it
+                applied = self._apply_changes(writer, cursor)
+                self._commit_index(writer, cursor)
+                writer.wait_merging_threads()
+            except BaseException:
+                writer.rollback()
+                raise
+        if applied:
+            log.info("search index caught up: %d changes applied", applied)
+        self.caught_up = True
+        return applied
+
+    def index_status(self) -> dict[str, int | bool]:
+        """The index's place in the change log and the log's head (for /readyz and doctor)."""
+        cursor = Cursor.load(self.cursor_path) or Cursor()
+        head = self.store.change_head()
+        return {
+            "index_position": cursor.high,
+            "store_position": head,
+            "lag": max(0, head - cursor.high),
+            "caught_up": self.caught_up,
+        }
 
     def rebuild_index(self) -> int:
         """Rebuild the whole search index from the store; returns the passages indexed."""
+        with self._index_lock:
+            return self._rebuild()
+
+    def _rebuild(self) -> int:
+        head = self.store.change_head()  # changes after this are applied again: harmless
         writer = self.index.writer()
         try:
             self.index.clear(writer)
             n = self.index.replace_articles(writer, (), self._index_rows(None))
-            writer.commit()
-            self.index.refresh()
+            self._commit_index(writer, Cursor(position=head))
             writer.wait_merging_threads()
         except BaseException:
             writer.rollback()
             raise
-        self.store.clear_pending(self.store.pending_index())
         return n
 
-    def _reindex(self, article_ids: Sequence[int]) -> None:
-        """Re-index these articles from the store (after an interrupted index update)."""
-        writer = self.index.writer()
-        try:
-            self.index.replace_articles(writer, article_ids, self._index_rows(article_ids))
-            self._commit_index(writer, article_ids)
-            writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
-            raise
+    def _apply_changes(self, writer: tantivy.IndexWriter, cursor: Cursor) -> int:
+        """Re-index every article the log says changed since ``cursor`` (uncommitted)."""
+        applied = 0
+        while changes := cursor.pending(self.store):
+            ids = sorted({aid for _, aid in changes})
+            self.index.replace_articles(writer, ids, self._index_rows(ids))
+            cursor.mark(seq for seq, _ in changes)
+            applied += len(changes)
+        return applied
 
-    def _commit_index(self, writer: tantivy.IndexWriter, article_ids: Sequence[int]) -> None:
+    def _commit_index(self, writer: tantivy.IndexWriter, cursor: Cursor) -> None:
         writer.commit()
         self.index.refresh()
-        self.store.clear_pending(article_ids)
+        cursor.save(self.cursor_path)
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[tuple[int, int, str, str]]:
         for pid, aid, body, title in self.store.index_rows(article_ids):
@@ -250,39 +293,35 @@ class Archive:
         if not parsed and not removed:
             return
         store = self.store
-        writer = self.index.writer()
-        pending: list[int] = []
-        rows = 0
-        try:
-            for start in range(0, max(len(parsed), 1), BATCH):
-                batch = parsed[start : start + BATCH]
-                ids: list[int] = []
-                with transaction(store.conn):
-                    for f, article, digest in batch:
-                        article_id, is_new = store.upsert_article(
-                            f.realpath, article, f.size, f.mtime_ns, digest
-                        )
-                        ids.append(article_id)
-                        known = states.get(f.realpath)
-                        (report.added if is_new or (known and known[3]) else report.updated).append(
-                            f.path
-                        )
-                    if start == 0:
-                        for real in removed:
-                            article_id = store.mark_removed(real)
-                            if article_id is not None:
-                                ids.append(article_id)
-                                report.removed.append(_display(store, article_id, real))
-                rows += self.index.replace_articles(writer, ids, self._index_rows(ids))
-                pending += ids
-                if rows >= INDEX_COMMIT_PASSAGES:
-                    self._commit_index(writer, pending)
-                    pending, rows = [], 0
-            self._commit_index(writer, pending)
-            writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
-            raise
+        with self._index_lock:
+            writer = self.index.writer()
+            try:
+                cursor = Cursor.load(self.cursor_path) or Cursor()
+                rows = 0
+                for start in range(0, max(len(parsed), 1), BATCH):
+                    batch = parsed[start : start + BATCH]
+                    with store.transaction():
+                        for f, article, digest in batch:
+                            _, is_new = store.upsert_article(
+                                f.realpath, article, f.size, f.mtime_ns, digest
+                            )
+                            known = states.get(f.realpath)
+                            added = is_new or (known and known[3])
+                            (report.added if added else report.updated).append(f.path)
+                        if start == 0:
+                            for real in removed:
+                                article_id = store.mark_removed(real)
+                                if article_id is not None:
+                                    report.removed.append(_display(store, article_id, real))
+                    rows += self._apply_changes(writer, cursor)
+                    if rows >= INDEX_COMMIT_ARTICLES:
+                        self._commit_index(writer, cursor)
+                        rows = 0
+                self._commit_index(writer, cursor)
+                writer.wait_merging_threads()
+            except BaseException:
+                writer.rollback()
+                raise
 
 
 def _display(store: Store, article_id: int, fallback: str) -> str:

@@ -36,7 +36,11 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=argparse.SUPPRESS, help="database file (env NEWSBOT_DB)")
+    common.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help="SQLite file or postgresql:// URL (env DATABASE_URL, then NEWSBOT_DB)",
+    )
     common.add_argument(
         "--articles",
         default=argparse.SUPPRESS,
@@ -89,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
+    if getattr(args, "db", None):
+        settings = settings.with_database(args.db)
     return settings.with_overrides(
-        db_path=Path(args.db) if getattr(args, "db", None) else None,
         articles_dir=Path(args.articles) if getattr(args, "articles", None) else None,
         log_level="INFO" if getattr(args, "verbose", False) else None,
     )

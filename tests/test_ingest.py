@@ -10,6 +10,7 @@ import pytest
 import tantivy
 
 from bot.archive import Archive
+from bot.changes import Cursor
 from bot.settings import Settings
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -181,19 +182,26 @@ def test_an_index_left_empty_by_an_interrupted_build_is_rebuilt(
 
 
 def test_interrupted_index_update_is_finished_at_open(tmp_path: Path, corpus: Path) -> None:
-    """A crash after the SQLite commit but before the index commit leaves pending rows."""
+    """A crash after the store's commit but before the index commit leaves the index's cursor
+    behind the change log: the next open applies what is missing."""
     settings = Settings(db_path=tmp_path / "n.db", articles_dir=corpus)
     a = Archive.open(settings)
     a.ingest()
-    # Simulate the crash: wipe the index's documents and mark every article pending again.
+    assert a.index_status()["lag"] == 0
+    # Simulate the crash: the index lost the Bandiagara article and its cursor is one behind.
+    target = a.search("Bandiagara").hits[0].article.id
     writer = a.index.writer()
-    writer.delete_all_documents()
+    writer.delete_documents_by_term("article_id", target)
     writer.commit()
     del writer  # releases the index's writer lock
-    a.store.conn.execute("INSERT INTO index_pending(article_id) SELECT id FROM articles")
+    a.index.refresh()
+    assert not a.search("Bandiagara").hits
+    head = a.store.change_head()
+    Cursor(position=head - 1).save(a.cursor_path)
+    assert a.store.changes_after(head - 1) == [(head, target)]  # the last change: that article
     a.close()
     b = Archive.open(settings)
-    assert b.store.pending_index() == []
+    assert b.index_status()["lag"] == 0
     assert b.search("Bandiagara").hits
     b.close()
 
