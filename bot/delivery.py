@@ -195,8 +195,9 @@ def deliver_digest(
     """
     ledger = ledger or Ledger(store)
     # ``until`` is taken before the claim, whose ledger lock waits for any ingest transaction in
-    # flight (see the store's ``ledger_lock``): an article stamped first_seen < until is committed (visible to the
-    # build below), and one stamped later falls in the next window. No article slips between.
+    # flight (see the store's ``ledger_lock``): an article stamped first_seen < until is
+    # committed (visible to the build below), and one stamped later falls in the next window.
+    # No article slips between.
     until = as_utc(now) if now is not None else ledger.clock()
     claim = ledger.claim(channel, digest_date, ignore_backoff=ignore_backoff)
     if isinstance(claim, Refusal):

@@ -199,11 +199,11 @@ class PostgresStore(SqlStore):
             cur.executemany(_pg(sql), rows)
 
     def _stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        with self.pool.connection() as conn, conn.transaction():
-            with conn.cursor(name=f"newsbot_{uuid.uuid4().hex[:12]}") as cur:
-                cur.itersize = 5000
-                cur.execute(_pg(sql), args)
-                yield from cur
+        name = f"newsbot_{uuid.uuid4().hex[:12]}"
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor(name=name) as cur:
+            cur.itersize = 5000
+            cur.execute(_pg(sql), args)
+            yield from cur
 
     def _t(self, value: datetime | None) -> Any:
         return value
