@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
 from bot.articles import ArticleError, parse_article
 from bot.changes import Cursor
 from bot.index import PassageIndex
-from bot.models import Article, IngestReport, SearchResult
+from bot.models import Article, IngestReport, Passage, SearchResult, StoredArticle
 from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, open_store
@@ -93,6 +94,27 @@ class Archive:
     # -- search --------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
         return self.searcher.search(query, limit=limit, offset=offset)
+
+    # -- reading, for the adapters (they never hold a store themselves) -------------------------
+    def article(self, article_id: int) -> StoredArticle | None:
+        return self.store.article(article_id)
+
+    def articles(self, **window: Any) -> list[StoredArticle]:
+        return self.store.articles(**window)
+
+    def passages_of(self, article_id: int) -> list[Passage]:
+        return self.store.passages_of(article_id)
+
+    def passages_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Passage, StoredArticle]]:
+        return self.store.passages_by_id(ids)
+
+    def counts(self) -> tuple[int, int]:
+        """(live articles, passages)."""
+        return self.store.counts()
+
+    def seen_before(self, keys: Sequence[str], ttl: float) -> bool:
+        """Slack event dedupe, shared by every worker on this store."""
+        return self.store.seen_before(keys, ttl)
 
     # -- following the change log --------------------------------------------------------------
     def catch_up(self, wait_seconds: float = 30.0) -> int:

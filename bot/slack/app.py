@@ -28,7 +28,7 @@ from bot.archive import Archive
 from bot.logs import redact, set_log_context
 from bot.settings import Settings
 from bot.slack import views
-from bot.slack.dedupe import SeenCache
+from bot.slack.dedupe import SeenCache, SharedSeen
 from bot.slack.listeners import register
 
 log = logging.getLogger("newsbot.slack")
@@ -196,7 +196,7 @@ def build_app(
     archive: Archive,
     client: WebClient | None = None,
     *,
-    seen: SeenCache | None = None,
+    seen: SeenCache | SharedSeen | None = None,
     listener_threads: int = 16,
 ) -> App:
     """The Bolt app with every listener registered.
@@ -213,7 +213,7 @@ def build_app(
             max_workers=listener_threads, thread_name_prefix="newsbot-listener"
         ),
     )
-    seen = seen or SeenCache()
+    seen = seen or SharedSeen(archive)
 
     @app.middleware
     def tag_log_lines(body: dict[str, Any], next: Any) -> None:

@@ -26,7 +26,7 @@ def _channel_of(body: dict[str, Any]) -> str | None:
 def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, respond: Respond):
     """Post one result visibly in the channel, attributed to the person who shared it."""
     value = views.parse_value(action.get("value"))
-    found = archive.store.passages_by_id([int(value.get("p") or 0)])
+    found = archive.passages_by_id([int(value.get("p") or 0)])
     if not found:
         respond(
             **views.notice("That passage is no longer in the archive.").as_kwargs(),
@@ -38,7 +38,7 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
     spans = [
         (int(s[0]), int(s[1])) for s in value.get("s") or [] if isinstance(s, list) and len(s) == 2
     ]
-    total = len(archive.store.passages_of(article.id))
+    total = len(archive.passages_of(article.id))
     user = (body.get("user") or {}).get("id")
     message = views.shared_passage(
         article, passage.position, passage.text, spans, total=total, user_id=user
@@ -71,11 +71,10 @@ def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
     ids = [
         int(i) for i in views.parse_value(action.get("value")).get("a") or [] if str(i).isdigit()
     ]
-    store = archive.store
     items = []
     for article_id in ids[:10]:
-        article = store.article(article_id)
-        passages = store.passages_of(article_id) if article else []
+        article = archive.article(article_id)
+        passages = archive.passages_of(article_id) if article else []
         if article and passages:
             items.append((article, [p.text for p in passages[:2]], len(passages)))
     respond(

@@ -88,9 +88,9 @@ def help_(req: CommandRequest) -> views.Message:
 @router.subcommand("sources", usage=f"{COMMAND} sources")
 def sources(req: CommandRequest) -> views.Message:
     """What the archive holds: counts and the newest articles."""
-    store = req.archive.store
-    articles, passages = store.counts()
-    return views.sources_view(store.articles(), article_count=articles, passage_count=passages)
+    archive = req.archive
+    articles, passages = archive.counts()
+    return views.sources_view(archive.articles(), article_count=articles, passage_count=passages)
 
 
 def digest_preview(archive: Archive, now: datetime | None = None) -> views.Message:
