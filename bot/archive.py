@@ -199,17 +199,27 @@ class Archive:
         self, paths: Sequence[str | Path] | None = None
     ) -> tuple[list[_File], list[str], IngestReport]:
         """Files under the given paths (default: the articles folder), the roots whose missing
-        files count as removed, and a report holding what could not be listed."""
+        files count as removed, and a report holding what could not be listed.
+
+        A folder that is missing or holds no article file at all is never such a root: an
+        unmounted share or a mistyped path must not retire the archive (its articles stay, with
+        a warning); remove articles by deleting their files, not the folder."""
         report = IngestReport()
         roots = [Path(p) for p in paths] if paths else [self.settings.articles_dir]
         files: list[_File] = []
-        dir_roots: list[str] = []
-        explicit_missing: list[str] = []
+        removal_roots: list[str] = []
         seen: set[str] = set()
         for root in roots:
             if root.is_dir():
-                dir_roots.append(os.path.realpath(root))
-                for found in _walk(root, report):
+                found_here = list(_walk(root, report))
+                if found_here:
+                    removal_roots.append(os.path.realpath(root))
+                else:
+                    report.warnings.append(
+                        (str(root), "no article files here (an unmounted or emptied folder?);"
+                         " the archive keeps what it holds")
+                    )  # fmt: skip
+                for found in found_here:
                     if found.realpath not in seen:
                         seen.add(found.realpath)
                         files.append(found)
@@ -224,9 +234,8 @@ class Archive:
                     seen.add(real)
                     files.append(_File(os.path.normpath(root), real, st.st_size, st.st_mtime_ns))
             else:
-                explicit_missing.append(os.path.realpath(root))
                 report.skipped.append((str(root), "no such file or folder"))
-        return files, [*dir_roots, *explicit_missing], report
+        return files, removal_roots, report
 
     def is_stale(self, paths: Sequence[str | Path] | None = None) -> bool:
         """True when a file was added, changed or removed since the last ingest (stat only)."""

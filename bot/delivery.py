@@ -57,6 +57,15 @@ class SlackUnavailable(PostError):
     """HTTP 5xx or a Slack-side error answer: the message was not posted."""
 
 
+class HistoryUnavailable(PostError):
+    """The channel history cannot be read (the optional channels:history / groups:history scopes
+    are not granted): an interrupted digest is held for ``newsbot digest --post --resend``."""
+
+
+# How long a held digest waits before the scheduler looks again (``--resend`` releases it at once).
+HOLD = timedelta(hours=6)
+
+
 class PostInDoubt(PostError):
     """The request left but no answer came back (timeout, connection dropped)."""
 
@@ -295,6 +304,17 @@ def _resolve_in_doubt(
     marker = digest_marker(claim.channel, claim.digest_date)
     try:
         ts = find_existing(claim.channel, marker)
+    except HistoryUnavailable as exc:
+        message = (
+            f"an earlier attempt was interrupted after its post left, and {exc}; not re-posting"
+            " to avoid a duplicate. Look in the channel: if the digest is not there, release it"
+            " with `newsbot digest --post --resend`"
+        )
+        log.error("%s held: %s", tag, message)
+        ledger.mark_failed(claim, message, in_doubt=True, retry_after=HOLD)
+        return DeliveryResult(
+            claim.channel, claim.digest_date, "held", error=message, attempts=claim.attempts
+        )
     except Exception as exc:
         message = f"could not check the channel history for an interrupted post: {exc}"
         log.error("%s held: %s; will retry", tag, message)

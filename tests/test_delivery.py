@@ -22,6 +22,7 @@ from conftest import add_article
 
 from bot.delivery import (
     ChannelNotFound,
+    HistoryUnavailable,
     NotInChannel,
     PostInDoubt,
     RateLimited,
@@ -447,3 +448,26 @@ def test_an_article_being_ingested_during_the_digest_is_not_lost(tmp_path, slack
     assert slack.messages[0].content.stories == ("late",)
     store.close()
     ingest.close()
+
+
+def test_without_the_history_scopes_an_in_doubt_digest_is_held_for_resend(
+    store, slack, clock, tmp_path
+):
+    """channels:history / groups:history are optional: without them nothing is re-posted blindly
+    nor retried every few minutes; the operator checks and releases it with --resend."""
+    slack.script = ["accept-then-timeout"]
+    deliver(store, slack)
+
+    def no_scope(channel, marker):
+        raise HistoryUnavailable("the channel history cannot be read without channels:history")
+
+    clock.shift(timedelta(minutes=1))
+    held = deliver_digest(
+        store, "C111", DAY, make_build(store), slack.post, now=T0, find_existing=no_scope
+    )
+    assert held.status == "held" and "--resend" in (held.error or "")
+    clock.shift(timedelta(hours=1))
+    assert deliver(store, slack).status == "waiting"  # held, not retried within the hour
+    settings = Settings(digest_channels=("C111",), digest_timezone="UTC", db_path=tmp_path / "x")
+    results = post_digest_now(settings, store, make_build(store), slack.post, resend=True)
+    assert [r.status for r in results] == ["sent"] and len(slack.messages) == 2

@@ -218,3 +218,27 @@ def test_two_thousand_articles_ingest(tmp_path: Path) -> None:
     assert a.store.counts() == (1200, 1200)
     assert a.search("town1199").hits[0].article.title == "Story 1199"
     a.close()
+
+
+@pytest.mark.parametrize("how", ["emptied", "missing"])
+def test_an_empty_or_missing_articles_folder_never_removes_the_archive(
+    tmp_path: Path, corpus: Path, how: str
+) -> None:
+    """An unmounted share looks like an empty folder (or none): nothing leaves the archive."""
+    settings = Settings(db_path=tmp_path / "n.db", articles_dir=corpus)
+    a = Archive.open(settings)
+    a.ingest()
+    before = a.counts()
+    aside = tmp_path / "aside"
+    shutil.move(str(corpus), aside)
+    if how == "emptied":
+        corpus.mkdir()
+    assert not a.is_stale()
+    report = a.ingest()
+    assert report.removed == [] and a.counts() == before
+    assert a.search("Bandiagara").hits
+    if how == "emptied":
+        assert "unmounted or emptied folder" in report.warnings[0][1]
+    else:
+        assert report.skipped == [(str(corpus), "no such file or folder")]
+    a.close()
