@@ -244,6 +244,16 @@ def build_app(
         return None
 
     @app.middleware
+    def ack_at_once(body: dict[str, Any], ack: Any, next: Any) -> None:
+        """Slash commands and button clicks are acked here, in the request's own thread: Bolt
+        would otherwise wait for a free listener thread (busy with searches under load) before
+        the listener's first line, ``ack()``, could run. Every such listener acks with no body
+        (its answer goes through ``respond()``), so acking earlier changes nothing else."""
+        if body.get("command") or body.get("type") == "block_actions":
+            ack()
+        next()
+
+    @app.middleware
     def respond_with_retries(context: BoltContext, next: Any) -> None:
         if context.response_url:
             context["respond"] = RetryingRespond(
