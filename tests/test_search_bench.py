@@ -134,3 +134,14 @@ def test_interleaved_comparison_runs_on_the_kept_indexes(
     for row in rows:
         assert all(float(c) >= 0 for c in row[1:5])
         assert row[5].endswith("x") and float(row[6]) >= 0.5  # ours finds most targets
+
+
+def test_worker_index_benchmark_smoke(capsys, pg_database):
+    """benchmarks/worker_index.py on a small corpus: same hits on both back-ends, lag 0 after."""
+    from benchmarks import worker_index
+
+    result = worker_index.run(600, 800, pg_database, rounds=1)
+    assert result["lag_after"] == 0 and result["catch_up_passages"] >= 800
+    agree, total = map(int, result["same_hits"].split("/"))
+    assert agree == total
+    assert "worker catch-up:" in capsys.readouterr().out
