@@ -28,6 +28,17 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**base, **extra}
 
 
+def serve_env(home: Path, api_url: str) -> dict[str, str]:
+    return clean_env(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=api_url,
+        NEWSBOT_ARTICLES_DIR=str(SEEDS),
+        NEWSBOT_DB=str(home / "n.db"),
+        NEWSBOT_RESCAN_MINUTES="0",
+    )
+
+
 def test_a_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
         f"NEWSBOT_DB={tmp_path / 'from-dotenv.db'}\nNEWSBOT_ARTICLES_DIR={SEEDS}\n"
@@ -45,14 +56,7 @@ def test_a_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
 
 
 def test_serve_with_slack_unreachable_says_one_line_and_retries(tmp_path: Path) -> None:
-    env = clean_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL="http://127.0.0.1:9/api/",  # nothing listens on the discard port
-        NEWSBOT_ARTICLES_DIR=str(SEEDS),
-        NEWSBOT_DB=str(tmp_path / "n.db"),
-        NEWSBOT_RESCAN_MINUTES="0",
-    )
+    env = serve_env(tmp_path, "http://127.0.0.1:9/api/")  # nothing listens on the discard port
     bot = Proc(tmp_path, env, "serve", "--port", "0")
     try:
         bot.wait_for("cannot reach Slack")
@@ -74,14 +78,7 @@ def test_serve_starts_once_slack_answers(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = clean_env(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=f"http://127.0.0.1:{port}/api/",
-        NEWSBOT_ARTICLES_DIR=str(SEEDS),
-        NEWSBOT_DB=str(tmp_path / "n.db"),
-        NEWSBOT_RESCAN_MINUTES="0",
-    )
+    env = serve_env(tmp_path, f"http://127.0.0.1:{port}/api/")
     bot = Proc(tmp_path, env, "serve", "--port", "0")
     try:
         bot.wait_for("cannot reach Slack")

@@ -132,14 +132,8 @@ def test_two_web_workers_and_two_schedulers_on_postgres(cluster: dict) -> None:
     fake: FakeSlack = cluster["fake"]
     start = cluster["start"]
     # Another host ingests first (the workers never read the articles folder).
-    ingest = subprocess.run(
-        [sys.executable, "-m", "bot", "ingest"],
-        cwd=cluster["home"],
-        env={**cluster["env"], "NEWSBOT_INDEX_DIR": str(cluster["home"] / "ingest-index")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ingest_env = {**cluster["env"], "NEWSBOT_INDEX_DIR": str(cluster["home"] / "ingest-index")}
+    ingest = run_cli(cluster["home"], ingest_env, "ingest")
     assert ingest.returncode == 0, ingest.stderr
     schedulers = [start(f"sched{i}", "serve", "--role", "scheduler") for i in (1, 2)]
     webs = [start(f"web{i}", "serve", "--role", "web", "--port", "0") for i in (1, 2)]
@@ -172,14 +166,7 @@ def test_two_web_workers_and_two_schedulers_on_postgres(cluster: dict) -> None:
     (cluster["home"] / "articles" / "zz_new.txt").write_text(
         "Quokkas reach the newsroom\n\nA quokka delegation visited the quokkaville desk today.\n"
     )
-    ingest = subprocess.run(
-        [sys.executable, "-m", "bot", "ingest"],
-        cwd=cluster["home"],
-        env={**cluster["env"], "NEWSBOT_INDEX_DIR": str(cluster["home"] / "ingest-index")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ingest = run_cli(cluster["home"], ingest_env, "ingest")
     assert "added 1" in ingest.stdout, ingest.stdout + ingest.stderr
     for driver in drivers:
         wait_until(
