@@ -362,16 +362,15 @@ def digest_builder(archive: Archive) -> Callable[[datetime, datetime, date], Dig
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.delivery import post_digest_now, preview_digest
     from bot.digest import digest_to_json
+    from bot.service import Service
 
-    archive = _fresh_archive(settings)
+    if args.resend and not args.post:
+        raise CliError("--resend goes with --post")
+    service = Service(settings, _fresh_archive(settings))
     try:
-        build = digest_builder(archive)
-        if args.resend and not args.post:
-            raise CliError("--resend goes with --post")
         if not args.post:
-            preview = preview_digest(settings, archive.store, build)
+            preview = service.preview_digest()
             if args.json:
                 print(
                     json.dumps(
@@ -384,19 +383,9 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
         if not settings.digest_channels:
             raise CliError("DIGEST_CHANNEL is not set: no channel to post the digest to")
         settings.require_slack_token()
-        from bot.service import Service
-
-        poster = Service(settings, archive).poster
-        results = post_digest_now(
-            settings,
-            archive.store,
-            build,
-            poster.post,
-            find_existing=poster.find_existing,
-            resend=args.resend,
-        )
+        results = service.post_digest_now(resend=args.resend)
     finally:
-        archive.close()
+        service.close()
     for result in results:
         print(result.describe())
     return 0 if all(r.delivered for r in results) else 1

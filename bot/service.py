@@ -24,7 +24,7 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:  # imported when used: `newsbot --help` and one-line errors stay quick
     from bot.archive import Archive
-    from bot.delivery import DeliveryResult
+    from bot.delivery import DeliveryResult, DigestPreview
     from bot.digest import Digest
     from bot.slack.digest_post import SlackDigestPoster
 
@@ -104,6 +104,25 @@ class Service:
             self.build_digest,
             self.poster.post,
             find_existing=self.poster.find_existing,
+        )
+
+    def preview_digest(self, now: datetime | None = None) -> DigestPreview:
+        """The next digest as it would be posted now (nothing posted, the ledger untouched)."""
+        from bot.delivery import preview_digest
+
+        return preview_digest(self.settings, self.archive.store, self.build_digest, now=now)
+
+    def post_digest_now(self, *, resend: bool = False) -> list[DeliveryResult]:
+        """``newsbot digest --post``: today's digest now, through the same ledger."""
+        from bot.delivery import post_digest_now
+
+        return post_digest_now(
+            self.settings,
+            self.archive.store,
+            self.build_digest,
+            self.poster.post,
+            find_existing=self.poster.find_existing,
+            resend=resend,
         )
 
     def start_jobs(self) -> Callable[[], None]:

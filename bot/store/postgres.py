@@ -129,12 +129,13 @@ class PostgresStore(SqlStore):
         self.url = url
         with connect(url, connect_timeout=10) as conn:
             _migrate(conn, safe_url(url))
+        # No per-checkout check (a round trip per statement): a connection broken by a server
+        # restart fails one statement and the pool replaces it.
         self.pool = ConnectionPool(
             make_conninfo(url, **KEEPALIVES),
             min_size=1,
             max_size=max_size,
             kwargs={"autocommit": True},
-            check=ConnectionPool.check_connection,
             name="newsbot",
             open=True,
         )
@@ -204,6 +205,9 @@ class PostgresStore(SqlStore):
             cur.itersize = 5000
             cur.execute(_pg(sql), args)
             yield from cur
+
+    def _in(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(ids)]
 
     def _t(self, value: datetime | None) -> Any:
         return value

@@ -124,6 +124,11 @@ class SqlStore(Store):
     def _d(self, value: date) -> Any:
         """A date as the back-end stores it."""
 
+    def _in(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+        """``column IN (...)`` for these ids: (SQL, arguments). PostgreSQL overrides it with one
+        array argument, so the statement text is the same whatever the count (and prepared)."""
+        return f"{column} IN ({','.join('?' * len(ids))})", list(ids)
+
     def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = self._rows(sql, args)
         return rows[0] if rows else None
@@ -243,13 +248,13 @@ class SqlStore(Store):
     def passages_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Passage, StoredArticle]]:
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
         columns = ", ".join(f"a.{c.strip()}" for c in ARTICLE_COLUMNS.split(","))
+        where, args = self._in("p.id", ids)
         rows = self._rows(
             f"SELECT p.id, p.article_id, p.position, p.text, {columns}"
             f" FROM passages p JOIN articles a ON a.id = p.article_id"
-            f" WHERE p.id IN ({marks}) AND a.removed_at IS NULL",
-            list(ids),
+            f" WHERE {where} AND a.removed_at IS NULL",
+            args,
         )
         return {r[0]: (Passage(r[0], r[1], r[2], r[3]), _article(r[4:])) for r in rows}
 
@@ -270,9 +275,8 @@ class SqlStore(Store):
             return
         ids = list(article_ids)
         for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            yield from self._rows(sql + f" AND p.article_id IN ({marks})", chunk)  # type: ignore[misc]
+            where, args = self._in("p.article_id", ids[start : start + 500])
+            yield from self._rows(f"{sql} AND {where}", args)  # type: ignore[misc]
 
     # -- the change log ----------------------------------------------------------------------
     def change_head(self) -> int:
