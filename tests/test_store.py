@@ -14,6 +14,7 @@ from conftest import add_article
 
 from bot.changes import GAP_TIMEOUT, Cursor
 from bot.models import Article
+from bot.settings import Settings, SettingsError
 from bot.store import SCHEMA_VERSION, Store, StoreError, open_store
 from bot.store.base import COPIED_TABLES
 
@@ -209,3 +210,25 @@ def test_cursor_rereads_gaps_from_the_store(any_store: Store) -> None:
     c.mark([2])
     assert c.pending(s) == [] and c.position == 3
     assert c.gaps == {}
+
+
+def test_database_selection_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--db > DATABASE_URL > NEWSBOT_DB; a URL selects PostgreSQL, a path SQLite."""
+    from bot.cli import build_parser, load_settings
+
+    url = "postgresql://newsbot:pw@db.internal:5432/news"
+    env = {"NEWSBOT_DB": str(tmp_path / "env.db"), "DATABASE_URL": url}
+    only_file = Settings.from_env({"NEWSBOT_DB": str(tmp_path / "env.db")})
+    assert only_file.database == tmp_path / "env.db"
+    both = Settings.from_env(env)
+    assert both.database == url and both.index_path == Path("newsbot-data/index")
+    assert both.database_label == "postgresql://newsbot@db.internal:5432/news"
+    assert "pw" not in repr(both)
+    assert both.with_database(tmp_path / "cli.db").database == tmp_path / "cli.db"
+    assert both.with_database("postgresql://other/x").database == "postgresql://other/x"
+    with pytest.raises(SettingsError, match="DATABASE_URL must start with postgresql://"):
+        Settings.from_env({"DATABASE_URL": "mysql://x"})
+    args = build_parser().parse_args(["--db", str(tmp_path / "cli.db"), "ingest"])
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(args).database == tmp_path / "cli.db"
