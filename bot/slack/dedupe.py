@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Protocol
+
+log = logging.getLogger("newsbot.slack.dedupe")
 
 
 class SeenCache:
@@ -68,9 +71,22 @@ class SharedSeen:
         self.ttl = ttl
         self._store = store
         self._local = SeenCache(ttl=ttl)
+        self._warned = -1e9
 
     def seen_before(self, *keys: str | None) -> bool:
         wanted = [k for k in keys if k]
         if self._local.seen_before(*wanted):
             return True
-        return self._store.seen_before(wanted, self.ttl) if wanted else False
+        if not wanted:
+            return False
+        try:
+            return self._store.seen_before(wanted, self.ttl)
+        except Exception as exc:  # the database is away: answer (a rare double beats silence)
+            now = time.monotonic()
+            if now - self._warned > 60:
+                self._warned = now
+                log.warning(
+                    "event dedupe: the database did not answer (%s); deduping locally only",
+                    type(exc).__name__,
+                )
+            return False
