@@ -24,6 +24,7 @@ from bot.text import edit_budget, iter_tokens, tokens, word_spans
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 12
 MAX_LIMIT = 50
+MAX_OFFSET = 10_000  # deeper pages would make the index rank offset + limit passages
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 EMPTY_HINT = "Type a few keywords to search the archive, e.g. “wagner mercenaries mali”."
@@ -69,7 +70,7 @@ class PassageSearch:
     def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
         started = time.perf_counter()
         limit = max(1, min(int(limit), MAX_LIMIT))
-        offset = max(0, int(offset))
+        offset = max(0, min(int(offset), MAX_OFFSET))
         text = _CONTROL.sub(" ", query or "")
         notes = []
         if len(text) > MAX_QUERY_CHARS:

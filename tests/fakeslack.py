@@ -111,6 +111,7 @@ class FakeSlack:
         self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)  # oldest first
         self.not_member: set[str] = set()
         self.response_failures: list[str] = []  # response ids answered with a scripted error
+        self.expired: set[str] = set()  # response ids that answer 404 expired_url
         self._http: ThreadingHTTPServer | None = None
         self._ws: Server | None = None
         self._threads: list[threading.Thread] = []
@@ -203,6 +204,12 @@ class FakeSlack:
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         self._push("<response_url>", _Fault(status, {"ok": False}, headers), times)
 
+    def expire(self, url_or_id: str) -> None:
+        """The response_url answers HTTP 404 ``expired_url`` from now on, as Slack's do after 30
+        minutes (or 5 uses)."""
+        with self._cond:
+            self.expired.add(url_or_id.rsplit("/", 1)[-1])
+
     def lose_answer(self, method: str, times: int = 1) -> None:
         """The next ``times`` calls take effect, then the connection drops with no answer."""
         self._push(method, _Fault(0, {}, {}), times)
@@ -264,14 +271,18 @@ class FakeSlack:
             with self._cond:
                 queue = self._faults["<response_url>"]
                 fault = queue.popleft() if queue else None
+                if response_id in self.expired:
+                    fault = _Fault(404, {}, {})
                 if fault is not None:
                     self.response_failures.append(response_id)
             if fault is not None:
                 req.send_response(fault.status)
                 for key, value in fault.headers.items():
                     req.send_header(key, value)
-                req.send_header("Content-Length", "0")
+                data = b"expired_url" if fault.status == 404 else b""
+                req.send_header("Content-Length", str(len(data)))
                 req.end_headers()
+                req.wfile.write(data)
                 return
             try:
                 payload = json.loads(raw or b"{}")

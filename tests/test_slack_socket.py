@@ -243,14 +243,21 @@ def test_response_url_429_and_5xx_are_retried_and_answered_once(slack, fake_slac
     assert len(fake_slack.posted_to(payload["response_url"])) == 1
 
 
-def test_response_url_down_is_logged_and_the_bot_keeps_serving(slack, fake_slack, caplog):
+def test_response_url_down_is_answered_ephemerally_and_the_bot_keeps_serving(
+    slack, fake_slack, caplog
+):
+    caplog.set_level(logging.INFO, logger="newsbot")
     fake_slack.response_error(502, times=3)  # the first try and both retries
     payload = slack.command_payload("/news", "wagner")
     fake_slack.send_envelope("slash_commands", payload)
-    fake_slack.wait_until(lambda: len(fake_slack.response_failures) == 3, timeout=10)
+    [answer] = fake_slack.wait_for_call("chat.postEphemeral", timeout=10)
+    assert len(fake_slack.response_failures) == 3
+    assert answer.params["user"] == payload["user_id"]
+    assert answer.params["channel"] == payload["channel_id"]
+    assert "*Wagner*" in text_of(answer)
     slack.assert_quiet()
     assert fake_slack.posted_to(payload["response_url"]) == []
-    assert "HTTP 502" in caplog.text
+    assert "HTTP 502" in caplog.text and "chat.postEphemeral instead" in caplog.text
     assert "*Wagner*" in text_of(slack.command("/news", "wagner"))
 
 

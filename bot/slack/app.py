@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextvars
 import logging
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.error import URLError
 
-from slack_bolt import App, BoltContext, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_bolt.context.respond.internals import _build_message
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -30,10 +32,12 @@ from bot.settings import Settings
 from bot.slack import views
 from bot.slack.dedupe import SeenCache, SharedSeen
 from bot.slack.listeners import register
+from bot.slack.payload import InvalidButton, as_dict, as_str, channel_of, request_id, user_of
 
 log = logging.getLogger("newsbot.slack")
 
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
+BUTTON_EXPIRED = "This button has expired; search again."
 
 
 class RefusedConnectionRetryHandler(RetryHandler):
@@ -108,31 +112,123 @@ def response_url_retry_handlers() -> list[RetryHandler]:
     ]
 
 
+Fallback = Callable[[dict[str, Any], str], None]
+# slack_sdk's webhook client logs each failed send as an ERROR with the URL; RetryingRespond
+# says once, in its own words, what happened to the answer.
+_QUIET = logging.Logger("newsbot.slack.webhook", level=logging.CRITICAL + 1)
+
+
 class RetryingRespond(Respond):
-    """Bolt's ``respond()`` with retries on 429 and 5xx; Bolt's own sends exactly once."""
+    """Bolt's ``respond()`` with retries on 429 and 5xx; Bolt's own sends exactly once.
+
+    When there is no ``response_url``, or it refuses the answer (it expires after 30 minutes and
+    5 uses), ``fallback`` gets the message and the reason (``ephemeral_fallback``).
+    """
+
+    def __init__(
+        self,
+        *,
+        response_url: str | None,
+        proxy: str | None = None,
+        ssl: Any = None,
+        fallback: Fallback | None = None,
+    ) -> None:
+        super().__init__(response_url=response_url, proxy=proxy, ssl=ssl)
+        self.fallback = fallback
 
     def __call__(  # type: ignore[override]
         self, text: str | dict = "", blocks: Any = None, **kwargs: Any
-    ) -> WebhookResponse:
-        if self.response_url is None:
-            raise ValueError("respond is unsupported here as there is no response_url")
+    ) -> WebhookResponse | None:
         if isinstance(text, dict):
             message = _build_message(**text)
         else:
             message = _build_message(text=text, blocks=blocks, **kwargs)
+        if self.response_url is None:
+            return self._fall_back(message, "the request has no response_url")
         client = WebhookClient(
             url=self.response_url,
             proxy=self.proxy,
             ssl=self.ssl,
             retry_handlers=response_url_retry_handlers(),
+            logger=_QUIET,
         )
-        response = client.send_dict(message)
+        try:
+            response = client.send_dict(message)
+        except (OSError, ValueError, SlackRequestError) as exc:  # unreachable, or not a URL
+            self._fall_back(message, f"the response_url failed ({type(exc).__name__})")
+            return None
         if response.status_code != 200:
-            log.warning(
-                "response_url answered HTTP %s (after retries); the answer was not shown",
-                response.status_code,
-            )
+            reason = f"the response_url answered HTTP {response.status_code} {response.body[:40]!r}"
+            self._fall_back(message, reason)
         return response
+
+    def _fall_back(self, message: dict[str, Any], reason: str) -> None:
+        if self.fallback is None:
+            log.warning("%s; the answer was not shown", reason)
+        else:
+            self.fallback(message, reason)
+
+
+def ephemeral_fallback(client: WebClient, channel: str | None, user: str | None) -> Fallback:
+    """Answer with ``chat.postEphemeral`` to ``user`` in ``channel``, as Slack allows when the
+    ``response_url`` cannot be used; one WARNING line when that is not possible either."""
+
+    def post(message: dict[str, Any], reason: str) -> None:
+        if not (channel and user):
+            log.warning("%s, and it names no channel and user: the answer was not shown", reason)
+            return
+        try:
+            client.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                text=message.get("text") or "",
+                blocks=message.get("blocks"),
+                thread_ts=message.get("thread_ts"),
+            )
+        except SlackApiError as exc:
+            log.warning(
+                "%s, and chat.postEphemeral said %s: the answer was not shown",
+                reason,
+                slack_error_code(exc),
+            )
+            return
+        except OSError as exc:
+            log.warning("%s, and chat.postEphemeral failed (%s)", reason, type(exc).__name__)
+            return
+        log.info("%s; answered with chat.postEphemeral instead", reason)
+
+    return post
+
+
+def respond_for(context: BoltContext, body: dict[str, Any]) -> RetryingRespond:
+    """The ``respond()`` every listener gets: retries, then the ephemeral fallback."""
+    client = context.client
+    return RetryingRespond(
+        response_url=as_str(context.response_url),
+        proxy=client.proxy,
+        ssl=client.ssl,
+        fallback=ephemeral_fallback(client, channel_of(body), user_of(body)),
+    )
+
+
+class StickyAck(Ack):
+    """Bolt's ``ack`` whose response, once set, stays set.
+
+    When a listener raises after ``ack()``, Bolt 1.x (``process_before_response=False``) sets
+    the ack's response back to None; if that happens before Bolt polled it (every 10 ms), Bolt
+    waits out 3 s and answers Slack 404. Ignoring that reset keeps the acknowledgement.
+    """
+
+    _response: BoltResponse | None = None
+
+    @property  # type: ignore[override]
+    def response(self) -> BoltResponse | None:
+        return self._response
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        if value is not None or self._response is None:
+            self._response = value
 
 
 def retry_handlers() -> list[RetryHandler]:
@@ -182,15 +278,6 @@ class ContextExecutor(ThreadPoolExecutor):
         return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
-def request_id(body: dict[str, Any]) -> str:
-    """A short id for a Slack request, for the logs."""
-    if body.get("event_id"):
-        return str(body["event_id"])
-    if body.get("trigger_id"):
-        return "trigger-" + str(body["trigger_id"])[-12:]
-    return str(body.get("type") or body.get("command") or "request")
-
-
 def build_app(
     settings: Settings,
     archive: Archive,
@@ -205,10 +292,13 @@ def build_app(
     (HTTP response or Socket Mode ack) at once while the search continues in the listener pool.
     """
     app = App(
-        name="newsbot",
+        # Not "newsbot": Bolt resets its app logger's level to the root's on every request,
+        # which would silence the INFO lines of every newsbot.* logger.
+        name="newsbot-bolt",
         client=client or make_client(settings),
         signing_secret=settings.signing_secret or "",
         process_before_response=False,
+        raise_error_for_unhandled_request=True,
         listener_executor=ContextExecutor(
             max_workers=listener_threads, thread_name_prefix="newsbot-listener"
         ),
@@ -223,18 +313,27 @@ def build_app(
         next()
 
     @app.middleware
+    def keep_acks(context: BoltContext, next: Any) -> None:
+        context["ack"] = StickyAck()
+        next()
+
+    @app.middleware
     def drop_repeated_deliveries(body: dict[str, Any], next: Any) -> BoltResponse | None:
         """Slack retries an event it thinks failed; answer each event once (by id)."""
+        trigger = as_str(body.get("trigger_id"))
         if body.get("type") == "event_callback":
-            event = body.get("event") or {}
+            event_id, msg_id = (
+                as_str(body.get("event_id")),
+                as_str(as_dict(body.get("event")).get("client_msg_id")),
+            )
             keys = [
-                f"event:{body['event_id']}" if body.get("event_id") else None,
-                f"msg:{event['client_msg_id']}" if event.get("client_msg_id") else None,
+                f"event:{event_id}" if event_id else None,
+                f"msg:{msg_id}" if msg_id else None,
             ]
             if seen.seen_before(*keys):
-                log.info("ignoring a repeated delivery of %s", body.get("event_id"))
+                log.info("ignoring a repeated delivery of %s", event_id)
                 return BoltResponse(status=200, body="")
-        elif body.get("trigger_id") and seen.seen_before(f"trigger:{body['trigger_id']}"):
+        elif trigger and seen.seen_before(f"trigger:{trigger}"):
             # slash commands and button clicks: each invocation has its own trigger_id
             log.info(
                 "ignoring a repeated delivery of a %s", body.get("command") or body.get("type")
@@ -244,43 +343,59 @@ def build_app(
         return None
 
     @app.middleware
-    def ack_at_once(body: dict[str, Any], ack: Any, next: Any) -> None:
+    def ack_at_once(body: dict[str, Any], context: BoltContext, next: Any) -> None:
         """Slash commands and button clicks are acked here, in the request's own thread: Bolt
         would otherwise wait for a free listener thread (busy with searches under load) before
         the listener's first line, ``ack()``, could run. Every such listener acks with no body
         (its answer goes through ``respond()``), so acking earlier changes nothing else."""
         if body.get("command") or body.get("type") == "block_actions":
-            ack()
+            context.ack()
         next()
 
     @app.middleware
-    def respond_with_retries(context: BoltContext, next: Any) -> None:
-        if context.response_url:
-            context["respond"] = RetryingRespond(
-                response_url=context.response_url,
-                proxy=context.client.proxy,
-                ssl=context.client.ssl,
-            )
+    def respond_with_retries(context: BoltContext, body: dict[str, Any], next: Any) -> None:
+        context["respond"] = respond_for(context, body)
         next()
 
     register(app, archive)
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], respond: Any, say: Any) -> None:
-        """A failing listener: log the cause (no tokens), tell the user briefly, keep serving."""
-        code = slack_error_code(error)
-        kind = body.get("type") or ("slash_command" if body.get("command") else "request")
-        log.error("listener failed on %s: %s", kind, redact(f"{type(error).__name__}: {error}"))
-        message = views.not_in_channel() if code in NOT_IN_CHANNEL else views.apology()
-        try:
-            if body.get("response_url") or body.get("type") == "block_actions":
-                respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
-            elif (
-                (event := body.get("event")) and event.get("channel") and code not in NOT_IN_CHANNEL
-            ):
-                thread = None if event.get("channel_type") == "im" else event.get("ts")
-                say(**message.as_kwargs(), thread_ts=event.get("thread_ts") or thread)
-        except Exception as exc:  # the apology itself failed: logging is all that is left
-            log.warning("could not tell the user about the failure: %s", redact(str(exc)))
+    def on_error(
+        error: Exception, body: dict[str, Any], context: BoltContext, response: Any
+    ) -> BoltResponse | None:
+        """A failing listener: log the cause (no tokens), tell the user briefly, keep serving.
+
+        Requests no listener handles and buttons that do not parse are the sender's doing: one
+        INFO line each (and the user is told the button expired). Slack never sees a 5xx.
+        """
+        answer(error, body, context)
+        if response is not None and response.status >= 300:
+            return BoltResponse(status=200, body="")
+        return None
 
     return app
+
+
+def answer(error: Exception, body: dict[str, Any], context: BoltContext) -> None:
+    """Log a listener's failure in one line and tell the user what Slack lets us tell them."""
+    kind = as_str(body.get("type")) or ("slash_command" if body.get("command") else "request")
+    code = slack_error_code(error)
+    if isinstance(error, BoltUnhandledRequestError):
+        log.info("ignoring a %s no listener handles", kind)
+        return
+    if isinstance(error, InvalidButton):
+        log.info("answering an invalid button: %s", error)
+        message = views.notice(BUTTON_EXPIRED)
+    else:
+        log.error("listener failed on %s: %s", kind, redact(f"{type(error).__name__}: {error}"))
+        message = views.not_in_channel() if code in NOT_IN_CHANNEL else views.apology()
+    try:
+        event = as_dict(body.get("event"))
+        if body.get("response_url") or kind == "block_actions":
+            respond = context.get("respond") or respond_for(context, body)
+            respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
+        elif as_str(event.get("channel")) and code not in NOT_IN_CHANNEL:
+            thread = None if event.get("channel_type") == "im" else as_str(event.get("ts"))
+            context.say(**message.as_kwargs(), thread_ts=as_str(event.get("thread_ts")) or thread)
+    except Exception as exc:  # the apology itself failed: logging is all that is left
+        log.warning("could not tell the user about the failure: %s", redact(str(exc)))

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlencode
 from slack_bolt import App, BoltRequest
 
 from bot.archive import Archive
+from bot.logs import log_context
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.mrkdwn import unescape
@@ -145,7 +146,8 @@ class Console:
             "x-slack-request-timestamp": ts,
             "x-slack-signature": sig,
         }
-        return self.app.dispatch(BoltRequest(body=body, headers=headers)).status
+        with log_context("req", "console"):  # the request's id is set inside, and reset after
+            return self.app.dispatch(BoltRequest(body=body, headers=headers)).status
 
     def _response_url(self) -> str:
         return f"{self.local.base}/response/{uuid.uuid4().hex}"

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
@@ -28,6 +27,7 @@ from bot.archive import Archive
 from bot.logs import RedactingFilter, redact
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
+from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
 
 log = logging.getLogger("newsbot.slack.serve")
 
@@ -40,8 +40,8 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def wsgi_app(app: App, archive: Archive) -> Wsgi:
-    """Slack requests to Bolt at /slack/events; GET /healthz for load balancers."""
-    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+    """Slack requests to Bolt (behind the guard) at /slack/events; GET /healthz for probes."""
+    bolt = guard_wsgi(SlackRequestHandler(app, path=EVENTS_PATH))
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -209,7 +209,9 @@ def run_serve(
         return 1
     ready = on_ready or (lambda line: print(line, file=sys.stderr))
     if settings.slack_mode == "socket":
-        socket_handler = SocketModeHandler(app, settings.app_token, ping_interval=ping_interval)
+        socket_handler = GuardedSocketModeHandler(
+            app, settings.app_token, ping_interval=ping_interval
+        )
         try:
             if (
                 _until_slack_answers(

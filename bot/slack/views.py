@@ -201,8 +201,8 @@ def more_value(query: str, offset: int) -> str:
 def parse_value(value: str | None) -> dict[str, Any]:
     """A button value written by this module; {} when it is not one."""
     try:
-        data = json.loads(value or "")
-    except ValueError:
+        data = json.loads(value if isinstance(value, str) else "")
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.archive import Archive
-from bot.slack import views
+from bot.slack import payload, views
 from bot.slack.listeners import search_message
 
 log = logging.getLogger("newsbot.slack.actions")
@@ -19,14 +19,13 @@ log = logging.getLogger("newsbot.slack.actions")
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 
 
-def _channel_of(body: dict[str, Any]) -> str | None:
-    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-
-
 def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, respond: Respond):
     """Post one result visibly in the channel, attributed to the person who shared it."""
-    value = views.parse_value(action.get("value"))
-    found = archive.passages_by_id([int(value.get("p") or 0)])
+    value = payload.button_value(action)
+    channel = payload.channel_of(body)
+    if channel is None:
+        raise payload.InvalidButton("the click names no channel")
+    found = archive.passages_by_id([payload.int_field(value, "p")])
     if not found:
         respond(
             **views.notice("That passage is no longer in the archive.").as_kwargs(),
@@ -35,15 +34,11 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
         )
         return
     passage, article = next(iter(found.values()))
-    spans = [
-        (int(s[0]), int(s[1])) for s in value.get("s") or [] if isinstance(s, list) and len(s) == 2
-    ]
+    spans = payload.spans(value.get("s"), len(passage.text))
     total = len(archive.passages_of(article.id))
-    user = (body.get("user") or {}).get("id")
     message = views.shared_passage(
-        article, passage.position, passage.text, spans, total=total, user_id=user
+        article, passage.position, passage.text, spans, total=total, user_id=payload.user_of(body)
     )
-    channel = _channel_of(body)
     try:
         client.chat_postMessage(channel=channel, **message.as_kwargs(), unfurl_links=False)
     except SlackApiError as exc:
@@ -58,19 +53,17 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
 
 def more_results(archive: Archive, body: dict, action: dict, respond: Respond) -> None:
     """Replace the results with the next page."""
-    value = views.parse_value(action.get("value"))
-    query = str(value.get("q") or "")
-    offset = max(0, int(value.get("o") or 0))
-    ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
+    value = payload.button_value(action)
+    query = payload.str_field(value, "q")
+    offset = payload.int_field(value, "o", 0, payload.MAX_OFFSET)
+    ephemeral = payload.as_dict(body.get("container")).get("is_ephemeral") is True
     message = search_message(archive, query, offset=offset, shareable=ephemeral)
     respond(**message.as_kwargs(), replace_original=True)
 
 
 def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
     """Show the opening passages of a digest story's articles, only to the person who asked."""
-    ids = [
-        int(i) for i in views.parse_value(action.get("value")).get("a") or [] if str(i).isdigit()
-    ]
+    ids = payload.int_list(payload.button_value(action), "a")
     items = []
     for article_id in ids[:10]:
         article = archive.article(article_id)

@@ -20,6 +20,7 @@ from bot.digest import build_digest
 from bot.slack import views
 from bot.slack.listeners import MAX_QUERY, HelpRegistry, search_message
 from bot.slack.mrkdwn import plain_from_slack
+from bot.slack.payload import as_str
 
 log = logging.getLogger("newsbot.slack.commands")
 
@@ -120,11 +121,10 @@ def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
     @app.command(COMMAND)
     def on_news(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
-        text = plain_from_slack(command.get("text") or "")
+        text = plain_from_slack(as_str(command.get("text")) or "")
         sub, args = router.route(text)
-        req = CommandRequest(
-            archive, args, command.get("user_id"), command.get("channel_id"), registry
-        )
+        user, channel = as_str(command.get("user_id")), as_str(command.get("channel_id"))
+        req = CommandRequest(archive, args, user, channel, registry)
         if sub is None and not args:
             sub = router.subcommands["help"]
         message = sub.handler(req) if sub else search(req)

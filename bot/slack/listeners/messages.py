@@ -7,6 +7,7 @@ other message subtypes are ignored, so two bots can never answer each other in a
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -15,10 +16,29 @@ from slack_bolt import App, BoltContext, Say
 from bot.archive import Archive
 from bot.slack.listeners import HelpRegistry, search_message
 from bot.slack.mrkdwn import plain_from_slack
+from bot.slack.payload import as_str
+
+log = logging.getLogger("newsbot.slack.messages")
 
 GREETINGS = {"help", "hi", "hello", "hey", "hallo", "bonjour", "hola", "?", "usage", "commands"}
 # Subtypes that still carry something a person wrote; every other subtype is ignored.
 _PERSON_SUBTYPES = {None, "thread_broadcast", "file_share"}
+
+
+def ignored(event: dict[str, Any], context: BoltContext) -> bool:
+    """True (and one DEBUG line) for events not to answer: subtypes without a person's words
+    (edits, deletions, joins), messages from bots, and shapes no person's message has."""
+    subtype = event.get("subtype")
+    if not isinstance(subtype, str | None) or subtype not in _PERSON_SUBTYPES:
+        log.debug("ignoring a %s event of subtype %.40r", event.get("type"), subtype)
+        return True
+    if from_a_bot(event, context):
+        log.debug("ignoring a %s event from a bot", event.get("type"))
+        return True
+    if not as_str(event.get("channel")) or not isinstance(event.get("text", ""), str):
+        log.debug("ignoring a %s event without a channel or text", event.get("type"))
+        return True
+    return False
 
 
 def from_a_bot(event: dict[str, Any], context: BoltContext) -> bool:
@@ -26,7 +46,7 @@ def from_a_bot(event: dict[str, Any], context: BoltContext) -> bool:
         event.get("bot_id")
         or event.get("bot_profile")
         or event.get("subtype") == "bot_message"
-        or not event.get("user")
+        or not as_str(event.get("user"))
         or event.get("user") == context.bot_user_id
     )
 
@@ -61,14 +81,12 @@ def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
 
     @app.event("message")
     def on_message(event: dict[str, Any], say: Say, context: BoltContext) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") not in _PERSON_SUBTYPES:
-            return
-        if from_a_bot(event, context):
+        if event.get("channel_type") != "im" or ignored(event, context):
             return
         direct_message(archive, registry, event, say)
 
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], say: Say, context: BoltContext) -> None:
-        if event.get("subtype") not in _PERSON_SUBTYPES or from_a_bot(event, context):
+        if ignored(event, context):
             return
         mention(archive, registry, event, say)
