@@ -10,6 +10,7 @@ article ingested by any process on any host reaches this process's index at its 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ import tantivy
 
 from bot.articles import ArticleError, parse_article
 from bot.changes import Cursor
+from bot.feeds import FeedFetch, fetch_feed
 from bot.index import PassageIndex
 from bot.models import Article, IngestReport, Passage, SearchResult, StoredArticle
 from bot.search import PassageSearch
@@ -33,6 +35,7 @@ from bot.text import index_text
 log = logging.getLogger("newsbot.archive")
 
 ARTICLE_SUFFIXES = (".txt", ".text", ".md")
+FEEDS_META_KEY = "feeds"
 BATCH = 500
 # Articles are written to the store in batches of BATCH, but the index is committed rarely: every
 # commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
@@ -283,6 +286,56 @@ class Archive:
             self._write(parsed, removed, states, report)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
+
+    def ingest_feed(self, url: str) -> tuple[FeedFetch, IngestReport]:
+        """Poll one feed (conditional GET) and add or replace its entries' articles.
+
+        A failing feed changes nothing but its remembered result; entries are never removed
+        because a feed dropped them (feeds show only their latest items).
+        """
+        started = time.perf_counter()
+        states = self.feed_states()
+        known_feed = states.get(url, {})
+        fetched = fetch_feed(url, etag=known_feed.get("etag"), modified=known_feed.get("modified"))
+        report = IngestReport(skipped=list(fetched.skipped))
+        if fetched.status == "ok":
+            with self._ingest_lock:
+                known = self.store.file_states()
+                parsed: list[tuple[_File, Article, str]] = []
+                for entry in fetched.entries:
+                    state = known.get(entry.key)
+                    if state and not state[3] and state[2] == entry.digest:
+                        report.unchanged += 1
+                    else:
+                        parsed.append(
+                            (
+                                _File(entry.article.path, entry.key, 0, 0),
+                                entry.article,
+                                entry.digest,
+                            )
+                        )
+                self._write(parsed, [], known, report)
+        states[url] = {
+            "etag": fetched.etag,
+            "modified": fetched.modified,
+            "status": fetched.status,
+            "message": fetched.message,
+            "checked_at": time.time(),
+            "added": len(report.added),
+            "updated": len(report.updated),
+        }
+        self.store.set_meta(FEEDS_META_KEY, json.dumps(states))
+        report.took_ms = round((time.perf_counter() - started) * 1000, 1)
+        return fetched, report
+
+    def feed_states(self) -> dict[str, dict[str, Any]]:
+        """Each polled feed's validators and last result, by URL."""
+        raw = self.store.get_meta(FEEDS_META_KEY)
+        try:
+            states = json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+        return states if isinstance(states, dict) else {}
 
     def _read(
         self,

@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", parents=[common], help="read article files into the archive")
     p.add_argument("paths", nargs="*", help="files or folders (default: the articles folder)")
+    p.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="ingest this RSS or Atom feed once (repeatable); no files are read then",
+    )
 
     p = sub.add_parser("search", parents=[common], help="search the archive's passages")
     p.add_argument("query", nargs="?", default=None, help="keywords, typos welcome")
@@ -82,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         " (check the channel first)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--all", action="store_true", help="with --dry-run: every story, not just the top ones"
+    )
 
     p = sub.add_parser("serve", parents=[common], help="run the Slack bot")
     p.add_argument("--port", type=int, default=None, help="HTTP mode port (env PORT, 3000)")
@@ -102,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="target", required=True, help="SQLite file or postgresql:// URL")
 
     sub.add_parser("console", parents=[common], help="talk to the bot here, without Slack")
+    sub.add_parser("feeds", parents=[common], help="list the feeds and their last poll")
     sub.add_parser("doctor", parents=[common], help="check configuration, Slack and storage")
     return parser
 
@@ -272,12 +283,56 @@ def print_result(result: SearchResult, out: TextIO, totals: dict[int, int] | Non
 
 # -- commands ----------------------------------------------------------------------------------
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    if args.feed and args.paths:
+        raise CliError("give files/folders or --feed URLs, not both")
     archive = open_archive(settings)
     try:
+        if args.feed:
+            return _ingest_feeds(archive, args.feed)
         report = archive.ingest(args.paths or None, progress=_progress(sys.stderr))
     finally:
         archive.close()
     print_ingest_report(report, sys.stdout)
+    return 0
+
+
+def _ingest_feeds(archive: Archive, urls: Sequence[str]) -> int:
+    """Each feed once; a failing feed is one line on stderr and never stops the others."""
+    failed = 0
+    for url in urls:
+        fetched, report = archive.ingest_feed(url)
+        if fetched.status == "error":
+            failed += 1
+            print(f"newsbot: feed {url}: {fetched.message}", file=sys.stderr)
+            continue
+        print(f"{url}: {fetched.message}", file=sys.stdout)
+        print_ingest_report(report, sys.stdout)
+    return 1 if failed else 0
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    archive = open_archive(settings)
+    try:
+        states = archive.feed_states()
+    finally:
+        archive.close()
+    urls = list(dict.fromkeys([*settings.feeds, *states]))
+    if not urls:
+        print("no feeds: set NEWSBOT_FEEDS, or try `newsbot ingest --feed URL`")
+        return 0
+    from datetime import UTC, datetime
+
+    for url in urls:
+        state = states.get(url)
+        configured = "" if url in settings.feeds else "  (not in NEWSBOT_FEEDS)"
+        if not state:
+            print(f"{url}  never polled{configured}")
+            continue
+        when = datetime.fromtimestamp(float(state.get("checked_at") or 0), UTC)
+        print(
+            f"{url}  {state.get('status')}: {state.get('message')}"
+            f"  (last poll {when:%Y-%m-%d %H:%M} UTC){configured}"
+        )
     return 0
 
 
@@ -354,11 +409,13 @@ def _fresh_archive(settings: Settings) -> Archive:
     return archive
 
 
-def digest_builder(archive: Archive) -> Callable[[datetime, datetime, date], Digest]:
+def digest_builder(
+    archive: Archive, *, all_stories: bool = False
+) -> Callable[[datetime, datetime, date], Digest]:
     """``build(since, until, digest_date)`` for the delivery core, over this archive."""
     from bot.service import Service
 
-    return Service(archive.settings, archive).build_digest
+    return Service(archive.settings, archive).digest_builder(all_stories=all_stories)
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
@@ -367,10 +424,12 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.resend and not args.post:
         raise CliError("--resend goes with --post")
+    if args.all and args.post:
+        raise CliError("--all goes with --dry-run (a posted digest has a See all button)")
     service = Service(settings, _fresh_archive(settings))
     try:
         if not args.post:
-            preview = service.preview_digest()
+            preview = service.preview_digest(all_stories=args.all)
             if args.json:
                 print(
                     json.dumps(
@@ -406,6 +465,9 @@ def print_digest(preview: DigestPreview, out: TextIO) -> None:
         print(f"\n{n}. {story.headline}", file=out)
         for sentence in story.summary:
             print(f"   {sentence}", file=out)
+        if story.disagreements:
+            lines = "; ".join(d.line() for d in story.disagreements)
+            print(f"   Sources differ: {lines}", file=out)
         for source in story.sources:
             byline = " · ".join(
                 x
@@ -490,6 +552,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "ingest": cmd_ingest,
+    "feeds": cmd_feeds,
     "search": cmd_search,
     "summarize": cmd_summarize,
     "digest": cmd_digest,

@@ -6,18 +6,25 @@ adapter decides how it looks. This module only decides what it says.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bot.figures import Disagreement, Report, figures, numbers, story_facts
 from bot.models import StoredArticle
 from bot.store import Store
-from bot.stories import StoryInput, cosine, group_stories, vectors
-from bot.summarize import summarize_story
+from bot.stories import StoryInput, cosine, group_stories, same_thing, vectors
+from bot.summarize import split_sentences, summarize_story
 
 SUMMARY_SENTENCES = 3
 MAX_SUMMARY_CHARS = 700  # a longer 3-sentence summary is cut to 2 sentences
+# A headline that labels a view rather than a report: it never leads a story that has a report.
+_COMMENT = re.compile(
+    r"^\W*(?:opinion|analysis|comment|commentary|editorial|column|viewpoint|view|letters?)\s*[:|–—-]",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +32,7 @@ class Story:
     headline: str
     summary: tuple[str, ...]
     sources: tuple[StoredArticle, ...]  # the headline's article first
+    disagreements: tuple[Disagreement, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +40,17 @@ class Digest:
     date: date
     since: datetime
     until: datetime
-    stories: tuple[Story, ...]  # the top stories, most covered first
+    stories: tuple[Story, ...]  # the top stories, biggest news first
     more: int  # stories beyond ``stories`` (counted, not summarised)
     total_articles: int
 
     @property
     def empty(self) -> bool:
         return self.total_articles == 0
+
+    @property
+    def total_stories(self) -> int:
+        return len(self.stories) + self.more
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +62,31 @@ class _Item:
     def when(self) -> datetime:
         return self.article.published or self.article.first_seen
 
+    @property
+    def outlet(self) -> str:
+        a = self.article
+        return a.source or a.editor or a.author or a.path
+
+
+Grouping = Callable[[Sequence[StoryInput[_Item]]], list[list[StoryInput[_Item]]]]
+
+
+def is_comment(headline: str) -> bool:
+    """True for an "Opinion:", "Analysis:" or "Comment:" headline (a view, not a report)."""
+    return bool(_COMMENT.match(headline))
+
 
 def _require_aware(name: str, value: datetime) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {value.isoformat()}")
 
 
-def _order_story(items: list[_Item]) -> list[_Item]:
-    """The most representative article first (its headline leads the story), then by time.
+def _order_story(items: list[_Item], stale: frozenset[int] = frozenset()) -> list[_Item]:
+    """The most representative straight news report first (its headline leads), then by time.
 
-    Representative: closest to the story's common vocabulary; a question headline ("Has ...?")
-    only leads when every headline is one.
+    Representative: closest to the story's common vocabulary. An "Opinion:"/"Analysis:" piece,
+    a question headline ("Has ...?") or a headline with a superseded figure ("at least seven
+    dead" when later reports say 12) only leads when the story has nothing else.
     """
     if len(items) == 1:
         return items
@@ -69,7 +95,9 @@ def _order_story(items: list[_Item]) -> list[_Item]:
     ranked = sorted(
         range(len(items)),
         key=lambda k: (
+            is_comment(items[k].article.title),
             items[k].article.title.rstrip().endswith("?"),
+            any(f.value in stale for f in figures(items[k].article.title)),
             -round(fit[k], 6),
             items[k].when,
             items[k].article.id,
@@ -80,12 +108,60 @@ def _order_story(items: list[_Item]) -> list[_Item]:
     return [lead, *rest]
 
 
-def _summary(items: Sequence[_Item], sentences: int) -> tuple[str, ...]:
-    articles = [(i.article.title, i.paragraphs) for i in items]
-    summary = summarize_story(articles, n=sentences)
+def _sentences(item: _Item) -> tuple[str, ...]:
+    return (item.article.title, *(s for p in item.paragraphs for s in split_sentences(p)))
+
+
+def facts(sentence: str) -> frozenset[str]:
+    """What a sentence states that another must not state again: its figures (numbers, money,
+    scores) and what they count ("12 dead" and "Fourteen people died" are one fact, told
+    twice; the disagreement line gives both)."""
+    kinds = {f"{f.role}|{f.noun}|{f.year}" for f in figures(sentence)}
+    return numbers(sentence) | kinds
+
+
+def _summary(items: Sequence[_Item], sentences: int, stale: frozenset[int]) -> tuple[str, ...]:
+    """Sentences from the story's news reports (views only when there is nothing else), never
+    one with a superseded figure, never two sharing a figure."""
+    news = [i for i in items if not is_comment(i.article.title)] or list(items)
+    articles = [(i.article.title, i.paragraphs) for i in news]
+
+    def outdated(sentence: str) -> bool:
+        return any(f.value in stale for f in figures(sentence))
+
+    def run(n: int) -> list[str]:
+        return summarize_story(articles, n=n, facts=facts, stale=outdated, same=same_thing)
+
+    summary = run(sentences)
     if len(summary) > 2 and sum(len(s) for s in summary) > MAX_SUMMARY_CHARS:
-        summary = summarize_story(articles, n=2)
+        summary = run(2)
     return tuple(summary)
+
+
+def _story(group: list[_Item], sentences: int) -> Story:
+    reports = [Report(i.article.path, i.outlet, i.when, _sentences(i)) for i in group]
+    facts = story_facts(reports)
+    ordered = _order_story(group, facts.stale)
+    return Story(
+        headline=ordered[0].article.title,
+        summary=_summary(ordered, sentences, facts.stale),
+        sources=tuple(i.article for i in ordered),
+        disagreements=facts.disagreements,
+    )
+
+
+def news_value(group: Sequence[_Item]) -> tuple[float, ...]:
+    """Sort key, biggest news first: reports plus distinct outlets, then the latest report."""
+    outlets = len({i.outlet for i in group})
+    return (
+        -(len(group) + outlets),
+        -max(i.when.timestamp() for i in group),
+        min(i.article.id for i in group),
+    )
+
+
+def _group(items: Sequence[StoryInput[_Item]]) -> list[list[StoryInput[_Item]]]:
+    return group_stories(items)
 
 
 def build_digest(
@@ -93,41 +169,38 @@ def build_digest(
     since: datetime,
     until: datetime,
     digest_date: date,
-    max_stories: int = 10,
+    max_stories: int | None = 10,
     sentences: int = SUMMARY_SENTENCES,
+    *,
+    grouping: Grouping = _group,
 ) -> Digest:
     """The digest of the articles first seen in ``[since, until)``.
 
-    Stories are ranked by how many articles tell them, then by their latest article; the top
-    ``max_stories`` are summarised and the rest only counted in ``more``.
+    Stories are ranked by news value (``news_value``); the top ``max_stories`` (all of them when
+    None) are summarised and the rest only counted in ``more``.
     """
     _require_aware("since", since)
     _require_aware("until", until)
-    if max_stories < 0:
+    if max_stories is not None and max_stories < 0:
         raise ValueError(f"max_stories must be 0 or more, got {max_stories}")
     articles = store.articles(seen_since=since, seen_until=until)
     # Oldest first, so a story's first report is met first when grouping.
     articles.sort(key=lambda a: (a.first_seen, a.id))
     items = [_Item(a, tuple(p.text for p in store.passages_of(a.id))) for a in articles]
-    groups = group_stories([StoryInput(i.article.title, " ".join(i.paragraphs), i) for i in items])
-    stories = [[member.item for member in group] for group in groups]
-    stories.sort(
-        key=lambda g: (
-            -len(g),
-            -max(i.when.timestamp() for i in g),
-            min(i.article.id for i in g),
+    inputs = [
+        StoryInput(
+            i.article.title,
+            " ".join(i.paragraphs),
+            i,
+            lead=i.paragraphs[0] if i.paragraphs else "",
+            when=i.article.published,  # unknown dates are not compared
         )
-    )
-    top = []
-    for group in stories[:max_stories]:
-        ordered = _order_story(group)
-        top.append(
-            Story(
-                headline=ordered[0].article.title,
-                summary=_summary(ordered, sentences),
-                sources=tuple(i.article for i in ordered),
-            )
-        )
+        for i in items
+    ]
+    stories = [[member.item for member in group] for group in grouping(inputs)]
+    stories.sort(key=news_value)
+    limit = len(stories) if max_stories is None else max_stories
+    top = [_story(group, sentences) for group in stories[:limit]]
     return Digest(
         date=digest_date,
         since=since,
@@ -159,6 +232,15 @@ def digest_to_json(d: Digest, channels: Sequence[str]) -> dict[str, Any]:
                         "published": _iso(a.published),
                     }
                     for a in s.sources
+                ],
+                "disagreements": [
+                    {
+                        "what": d.what,
+                        "values": [
+                            {"value": c.value, "path": c.path, "source": c.source} for c in d.values
+                        ],
+                    }
+                    for d in s.disagreements
                 ],
             }
             for s in d.stories

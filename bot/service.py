@@ -32,6 +32,7 @@ log = logging.getLogger("newsbot.service")
 
 ROLES = ("all", "web", "scheduler")
 FOLLOW_SECONDS = 1.0  # how often a worker looks for changes made elsewhere (goal: 5 s)
+DIGEST_STORIES = 10  # stories in a posted digest (its See all button shows the rest)
 
 
 class ServiceError(Exception):
@@ -78,10 +79,19 @@ class Service:
         self.archive.close()
 
     # -- the digest ------------------------------------------------------------------------------
-    def build_digest(self, since: datetime, until: datetime, day: date) -> Digest:
+    def digest_builder(
+        self, *, all_stories: bool = False
+    ) -> Callable[[datetime, datetime, date], Digest]:
+        """``build(since, until, day)``: the top stories (all of them with ``all_stories``)."""
         from bot.digest import build_digest
 
-        return build_digest(self.archive.store, since, until, day)
+        limit = None if all_stories else DIGEST_STORIES
+        return lambda since, until, day: build_digest(
+            self.archive.store, since, until, day, max_stories=limit
+        )
+
+    def build_digest(self, since: datetime, until: datetime, day: date) -> Digest:
+        return self.digest_builder()(since, until, day)
 
     @property
     def poster(self) -> SlackDigestPoster:
@@ -106,11 +116,14 @@ class Service:
             find_existing=self.poster.find_existing,
         )
 
-    def preview_digest(self, now: datetime | None = None) -> DigestPreview:
+    def preview_digest(
+        self, now: datetime | None = None, *, all_stories: bool = False
+    ) -> DigestPreview:
         """The next digest as it would be posted now (nothing posted, the ledger untouched)."""
         from bot.delivery import preview_digest
 
-        return preview_digest(self.settings, self.archive.store, self.build_digest, now=now)
+        build = self.digest_builder(all_stories=all_stories)
+        return preview_digest(self.settings, self.archive.store, build, now=now)
 
     def post_digest_now(self, *, resend: bool = False) -> list[DeliveryResult]:
         """``newsbot digest --post``: today's digest now, through the same ledger."""
@@ -126,15 +139,24 @@ class Service:
         )
 
     def start_jobs(self) -> Callable[[], None]:
-        """The active scheduler's jobs: rescan now, then the digest and rescan schedule."""
+        """The active scheduler's work: rescan now, watch the articles folder, poll the feeds,
+        and run the digest and rescan schedule. Returns what stops it all (stepping down)."""
+        from bot.arrivals import start_arrivals
         from bot.schedule import start_scheduler, stop_scheduler
 
         try:
             self.archive.refresh_if_stale()
         except Exception as exc:
             log.error("rescan of the articles folder failed: %s", exc)
+        arrivals = threading.Event()
+        start_arrivals(self.settings, self.archive, arrivals)
         scheduler = start_scheduler(self.settings, self.run_digest, self.archive.refresh_if_stale)
-        return lambda: stop_scheduler(scheduler)
+
+        def stop() -> None:
+            arrivals.set()
+            stop_scheduler(scheduler)
+
+        return stop
 
     # -- serving ---------------------------------------------------------------------------------
     def serve(

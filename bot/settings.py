@@ -37,6 +37,8 @@ class Settings:
     index_dir: Path | None = None
     articles_dir: Path = Path(DEFAULT_ARTICLES_DIR)
     rescan_minutes: int = 10
+    feeds: tuple[str, ...] = ()  # RSS / Atom URLs polled while the bot runs
+    feed_minutes: int = 15
     log_level: str = "WARNING"
     # Slack. Secrets are kept out of repr() so they never reach a log or a traceback.
     bot_token: str | None = field(default=None, repr=False)
@@ -162,6 +164,11 @@ class Settings:
                     "open the channel's details in Slack to copy it)"
                 )
 
+        feeds = tuple(u for u in re.split(r"[\s,]+", get("NEWSBOT_FEEDS") or "") if u)
+        for url in feeds:
+            if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+                problems.append(f"NEWSBOT_FEEDS: {url!r} is not an http(s) URL")
+
         skip_raw = (get("DIGEST_SKIP_EMPTY") or "false").lower()
         if skip_raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             problems.append(f"DIGEST_SKIP_EMPTY={skip_raw!r} must be true or false")
@@ -186,6 +193,8 @@ class Settings:
             index_dir=Path(index_dir) if index_dir else None,
             articles_dir=Path(get("NEWSBOT_ARTICLES_DIR") or DEFAULT_ARTICLES_DIR),
             rescan_minutes=integer("NEWSBOT_RESCAN_MINUTES", 10, 0, 24 * 60),
+            feeds=feeds,
+            feed_minutes=integer("NEWSBOT_FEED_MINUTES", 15, 1, 24 * 60),
             log_level=log_level,
             bot_token=token("SLACK_BOT_TOKEN", "xoxb-"),
             app_token=token("SLACK_APP_TOKEN", "xapp-"),

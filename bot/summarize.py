@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -350,15 +350,29 @@ def similarity(a: str, b: str) -> float:
 
 
 def _select(
-    pool: Sequence[tuple[float, Sentence]], n: int, redundancy: float, duplicate: float = 0.9
+    pool: Sequence[tuple[float, Sentence]],
+    n: int,
+    redundancy: float,
+    duplicate: float = 0.9,
+    facts: Callable[[str], frozenset[str]] | None = None,
+    same: Callable[[str, str], bool] | None = None,
 ) -> list[int]:
-    """Greedy maximal marginal relevance: indices into ``pool`` of the ``n`` sentences picked."""
+    """Greedy maximal marginal relevance: indices into ``pool`` of the ``n`` sentences picked.
+
+    With ``facts`` (a sentence's figures), a sentence that repeats a figure already picked is
+    a repeat too, however differently it is worded; so is one for which ``same(it, picked)``.
+    """
     chosen: list[int] = []
+    said: set[str] = set()
     order = sorted(range(len(pool)), key=lambda i: -pool[i][0])
     remaining = [i for i in order if pool[i][0] > -math.inf]
     while remaining and len(chosen) < n:
         best, best_value = -1, -math.inf
         for i in remaining:
+            if facts is not None and facts(pool[i][1].text) & said:
+                continue
+            if same is not None and any(same(pool[i][1].text, pool[c][1].text) for c in chosen):
+                continue
             overlap = max((similarity(pool[i][1].text, pool[c][1].text) for c in chosen), default=0)
             if overlap >= duplicate:
                 continue
@@ -369,6 +383,8 @@ def _select(
             break
         chosen.append(best)
         remaining.remove(best)
+        if facts is not None:
+            said.update(facts(pool[best][1].text))
     return chosen
 
 
@@ -392,12 +408,19 @@ def summarize_story(
     articles: Sequence[tuple[str, Sequence[str]]],
     n: int = 3,
     weights: Weights = DEFAULT_WEIGHTS,
+    *,
+    facts: Callable[[str], frozenset[str]] | None = None,
+    stale: Callable[[str], bool] | None = None,
+    same: Callable[[str, str], bool] | None = None,
 ) -> list[str]:
     """A summary of one story told by several articles, each ``(title, paragraphs)``.
 
     Each article's sentences are scored within that article; the best are then picked across
     articles with a redundancy penalty, so two outlets' versions of one fact appear once.
     Sentences come out grouped by article (in the order given), each article's in its own order.
+    ``facts`` gives a sentence's figures (no two picked sentences share one), ``same`` says two
+    sentences tell the same thing; a sentence for which ``stale`` is true (an outdated figure)
+    is never picked.
     """
     if n <= 0 or not articles:
         return []
@@ -406,8 +429,11 @@ def summarize_story(
     for a, (_title, paragraphs) in enumerate(articles):
         sentences = candidates(paragraphs)
         scores = score_sentences(sentences, n, weights)
+        if stale is not None:
+            pairs = zip(scores, sentences, strict=True)
+            scores = [-math.inf if stale(s.text) else v for v, s in pairs]
         pool.extend(zip(scores, sentences, strict=True))
         owner.extend([a] * len(sentences))
-    picked = _select(pool, n, weights.redundancy, duplicate=0.75)
+    picked = _select(pool, n, weights.redundancy, duplicate=0.75, facts=facts, same=same)
     picked.sort(key=lambda i: (owner[i], pool[i][1].index))
     return [pool[i][1].text for i in picked]

@@ -278,32 +278,9 @@ class SlackDriver:
         """Click a button from a reply's blocks; returns the next post: to the response_url,
         to the channel (chat.postMessage), or either (``wait_for``: response, post, any)."""
         response_url = response_url or self.fake.response_url()
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": "reporter", "team_id": TEAM_ID},
-            "api_app_id": APP_ID,
-            "token": "legacy-verification-token",
-            "container": {
-                "type": "message",
-                "message_ts": "1700000000.000100",
-                "channel_id": channel,
-                "is_ephemeral": ephemeral,
-            },
-            "trigger_id": f"trig.{uuid.uuid4().hex}",
-            "team": {"id": TEAM_ID, "domain": "fake"},
-            "channel": {"id": channel, "name": "newsroom"},
-            "response_url": response_url,
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": button["action_id"],
-                    "block_id": "blk",
-                    "text": button["text"],
-                    "value": button["value"],
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
+        payload = self.click_payload(
+            button, channel=channel, ephemeral=ephemeral, user=user, response_url=response_url
+        )
         posts_before = self._posts_to(channel)
         self.last_ack = self.deliver("interactive", payload)
         fake = self.fake
@@ -326,6 +303,44 @@ class SlackDriver:
 
         fake.wait_until(happened, timeout=5.0)
         return found[0]
+
+    def click_payload(
+        self,
+        button: dict[str, Any],
+        *,
+        channel: str = CHANNEL,
+        ephemeral: bool = True,
+        user: str = USER,
+        response_url: str | None = None,
+        message_ts: str = "1700000000.000100",
+    ) -> dict[str, Any]:
+        """The block_actions payload Slack sends for one click on ``button``."""
+        return {
+            "type": "block_actions",
+            "user": {"id": user, "username": "reporter", "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "token": "legacy-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel,
+                "is_ephemeral": ephemeral,
+            },
+            "trigger_id": f"trig.{uuid.uuid4().hex}",
+            "team": {"id": TEAM_ID, "domain": "fake"},
+            "channel": {"id": channel, "name": "newsroom"},
+            "response_url": response_url or self.fake.response_url(),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": button["action_id"],
+                    "block_id": "blk",
+                    "text": button["text"],
+                    "value": button["value"],
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
 
     def assert_quiet(self, seconds: float = 0.5) -> None:
         """Nothing new was posted anywhere for ``seconds``."""

@@ -20,6 +20,9 @@ FUZZ = settings(
 )
 
 
+# The bot's threads (retry jitter, Socket Mode client) use `random` while Hypothesis draws;
+# harmless here, and the warning would print the whole strategy.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_hostile_requests_over_http_get_clean_answers(slack_http, fake_slack):
     with FuzzRun(slack_http, fake_slack) as run:
 
@@ -41,7 +44,6 @@ def test_hostile_requests_over_http_get_clean_answers(slack_http, fake_slack):
     assert summary["5xx"] == summary["slow"] == summary["errors"] == 0
 
 
-# The Socket Mode client's threads use `random` while Hypothesis draws; harmless here.
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_hostile_envelopes_in_socket_mode_are_acknowledged_cleanly(slack, fake_slack):
     with FuzzRun(slack, fake_slack) as run:

@@ -44,6 +44,8 @@ HELP = """Type:
   KEYWORDS           a direct message to the bot
   :more              click "More results" on the last answer
   :share N           click "Share to channel" on result N of the last answer
+  :passages N        click "See passages" on story N of the last digest
+  :all               click "See all N stories" on the last digest
   :help  :quit"""
 
 
@@ -253,9 +255,14 @@ class Console:
 
     def _pick_button(self, line: str) -> dict[str, Any] | None:
         word, _, arg = line[1:].partition(" ")
-        wanted = {"more": "more_results", "share": "share_hit"}.get(word)
+        wanted = {
+            "more": "more_results",
+            "share": "share_hit",
+            "passages": "digest_passages",
+            "all": "digest_all",
+        }.get(word)
         buttons = [b for b in self.last_buttons if wanted and b["action_id"].startswith(wanted)]
-        if word == "share":
+        if word in ("share", "passages"):
             index = int(arg) - 1 if arg.strip().isdigit() else 0
             buttons = buttons[index : index + 1] if index >= 0 else []
         if wanted is None:
@@ -314,8 +321,11 @@ class Console:
             accessory = block.get("accessory")
             if accessory and accessory.get("type") == "button":
                 buttons.append(accessory)
-                n = sum(1 for b in buttons if b["action_id"].startswith("share_hit"))
-                hint = f":share {n}" if accessory["action_id"].startswith("share_hit") else ""
+                hint = ""
+                for prefix, word in (("share_hit", "share"), ("digest_passages", "passages")):
+                    if accessory["action_id"].startswith(prefix):
+                        n = sum(1 for b in buttons if b["action_id"].startswith(prefix))
+                        hint = f":{word} {n}"
                 self.print(self.style(f"  [{accessory['text']['text']}]  {hint}", "36"))
         elif kind == "context":
             line = "  ".join(self.mrkdwn(e.get("text", "")) for e in block.get("elements", []))
@@ -328,7 +338,9 @@ class Console:
             for element in block.get("elements", []):
                 if element.get("type") == "button":
                     buttons.append(element)
-                    hint = ":more" if element["action_id"] == "more_results" else ""
+                    hint = {"more_results": ":more", "digest_all": ":all"}.get(
+                        element["action_id"], ""
+                    )
                     self.print(self.style(f"[{element['text']['text']}]  {hint}", "36"))
 
 

@@ -8,11 +8,14 @@ escaped (``mrkdwn.escape``) before they are placed in any block.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
+
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from bot.models import Hit, SearchResult, StoredArticle
 from bot.slack import mrkdwn
@@ -42,6 +45,7 @@ MAX_QUERY_SHOWN = 200
 ACTION_SHARE = "share_hit"
 ACTION_MORE = "more_results"
 ACTION_DIGEST_PASSAGES = "digest_passages"
+ACTION_DIGEST_ALL = "digest_all"
 
 Block = dict[str, Any]
 
@@ -363,20 +367,23 @@ DIGEST_IDS_IN_BUTTON = 40
 
 
 def _story_sources(headline: str, sources: Sequence[StoredArticle]) -> str:
-    """'2 sources: <url|Title> (byline · date); …'. The article the headline came from is not
-    named again: just a link to it and its byline. Empty when there is nothing to add."""
+    """'2 sources: <url|Title> (byline · date); …', every source counted also listed.
+
+    The article the headline came from is not named again when a link or byline identifies it:
+    just a link to it and its byline; with neither, its title stands for it.
+    """
     shown = []
     for article in sources[:DIGEST_SOURCES_SHOWN]:
         meta = " · ".join(article_meta(article))
+        title = truncate_escaped(article.title, 120)
         if article.title.strip() == headline.strip():
             entry = link(article.url, "full article") if safe_url(article.url) else ""
-            entry = f"{entry} ({meta})" if entry and meta else entry or meta
+            entry = f"{entry} ({meta})" if entry and meta else entry or meta or title
         else:
             entry = link(article.url, truncate(article.title, 120)) + (f" ({meta})" if meta else "")
-        if entry:
-            shown.append(entry)
-    if not shown:
-        return ""
+        shown.append(entry or title)
+    if not shown or (len(sources) == 1 and shown[0] == truncate_escaped(headline, 120)):
+        return ""  # one source that the headline already names: nothing to add
     n = len(sources)
     text = f"{n} source{'s' if n != 1 else ''}: " + "; ".join(shown)
     if n > DIGEST_SOURCES_SHOWN:
@@ -391,18 +398,64 @@ def _sentence(text: str) -> str:
     return text + "." if text and text[-1].isalnum() else text
 
 
+def _differ_line(story: Any) -> str:
+    """':warning: Sources differ: death toll 12 (Coastal Wire) / 14 (Harbour Gazette)'."""
+    lines = [d.line() for d in getattr(story, "disagreements", ()) or ()]
+    if not lines:
+        return ""
+    return ":warning: Sources differ: " + escape("; ".join(lines))
+
+
+def _story_group(i: int, story: Any) -> list[Block]:
+    """One story: headline, summary and any "Sources differ" line, a passages button, sources."""
+    summary = " ".join(_sentence(s) for s in (story.summary or ()))
+    text = f"*{truncate_escaped(str(story.headline), 300)}*"
+    if summary:
+        text += "\n" + truncate_escaped(summary, SECTION_TEXT - 700)
+    if differ := _differ_line(story):
+        text += "\n" + cut_mrkdwn(differ, 280)
+    ids = [a.id for a in story.sources[:DIGEST_IDS_IN_BUTTON]]
+    accessory = button("See passages", f"{ACTION_DIGEST_PASSAGES}:{i}", json.dumps({"a": ids}))
+    group = [section(text, accessory)]
+    if sources := _story_sources(str(story.headline), story.sources):
+        group.append(context(sources))
+    return group
+
+
+def digest_all_value(digest: Any, shown: int) -> str:
+    """The "See all" button's value: the digest's window and date, and how many were shown."""
+    return json.dumps(
+        {
+            "d": digest.date.isoformat(),
+            "f": int(digest.since.timestamp()),
+            "u": math.ceil(digest.until.timestamp()),
+            "n": shown,
+        }
+    )
+
+
+def _see_all(digest: Any, shown: int, total: int) -> Block:
+    element = ButtonElement(
+        text=truncate(f"See all {total} stories", BUTTON_TEXT),
+        action_id=ACTION_DIGEST_ALL,
+        value=digest_all_value(digest, shown),
+    )
+    return ActionsBlock(elements=[element]).to_dict()
+
+
 def render_digest(digest: Any, *, note: str | None = None) -> tuple[str, list[Block]]:
     """The daily digest: one section per story (headline, summary, sources, a passages button).
 
     ``digest`` follows ``bot.digest.Digest``: ``date``, ``stories`` (each with ``headline``,
     ``summary`` sentences and ``sources`` articles) and ``more`` (stories left out by the
-    builder). Stories that do not fit Slack's limits are counted into the closing "and N more".
+    builder). Stories that do not fit Slack's limits are counted into the closing "and N more",
+    with a "See all N stories" button that posts the rest in the digest's thread.
     ``note`` (mrkdwn the bot wrote) goes under the header, e.g. to mark a preview.
     """
     stories = list(getattr(digest, "stories", ()) or ())
     day = getattr(digest, "digest_date", None) or getattr(digest, "date", None)
     title = f"Newsroom digest, {day.day} {day:%b %Y}" if day else "Newsroom digest"
-    b = _Builder(reserve_blocks=1, reserve_chars=300)
+    b = _Builder(reserve_blocks=2, reserve_chars=600)
     b.add({"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_TEXT]}})
     if note:
         b.add(context(note))
@@ -411,23 +464,39 @@ def render_digest(digest: Any, *, note: str | None = None) -> tuple[str, list[Bl
         return _fallback(f"{title}: nothing new."), b.blocks
     shown = 0
     for i, story in enumerate(stories):
-        summary = " ".join(_sentence(s) for s in (story.summary or ()))
-        text = f"*{truncate_escaped(str(story.headline), 300)}*"
-        if summary:
-            text += "\n" + truncate_escaped(summary, SECTION_TEXT - 400)
-        ids = [a.id for a in story.sources[:DIGEST_IDS_IN_BUTTON]]
-        accessory = button("See passages", f"{ACTION_DIGEST_PASSAGES}:{i}", json.dumps({"a": ids}))
-        group = [section(text, accessory)]
-        if sources := _story_sources(str(story.headline), story.sources):
-            group.append(context(sources))
-        if not b.add(*([divider()] if shown else []), *group):
+        if not b.add(*([divider()] if shown else []), *_story_group(i, story)):
             break
         shown += 1
     more = int(getattr(digest, "more", 0) or 0) + len(stories) - shown
     if more > 0:
         b.tail(context(f"and {more} more {'story' if more == 1 else 'stories'}"))
+        if hasattr(digest, "since") and hasattr(digest, "until") and day:
+            b.tail(_see_all(digest, shown, shown + more))
     headlines = "; ".join(str(s.headline) for s in stories[:shown])
     return _fallback(f"{title}: {headlines}"), b.blocks
+
+
+def digest_rest(stories: Sequence[Any], start: int) -> list[Message]:
+    """Stories ``start`` and on, numbered from ``start + 1``, as thread replies within limits."""
+    messages: list[Message] = []
+    b = _Builder(reserve_blocks=0, reserve_chars=200)
+    first = start
+    for n, story in enumerate(stories[start:], start):
+        group = [section(f"*{n + 1}.*"), *_story_group(n, story)]
+        if not b.add(*group):
+            if b.blocks:
+                messages.append(_rest_message(b.blocks, first, n))
+            b = _Builder(reserve_blocks=0, reserve_chars=200)
+            first = n
+            if not b.add(*group):  # one story alone too big: never, but never loop either
+                continue
+    if b.blocks:
+        messages.append(_rest_message(b.blocks, first, len(stories)))
+    return messages
+
+
+def _rest_message(blocks: list[Block], first: int, end: int) -> Message:
+    return Message(_fallback(f"Digest stories {first + 1}–{end}"), blocks)
 
 
 def channel_mention(channel_id: str) -> str:

@@ -1,9 +1,10 @@
-"""Buttons: Share to channel, More results (and the digest's passages button)."""
+"""Buttons: Share to channel, More results, and the digest's passages and "See all" buttons."""
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -11,6 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.archive import Archive
+from bot.digest import build_digest
+from bot.ledger import Claim, Ledger
 from bot.slack import payload, views
 from bot.slack.listeners import search_message
 
@@ -77,7 +80,90 @@ def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
     )
 
 
+MAX_EPOCH = 4_102_444_800  # 2100-01-01
+MAX_WINDOW = 40 * 86_400  # a digest covers a day or a long weekend, never weeks
+
+
+def parse_digest_all(action: dict[str, Any]) -> tuple[date, datetime, datetime, int] | None:
+    """The "See all" button's value (``views.digest_all_value``) as (date, since, until, shown),
+    or None when it is not one this bot could have made."""
+    try:
+        value = payload.button_value(action)
+        since = payload.int_field(value, "f", 0, MAX_EPOCH)
+        until = payload.int_field(value, "u", 0, MAX_EPOCH)
+        shown = payload.int_field(value, "n", 0, 1000)
+        day = date.fromisoformat(payload.str_field(value, "d", 10))
+    except ValueError:  # InvalidButton included
+        return None
+    if not since < until <= since + MAX_WINDOW:
+        return None
+    return day, datetime.fromtimestamp(since, UTC), datetime.fromtimestamp(until, UTC), shown
+
+
+def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, respond: Respond):
+    """Post the digest's remaining stories as replies in its thread, once per click.
+
+    The click is claimed in the delivery ledger (keyed by the message and the click's
+    ``action_ts``), so a repeated delivery of one click, in this process or another, posts
+    nothing. In an ephemeral preview there is no thread: the rest comes back privately.
+    """
+    parsed = parse_digest_all(action)
+    if parsed is None:
+        respond(
+            **views.notice("That button is out of date; run `/news digest` again.").as_kwargs(),
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    day, since, until, shown = parsed
+    store = archive.store
+    digest = build_digest(store, since, until, day, max_stories=None)
+    messages = views.digest_rest(digest.stories, min(shown, len(digest.stories)))
+    if not messages:
+        messages = [views.notice("No more stories: every story of this digest is shown above.")]
+    container = payload.as_dict(body.get("container"))
+    channel = payload.channel_of(body)
+    thread_ts = payload.as_str(payload.as_dict(body.get("message")).get("ts")) or payload.as_str(
+        container.get("message_ts")
+    )
+    if container.get("is_ephemeral") is not False or not (channel and thread_ts):
+        for message in messages:
+            respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
+        return
+    ledger = Ledger(store)
+    click = payload.as_str(action.get("action_ts")) or payload.as_str(body.get("trigger_id"))
+    click = (click or "")[:40]
+    claim = ledger.claim(f"{channel}/{thread_ts}/all/{click}", day)
+    if not isinstance(claim, Claim):
+        log.info("digest %s: the rest was already posted for this click", channel)
+        return
+    if not ledger.begin_post(claim, since, until):
+        return
+    ts = None
+    try:
+        for message in messages:
+            answer = client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                **message.as_kwargs(),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            ts = answer.get("ts")
+    except SlackApiError as exc:
+        ledger.mark_failed(claim, str((exc.response.data or {}).get("error")), in_doubt=True)
+        raise
+    ledger.mark_sent(claim, ts)
+
+
 def register(app: App, archive: Archive) -> None:
+    @app.action(views.ACTION_DIGEST_ALL)
+    def on_digest_all(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        digest_all(archive, body, action, client, respond)
+
     @app.action(re.compile(rf"^{views.ACTION_DIGEST_PASSAGES}(:\d+)?$"))
     def on_digest_passages(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
         ack()

@@ -91,7 +91,12 @@ def sources(req: CommandRequest) -> views.Message:
     """What the archive holds: counts and the newest articles."""
     archive = req.archive
     articles, passages = archive.counts()
-    return views.sources_view(archive.articles(), article_count=articles, passage_count=passages)
+    # Newest first by publication date (first seen when the file has none): ingest order is
+    # the order of the files on disk, not of the news.
+    newest = sorted(
+        archive.articles(), key=lambda a: (a.published or a.first_seen, a.id), reverse=True
+    )
+    return views.sources_view(newest, article_count=articles, passage_count=passages)
 
 
 def digest_preview(archive: Archive, now: datetime | None = None) -> views.Message:
