@@ -163,10 +163,12 @@ def test_two_web_workers_and_two_schedulers_on_postgres(cluster: dict) -> None:
     drivers = [HttpDriver(fake, url) for url in urls]
     for driver in drivers:
         assert "*Wagner*" in text_of(driver.command("/news", "wagner"))
-    (cluster["home"] / "articles" / "zz_new.txt").write_text(
+    # (outside the folder the active scheduler watches: this host's ingest is the only writer)
+    (cluster["home"] / "incoming").mkdir()
+    (cluster["home"] / "incoming" / "zz_new.txt").write_text(
         "Quokkas reach the newsroom\n\nA quokka delegation visited the quokkaville desk today.\n"
     )
-    ingest = run_cli(cluster["home"], ingest_env, "ingest")
+    ingest = run_cli(cluster["home"], ingest_env, "ingest", str(cluster["home"] / "incoming"))
     assert "added 1" in ingest.stdout, ingest.stdout + ingest.stderr
     for driver in drivers:
         wait_until(
