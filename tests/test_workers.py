@@ -238,3 +238,43 @@ def test_migrate_store_round_trip_sqlite_to_postgres_and_back(tmp_path: Path, pg
     finally:
         a.close()
         b.close()
+
+
+def test_readyz_is_503_until_the_index_caught_up_then_200(tmp_path: Path, pg_url: str) -> None:
+    """A worker whose index is behind the database is alive (/healthz 200) but not ready."""
+    from dataclasses import replace
+    from urllib.error import HTTPError
+
+    from conftest import bot_settings
+
+    from bot.archive import Archive
+    from bot.settings import Settings
+    from bot.slack.app import build_app
+    from bot.slack.serve import HttpServer
+
+    writer = Archive.open(
+        Settings(articles_dir=SEEDS, index_dir=tmp_path / "writer").with_database(pg_url)
+    )
+    writer.ingest()
+    with FakeSlack() as fake:
+        settings = bot_settings(fake, signing_secret=SIGNING_SECRET).with_database(pg_url)
+        worker = Archive.open(replace(settings, index_dir=tmp_path / "worker"), catch_up=False)
+        server = HttpServer(build_app(settings, worker), worker, host="127.0.0.1", port=0)
+        server.start()
+        try:
+            with pytest.raises(HTTPError) as info:
+                urlopen(server.url + "/readyz", timeout=5)
+            body = json.loads(info.value.read())
+            assert info.value.code == 503 and body["ready"] is False
+            assert body["store_position"] > body["index_position"] == 0
+            with urlopen(server.url + "/healthz", timeout=5) as alive:
+                assert alive.status == 200
+            worker.catch_up()
+            with urlopen(server.url + "/readyz", timeout=5) as resp:
+                body = json.loads(resp.read())
+            assert resp.status == 200 and body["ready"] is True and body["lag"] == 0
+            assert body["index_position"] == body["store_position"]
+        finally:
+            server.stop()
+            worker.close()
+            writer.close()
