@@ -23,8 +23,8 @@ import itertools
 import json
 import random
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from rapidfuzz.distance import OSA
@@ -90,6 +90,39 @@ class Query:
     clean: str
     typo: str
     typo_edits: int  # total edits applied over all words
+    # One keyword in another regular inflection than the paragraph has (attack -> attacked),
+    # then the same with typos in the other words; "" when no keyword has another form.
+    wordform: str = ""
+    wordform_typo: str = ""
+
+
+# Regular English inflection endings: two words are forms of each other when they share their
+# Snowball stem and differ only in these endings after a common beginning (attack / attacked,
+# economy / economies, rate / rating).
+REGULAR_ENDINGS = frozenset({"", "s", "es", "ed", "d", "ing", "y", "ies", "ied", "e"})
+
+
+def word_forms(words: Iterable[str]) -> dict[str, list[str]]:
+    """Each lower-case alphabetic word -> its other regular inflections among ``words``."""
+    from bot.text import stem
+
+    groups: dict[str, list[str]] = {}
+    for w in {w.lower() for w in words if w.isalpha() and w.isascii() and len(w) >= 3}:
+        groups.setdefault(stem(w), []).append(w)
+    forms: dict[str, list[str]] = {}
+    for group in groups.values():
+        for w in group:
+            others = sorted(o for o in group if o != w and _regular_pair(w, o))
+            if others:
+                forms[w] = others
+    return forms
+
+
+def _regular_pair(a: str, b: str) -> bool:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n >= 3 and a[n:] in REGULAR_ENDINGS and b[n:] in REGULAR_ENDINGS
 
 
 class Vocabulary:
@@ -269,7 +302,8 @@ def write_queries(
             num, _, text = line.rstrip("\n").partition("\t")
             if int(num) in wanted:
                 texts[int(num)] = text
-    made = [asdict(make_query(qrng, vocab, t, texts[t])) for t in targets]
+    forms = word_forms(vocab.words)
+    made = [asdict(make_query(qrng, vocab, t, texts[t], forms)) for t in targets]
     data = {"warmup": made[:warmup], "queries": made[warmup:]}
     (root / "queries.json").write_text(json.dumps(data))
 
@@ -298,8 +332,15 @@ def _words(text: str) -> Iterator[str]:
             yield w
 
 
-def make_query(rng: random.Random, vocab: Vocabulary, target: int, text: str) -> Query:
-    """2-4 distinctive words of the target paragraph, clean and with typos."""
+def make_query(
+    rng: random.Random,
+    vocab: Vocabulary,
+    target: int,
+    text: str,
+    forms: dict[str, list[str]] | None = None,
+) -> Query:
+    """2-4 distinctive words of the target paragraph, clean and with typos (and, given the
+    vocabulary's word forms, with one keyword in another form)."""
     words = list(dict.fromkeys(w.lower() for w in _words(text)))
     content = [w for w in words if w.isalpha() and w not in vocab.function and len(w) >= 3]
     # Rarest first (a reporter types the distinctive words); prefer words long enough for typos.
@@ -319,7 +360,44 @@ def make_query(rng: random.Random, vocab: Vocabulary, target: int, text: str) ->
         t, e = add_typos(rng, w)
         typoed.append(t)
         edits += e
-    return Query(target, " ".join(chosen), " ".join(typoed), edits)
+    query = Query(target, " ".join(chosen), " ".join(typoed), edits)
+    if forms:
+        content_words = [w for w in content if len(w) >= 4]
+        query = with_word_form(query, chosen, content_words, pool, forms, set(words))
+    return query
+
+
+def with_word_form(
+    query: Query,
+    chosen: list[str],
+    words: list[str],
+    pool: list[str],
+    forms: dict[str, list[str]],
+    present: set[str],
+) -> Query:
+    """The query with one keyword in another regular form that the paragraph does not have,
+    clean and with typos in the other words. ``words``: the paragraph's content words (no
+    function words), which may be swapped in when no keyword has another form. Its own
+    random stream (seeded by the target), so the clean and typo sets stay what they were."""
+    rng = random.Random(query.target * 7919 + 17)
+    present = present | set(chosen)  # the paragraph's words: the new form is not among them
+    chosen = list(chosen)
+
+    def other_forms(w: str) -> list[str]:
+        return [f for f in forms.get(w, ()) if f not in present]
+
+    spots = [i for i, w in enumerate(chosen) if other_forms(w)]
+    if not spots:  # swap in a distinctive word of the paragraph that has another form
+        extra = [w for w in pool + words if w not in chosen and other_forms(w)]
+        if not extra:
+            return query
+        chosen[rng.randrange(len(chosen))] = extra[0]
+        spots = [i for i, w in enumerate(chosen) if other_forms(w)]
+    i = rng.choice(spots)
+    formed = list(chosen)
+    formed[i] = rng.choice(other_forms(chosen[i]))
+    typoed = [w if j == i else add_typos(rng, w)[0] for j, w in enumerate(formed)]
+    return replace(query, wordform=" ".join(formed), wordform_typo=" ".join(typoed))
 
 
 def typo_budget(word: str) -> int:

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import tantivy
 from bot.articles import ArticleError, parse_article
 from bot.changes import Cursor
 from bot.feeds import FeedFetch, fetch_feed
-from bot.index import PassageIndex
+from bot.index import IndexRow, PassageIndex
 from bot.models import Article, IngestReport, Passage, SearchResult, StoredArticle
 from bot.search import PassageSearch
 from bot.settings import Settings
@@ -39,7 +39,10 @@ FEEDS_META_KEY = "feeds"
 BATCH = 500
 # Articles are written to the store in batches of BATCH, but the index is committed rarely: every
 # commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
-INDEX_COMMIT_ARTICLES = 50_000
+INDEX_COMMIT_PASSAGES = 1_000_000
+# Files that could not be read, with the size and mtime they had then (store meta): an unchanged
+# bad file is not re-read, and not reported again, by every search's freshness check.
+_SKIPPED_META = "skipped_files"
 Progress = Callable[[int, int], None]
 
 
@@ -95,8 +98,14 @@ class Archive:
         self._local = threading.local()
 
     # -- search --------------------------------------------------------------------------------
-    def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
-        return self.searcher.search(query, limit=limit, offset=offset)
+    def search(
+        self, query: str, limit: int = 5, offset: int = 0, sort: str = "relevance"
+    ) -> SearchResult:
+        return self.searcher.search(query, limit=limit, offset=offset, sort=sort)
+
+    def related(self, passage_id: int, limit: int = 5) -> SearchResult | None:
+        """The passages of other articles most like this one (None: no such passage)."""
+        return self.searcher.related(passage_id, limit=limit)
 
     # -- reading, for the adapters (they never hold a store themselves) -------------------------
     def article(self, article_id: int) -> StoredArticle | None:
@@ -104,6 +113,9 @@ class Archive:
 
     def articles(self, **window: Any) -> list[StoredArticle]:
         return self.store.articles(**window)
+
+    def article_by_path(self, path: str) -> StoredArticle | None:
+        return self.store.article_by_path(path)
 
     def passages_of(self, article_id: int) -> list[Passage]:
         return self.store.passages_of(article_id)
@@ -125,7 +137,7 @@ class Archive:
         log from where it stands. Returns the changes applied (or passages, for a build)."""
         with self._index_lock:
             cursor = Cursor.load(self.cursor_path)
-            if self.index.num_docs() == 0 and self.store.counts()[1]:
+            if self.index.needs_rebuild() and self.store.counts()[1]:
                 log.warning("search index missing or empty: building it from the database")
                 n = self._rebuild()
                 self.caught_up = True
@@ -138,11 +150,11 @@ class Archive:
                 cursor = (
                     Cursor.load(self.cursor_path) or Cursor()
                 )  # another process may have moved it
-                applied = self._apply_changes(writer, cursor)
+                applied, _ = self._apply_changes(writer, cursor)
                 self._commit_index(writer, cursor)
                 writer.wait_merging_threads()
             except BaseException:
-                writer.rollback()
+                self.index.rollback(writer)
                 raise
         if applied:
             log.info("search index caught up: %d changes applied", applied)
@@ -174,28 +186,33 @@ class Archive:
             self._commit_index(writer, Cursor(position=head))
             writer.wait_merging_threads()
         except BaseException:
-            writer.rollback()
+            self.index.rollback(writer)
             raise
         return n
 
-    def _apply_changes(self, writer: tantivy.IndexWriter, cursor: Cursor) -> int:
-        """Re-index every article the log says changed since ``cursor`` (uncommitted)."""
-        applied = 0
+    def _apply_changes(self, writer: tantivy.IndexWriter, cursor: Cursor) -> tuple[int, int]:
+        """Re-index every article the log says changed since ``cursor`` (uncommitted).
+        Returns (changes applied, passages indexed)."""
+        applied = passages = 0
         while changes := cursor.pending(self.store):
             ids = sorted({aid for _, aid in changes})
-            self.index.replace_articles(writer, ids, self._index_rows(ids))
+            passages += self.index.replace_articles(writer, ids, self._index_rows(ids))
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
-        return applied
+        return applied, passages
 
     def _commit_index(self, writer: tantivy.IndexWriter, cursor: Cursor) -> None:
-        writer.commit()
+        self.index.commit(writer)
         self.index.refresh()
         cursor.save(self.cursor_path)
 
-    def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[tuple[int, int, str, str]]:
-        for pid, aid, body, title in self.store.index_rows(article_ids):
-            yield pid, aid, index_text(body), index_text(title)
+    def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
+        # Rows come article by article: an article's headline and byline are tokenized once.
+        last, head, by = -1, "", ""
+        for pid, aid, body, title, byline, ts in self.store.index_rows(article_ids):
+            if aid != last:
+                last, head, by = aid, index_text(title), index_text(byline)
+            yield pid, aid, index_text(body), head, by, ts
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(
@@ -244,46 +261,94 @@ class Archive:
         """True when a file was added, changed or removed since the last ingest (stat only)."""
         files, roots, _ = self.scan(paths)
         states = self.store.file_states()
+        skipped = self._skipped()
         live = set()
         for f in files:
+            live.add(f.realpath)
+            if skipped.get(f.realpath) == [f.size, f.mtime_ns]:
+                continue  # still the file that could not be read: nothing new to say
             known = states.get(f.realpath)
             if known is None or known[3] or known[:2] != (f.size, f.mtime_ns):
                 return True
-            live.add(f.realpath)
         return any(
             not removed and real not in live and _under(real, roots)
             for real, (_, _, _, removed) in states.items()
         )
 
     def refresh_if_stale(self, progress: Progress | None = None) -> IngestReport | None:
-        return self.ingest(progress=progress) if self.is_stale() else None
+        """Ingest the articles folder if it changed; a file skipped before and unchanged since
+        is not read (or reported) again."""
+        return self.ingest(progress=progress, recheck=False) if self.is_stale() else None
+
+    def _skipped(self) -> dict[str, list[int]]:
+        try:
+            found = json.loads(self.store.get_meta(_SKIPPED_META) or "{}")
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def _remember_skipped(
+        self,
+        before: dict[str, list[int]],
+        files: list[_File],
+        report: IngestReport,
+        still_bad: set[str],
+    ) -> None:
+        bad = {path for path, _ in report.skipped}
+        after = {
+            f.realpath: [f.size, f.mtime_ns]
+            for f in files
+            if f.path in bad or f.realpath in still_bad
+        }
+        seen = {f.realpath for f in files}
+        # Skipped files not looked at this time (another folder) stay remembered.
+        after.update((real, stat) for real, stat in before.items() if real not in seen)
+        if after != before:
+            self.store.set_meta(_SKIPPED_META, json.dumps(after))
 
     def ingest(
-        self, paths: Sequence[str | Path] | None = None, progress: Progress | None = None
+        self,
+        paths: Sequence[str | Path] | None = None,
+        progress: Progress | None = None,
+        *,
+        recheck: bool = True,
     ) -> IngestReport:
         """Add new files, replace changed ones, retire missing ones. Idempotent; one bad file
-        never stops the rest."""
+        never stops the rest. ``recheck=False`` leaves out files skipped before and unchanged
+        since (neither read nor reported)."""
         started = time.perf_counter()
         with self._ingest_lock:
             files, roots, report = self.scan(paths)
             states = self.store.file_states()
-            parsed: list[tuple[_File, Article, str]] = []
-            seen: set[str] = set()
-            for done, f in enumerate(files, 1):
-                seen.add(f.realpath)
-                known = states.get(f.realpath)
-                if known and not known[3] and known[:2] == (f.size, f.mtime_ns):
-                    report.unchanged += 1
-                else:
-                    self._read(f, known, report, parsed)
-                if progress:
-                    progress(done, len(files))
+            skipped = self._skipped()
+            still_bad: set[str] = set()
+            seen = {f.realpath for f in files}
             removed = [
                 real
                 for real, (_, _, _, was_removed) in states.items()
                 if not was_removed and real not in seen and _under(real, roots)
             ]
-            self._write(parsed, removed, states, report)
+
+            def batches() -> Iterator[list[tuple[_File, Article, str]]]:
+                """Files read BATCH at a time: a big first ingest never holds every text."""
+                parsed: list[tuple[_File, Article, str]] = []
+                for done, f in enumerate(files, 1):
+                    known = states.get(f.realpath)
+                    if not recheck and skipped.get(f.realpath) == [f.size, f.mtime_ns]:
+                        still_bad.add(f.realpath)
+                    elif known and not known[3] and known[:2] == (f.size, f.mtime_ns):
+                        report.unchanged += 1
+                    else:
+                        self._read(f, known, report, parsed)
+                    if progress:
+                        progress(done, len(files))
+                    if len(parsed) >= BATCH:
+                        yield parsed
+                        parsed = []
+                yield parsed
+
+            self._write(batches(), removed, states, report)
+            self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
 
@@ -314,7 +379,7 @@ class Archive:
                                 entry.digest,
                             )
                         )
-                self._write(parsed, [], known, report)
+                self._write([parsed], [], known, report)
         states[url] = {
             "etag": fetched.etag,
             "modified": fetched.modified,
@@ -369,21 +434,26 @@ class Archive:
 
     def _write(
         self,
-        parsed: list[tuple[_File, Article, str]],
+        batches: Iterable[list[tuple[_File, Article, str]]],
         removed: list[str],
         states: dict[str, tuple[int, int, str, bool]],
         report: IngestReport,
     ) -> None:
-        if not parsed and not removed:
-            return
+        """Write the batches to the store (each in one transaction, logged in the change log),
+        then bring this process's index up to the log: its own changes and any other's."""
         store = self.store
+        writer: tantivy.IndexWriter | None = None
+        cursor = Cursor()
+        rows = 0
+        first = True
         with self._index_lock:
-            writer = self.index.writer()
             try:
-                cursor = Cursor.load(self.cursor_path) or Cursor()
-                rows = 0
-                for start in range(0, max(len(parsed), 1), BATCH):
-                    batch = parsed[start : start + BATCH]
+                for batch in batches:
+                    if not batch and not (first and removed):
+                        continue
+                    if writer is None:
+                        writer = self.index.writer()
+                        cursor = Cursor.load(self.cursor_path) or Cursor()
                     with store.transaction():
                         for f, article, digest in batch:
                             _, is_new = store.upsert_article(
@@ -392,19 +462,22 @@ class Archive:
                             known = states.get(f.realpath)
                             added = is_new or (known and known[3])
                             (report.added if added else report.updated).append(f.path)
-                        if start == 0:
+                        if first:
                             for real in removed:
                                 article_id = store.mark_removed(real)
                                 if article_id is not None:
                                     report.removed.append(_display(store, article_id, real))
-                    rows += self._apply_changes(writer, cursor)
-                    if rows >= INDEX_COMMIT_ARTICLES:
+                    first = False
+                    rows += self._apply_changes(writer, cursor)[1]
+                    if rows >= INDEX_COMMIT_PASSAGES:
                         self._commit_index(writer, cursor)
                         rows = 0
-                self._commit_index(writer, cursor)
-                writer.wait_merging_threads()
+                if writer is not None:
+                    self._commit_index(writer, cursor)
+                    writer.wait_merging_threads()
             except BaseException:
-                writer.rollback()
+                if writer is not None:
+                    self.index.rollback(writer)
                 raise
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -67,11 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="ingest this RSS or Atom feed once (repeatable); no files are read then",
     )
 
-    p = sub.add_parser("search", parents=[common], help="search the archive's passages")
+    p = sub.add_parser(
+        "search",
+        parents=[common],
+        help="search the archive's passages",
+        description='Query syntax: keywords (typos and word forms forgiven), "exact phrase",'
+        " -word to leave out, by:NAME (alias author:), after:YYYY-MM-DD, before:YYYY-MM-DD."
+        ' A query that starts with "-": newsbot search -- "-wagner mali".',
+    )
     p.add_argument("query", nargs="?", default=None, help="keywords, typos welcome")
     p.add_argument("--limit", type=int, default=5, help="how many hits (1-50, default 5)")
+    p.add_argument("--sort", choices=("relevance", "newest"), default="relevance", help="hit order")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--batch", type=Path, help="a file with one query per line")
+
+    p = sub.add_parser(
+        "related",
+        parents=[common],
+        help="the passages of other articles most like one passage",
+    )
+    p.add_argument("path", help="the article's path, as search prints it")
+    p.add_argument("paragraph", type=int, help="the paragraph, 1-based, as search prints it")
+    p.add_argument("--limit", type=int, default=5, help="how many hits (1-50, default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON (paragraphs 0-based)")
 
     p = sub.add_parser("summarize", parents=[common], help="summarize article files")
     p.add_argument("files", nargs="+", type=Path)
@@ -234,6 +253,8 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "score": hit.score,
         "author": hit.article.author,
         "published": hit.article.published.isoformat() if hit.article.published else None,
+        "url": hit.article.url,
+        "source": hit.article.source,
     }
 
 
@@ -242,6 +263,7 @@ def result_json(result: SearchResult) -> dict[str, Any]:
         "query": result.query,
         "corrected": result.corrected,
         "hits": [hit_json(h) for h in result.hits],
+        "hint": result.hint,
         "took_ms": result.took_ms,
     }
 
@@ -347,21 +369,62 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         except OSError as exc:
             raise CliError(f"cannot read {args.batch}: {exc.strerror or exc}") from exc
     else:
+        from bot.query import parse_query
+
+        if error := parse_query(args.query).error:
+            raise CliError(error)
         queries = [args.query]
     if not settings.articles_dir.is_dir():
         log.warning("no articles folder %s: searching what is stored", settings.articles_dir)
     archive = _fresh_archive(settings)
     try:
         for query in queries:
-            result = archive.search(query, limit=args.limit)
-            if args.json:
-                print(json.dumps(result_json(result), ensure_ascii=False), flush=True)
-            else:
-                if args.batch is not None:
-                    print(f"## {query}")
-                ids = {h.article.id for h in result.hits}
-                totals = {i: len(archive.passages_of(i)) for i in ids}
-                print_result(result, sys.stdout, totals)
+            result = archive.search(query, limit=args.limit, sort=args.sort)
+            if args.batch is not None and not args.json:
+                print(f"## {query}")
+            _print_hits(archive, result, args.json)
+    finally:
+        archive.close()
+    return 0
+
+
+def _print_hits(archive: Archive, result: SearchResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result_json(result), ensure_ascii=False), flush=True)
+        return
+    ids = {h.article.id for h in result.hits}
+    totals = {i: len(archive.passages_of(i)) for i in ids}
+    print_result(result, sys.stdout, totals)
+
+
+def cmd_related(args: argparse.Namespace, settings: Settings) -> int:
+    if not 1 <= args.limit <= 50:
+        raise CliError("--limit must be between 1 and 50")
+    archive = _fresh_archive(settings)
+    try:
+        article = archive.article_by_path(args.path) or archive.article_by_path(
+            os.path.realpath(args.path)
+        )
+        if article is None:
+            raise CliError(f"no article {args.path} in the archive (give the path search prints)")
+        passages = archive.passages_of(article.id)
+        if not 1 <= args.paragraph <= len(passages):
+            raise CliError(f"{args.path} has paragraphs 1 to {len(passages)}")
+        passage = passages[args.paragraph - 1]
+        result = archive.related(passage.id, limit=args.limit)
+        if result is None:
+            raise CliError(f"{args.path} paragraph {args.paragraph} is no longer in the archive")
+        if args.json:
+            doc = result_json(result)
+            doc["of"] = {
+                "path": article.path,
+                "paragraph": passage.position,
+                "title": article.title,
+            }
+            print(json.dumps(doc, ensure_ascii=False), flush=True)
+        else:
+            print(f"Passages like {article.path}, paragraph {args.paragraph} ({article.title}):\n")
+            _print_hits(archive, result, False)
     finally:
         archive.close()
     return 0
@@ -554,6 +617,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "feeds": cmd_feeds,
     "search": cmd_search,
+    "related": cmd_related,
     "summarize": cmd_summarize,
     "digest": cmd_digest,
     "serve": cmd_serve,

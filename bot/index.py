@@ -16,23 +16,15 @@ from pathlib import Path
 
 import tantivy
 
-from bot.text import ONE_TYPO_FROM
+from bot.text import STEM_ANALYZER, stem, stem_analyzer
+from bot.vocabulary import Vocabulary
 
-_SCHEMA_VERSION = "3"
-# The writer flushes a segment each time this much indexing memory fills, and every typo walk runs
-# once per segment: a large budget keeps a big first ingest in few segments (1M passages: 2, not 6).
-# tantivy takes memory for it only as documents arrive, so small ingests stay small.
-_WRITER_HEAP = 512 * 1024 * 1024
-
-# A fuzzy term query walks its field's whole term dictionary, and that walk is most of a typo
-# search's time. So each passage's words are also indexed by their first character, one field per
-# character, and a typo query walks only the words that start as the query word does (2-4x less
-# work). Words whose first letter differs are found apart (see _first_letter_typos), with the help
-# of a "tail" field that holds each word without its first letter.
-_FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
-_OTHER = "typo_other"
-_TAIL = "typo_tail"
-_TYPO_MIN_LEN = ONE_TYPO_FROM - 1  # the shortest word a typo query word can match
+_SCHEMA_VERSION = "6"
+# The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
+# vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
+_WRITER_HEAP = 256 * 1024 * 1024
+# How much of a typo match's BM25 counts beside its distance tier (1 apart): BM25 stays below 20.
+_TYPO_BM25 = 0.04
 # What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
 # well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
 _WORD = 10_000.0
@@ -52,35 +44,40 @@ class WordQuery:
     typos: int
 
 
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What every hit must satisfy, whatever the words: applied in the index (a post-filter over
+    a few candidates would lose hits)."""
+
+    phrases: tuple[tuple[str, ...], ...] = ()  # folded tokens, in order, in the body
+    excluded: tuple[str, ...] = ()  # folded tokens (any word form) the body must not have
+    authors: tuple[WordQuery, ...] = ()  # each must match a byline word (typos allowed)
+    after: int | None = None  # Unix seconds, inclusive (published, else first seen)
+    before: int | None = None  # Unix seconds, exclusive
+
+    @property
+    def narrows(self) -> bool:
+        """True when the filters alone select passages (a query may then have no keywords)."""
+        return bool(self.phrases or self.authors or self.after is not None or self.before)
+
+
+NO_FILTERS = Filters()
+# (passage id, article id, body, headline + standfirst + byline, byline, Unix seconds of the
+# article's date); texts as ``bot.text.index_text`` makes them.
+IndexRow = tuple[int, int, str, str, str, int]
+
+
 def _schema() -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     b.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
     b.add_integer_field("article_id", stored=False, indexed=True)
-    b.add_text_field("body", stored=False, tokenizer_name="whitespace", index_option="freq")
+    b.add_unsigned_field("ts", stored=False, indexed=True, fast=True)
+    # Positions for phrases; the stemmed copy of the body finds word forms (attack / attacked).
+    b.add_text_field("body", stored=False, tokenizer_name="whitespace", index_option="position")
+    b.add_text_field("stem", stored=False, tokenizer_name=STEM_ANALYZER, index_option="freq")
     b.add_text_field("title", stored=False, tokenizer_name="whitespace", index_option="freq")
-    # Membership only (no frequencies or positions): fuzzy matches score as constants anyway.
-    for field in (*(_typo_field(c) for c in _FIRST), _OTHER, _TAIL):
-        b.add_text_field(field, stored=False, tokenizer_name="whitespace", index_option="basic")
+    b.add_text_field("author", stored=False, tokenizer_name="whitespace", index_option="basic")
     return b.build()
-
-
-def _typo_field(token: str) -> str:
-    return f"typo_{token[0]}" if token[0] in _FIRST else _OTHER
-
-
-def _swap_first_two(word: str) -> str:
-    return word[1] + word[0] + word[2:]
-
-
-def _typo_fields(index_text: str) -> dict[str, str]:
-    """The distinct words long enough for typos, by first character, and their tails."""
-    groups: dict[str, list[str]] = {_TAIL: []}
-    tails = groups[_TAIL]
-    for token in set(index_text.split()):
-        if len(token) >= _TYPO_MIN_LEN:
-            groups.setdefault(_typo_field(token), []).append(token)
-            tails.append(token[1:])
-    return {field: " ".join(words) for field, words in groups.items()}
 
 
 class PassageIndex:
@@ -98,13 +95,21 @@ class PassageIndex:
             )
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, str(self.path), reuse=True)
+        self.index.register_tokenizer(STEM_ANALYZER, stem_analyzer())
+        self.vocab = Vocabulary(path / f"v{_SCHEMA_VERSION}-words")
+        self._new_words: set[str] = set()  # added since the last commit
         self._lock = threading.Lock()
         self._reloaded = 0.0
 
     def leftovers(self) -> list[Path]:
         """Files and folders of older index formats beside this one (safe to delete once no
         older newsbot runs on this database)."""
-        return sorted(p for p in self.path.parent.iterdir() if p != self.path)
+        mine = (self.path, self.vocab_path)
+        return sorted(p for p in self.path.parent.iterdir() if p not in mine)
+
+    @property
+    def vocab_path(self) -> Path:
+        return self.path.parent / f"v{_SCHEMA_VERSION}-words"
 
     # -- writing -------------------------------------------------------------------------------
     def writer(self, wait_seconds: float = 30.0) -> tantivy.IndexWriter:
@@ -127,28 +132,47 @@ class PassageIndex:
         self,
         writer: tantivy.IndexWriter,
         article_ids: Iterable[int],
-        rows: Iterable[tuple[int, int, str, str]],
+        rows: Iterable[IndexRow],
     ) -> int:
-        """Delete the given articles' documents and add ``rows`` (passage id, article id, body,
-        title as index text). Nothing is visible until ``writer.commit()``."""
+        """Delete the given articles' documents and add ``rows`` (``IndexRow``). Nothing is
+        visible until ``writer.commit()``."""
         for article_id in article_ids:
             writer.delete_documents_by_term("article_id", article_id)
         added = 0
-        for passage_id, article_id, body, title in rows:
-            writer.add_document(
-                tantivy.Document(
-                    passage_id=passage_id,
-                    article_id=article_id,
-                    body=body,
-                    title=title,
-                    **_typo_fields(body),
-                )
+        new_words = self._new_words
+        for passage_id, article_id, body, title, author, ts in rows:
+            doc = tantivy.Document(
+                passage_id=passage_id,
+                article_id=article_id,
+                body=body,
+                stem=body,
+                title=title,
+                author=author,
             )
+            doc.add_unsigned("ts", max(0, ts))  # a keyword argument would be a signed integer
+            writer.add_document(doc)
+            new_words.update(body.split())
             added += 1
         return added
 
+    def commit(self, writer: tantivy.IndexWriter) -> None:
+        """Commit the writer's changes, the vocabulary first (so it holds every indexed word)."""
+        self.vocab.add(self._new_words)
+        self._new_words = set()
+        writer.commit()
+
+    def rollback(self, writer: tantivy.IndexWriter) -> None:
+        self._new_words = set()
+        writer.rollback()
+
     def clear(self, writer: tantivy.IndexWriter) -> None:
+        """Delete every document (seen at the commit); the vocabulary is emptied at once."""
         writer.delete_all_documents()
+        self.vocab.clear()
+
+    def needs_rebuild(self) -> bool:
+        """True when the index is empty or its vocabulary is (a first start, a lost folder)."""
+        return self.num_docs() == 0 or self.vocab.num_words() == 0
 
     # -- reading -------------------------------------------------------------------------------
     def _searcher(self) -> tantivy.Searcher:
@@ -174,21 +198,29 @@ class PassageIndex:
         return s.doc_freq("body", token) + s.doc_freq("title", token)
 
     def search(
-        self, words: Sequence[WordQuery], *, limit: int, require_all: bool = True
+        self,
+        words: Sequence[WordQuery],
+        *,
+        limit: int,
+        require_all: bool = True,
+        filters: Filters = NO_FILTERS,
+        newest: bool = False,
     ) -> list[tuple[int, float]]:
-        """(passage id, score) for passages matching the words, best first.
+        """(passage id, score) for passages matching the words and the filters, best first (or
+        newest first: then the score is 0).
 
-        Each word matches the body or the headline/standfirst, exactly (boosted) or within its typo
-        budget. ``require_all`` makes every word required; otherwise any word will do.
+        Each word matches the body, exactly (boosted) or in another word form, or the
+        headline/standfirst/byline, or within its typo budget. ``require_all`` makes every word
+        required; otherwise any word will do. With no words, the filters alone choose.
         """
-        if not words:
-            return []
         occur = tantivy.Occur.Must if require_all else tantivy.Occur.Should
         clauses = [(occur, self._word_query(w)) for w in words]
-        return self._top(tantivy.Query.boolean_query(clauses), limit)
+        if not clauses and not filters.narrows:
+            return []
+        return self._top(self._filtered(clauses, filters), limit, newest=newest)
 
     def search_most_words(
-        self, words: Sequence[WordQuery], *, limit: int
+        self, words: Sequence[WordQuery], *, limit: int, filters: Filters = NO_FILTERS
     ) -> list[tuple[int, float, int]]:
         """(passage id, score, words matched) for passages with as many of the words as possible
         (typos allowed), most words first, then by score (Meilisearch's "words" rule).
@@ -203,25 +235,99 @@ class PassageIndex:
         for word in words:
             clauses.append((should, Q.const_score_query(self._word_query(word), _WORD)))
             clauses.append((should, self._exact_query(word)))
+        some_word = [(tantivy.Occur.Must, Q.boolean_query(clauses))]
         out = []
-        for passage_id, score in self._top(Q.boolean_query(clauses), limit):
+        for passage_id, score in self._top(self._filtered(some_word, filters), limit):
             matched = min(int(score // _WORD), len(words))
             out.append((passage_id, score - matched * _WORD, matched))
         return out
 
-    def _top(self, query: tantivy.Query, limit: int) -> list[tuple[int, float]]:
-        """(passage id, score) of the query's best ``limit`` documents."""
+    def related(
+        self, terms: Sequence[tuple[str, float]], *, exclude_article: int, limit: int
+    ) -> list[tuple[int, float]]:
+        """Passages of other articles that share the most weighty of ``terms`` (token, weight),
+        in any word form: a more-like-this query built from the passage's own terms."""
+        Q, should = tantivy.Query, tantivy.Occur.Should
+        clauses = [
+            (should, Q.boost_query(Q.term_query(self.schema, "stem", stem(t)), w)) for t, w in terms
+        ]
+        if not clauses:
+            return []
+        query = Q.boolean_query(
+            [
+                (tantivy.Occur.Must, Q.boolean_query(clauses)),
+                (
+                    tantivy.Occur.MustNot,
+                    Q.term_query(self.schema, "article_id", exclude_article),
+                ),
+            ]
+        )
+        return self._top(query, limit)
+
+    def knows(self, token: str) -> bool:
+        """True when some passage has the word, in this form or another, or its headline."""
+        s = self._searcher()
+        return bool(
+            s.doc_freq("body", token)
+            or s.doc_freq("stem", stem(token))
+            or s.doc_freq("title", token)
+        )
+
+    def body_doc_freq(self, token: str) -> int:
+        return self._searcher().doc_freq("body", token)
+
+    def _filtered(
+        self, clauses: list[tuple[tantivy.Occur, tantivy.Query]], filters: Filters
+    ) -> tantivy.Query:
+        Q, must, must_not = tantivy.Query, tantivy.Occur.Must, tantivy.Occur.MustNot
+        clauses = list(clauses)
+        for phrase in filters.phrases:
+            clauses.append((must, Q.phrase_query(self.schema, "body", list(phrase))))
+        for word in filters.authors:
+            clauses.append((must, self._author_query(word)))
+        if filters.after is not None or filters.before is not None:
+            low = max(0, filters.after or 0)
+            high = max(0, filters.before - 1) if filters.before is not None else 2**63 - 1
+            clauses.append(
+                (must, Q.range_query(self.schema, "ts", tantivy.FieldType.Unsigned, low, high))
+            )
+        if not clauses:  # filters that only exclude: start from every passage
+            clauses.append((must, Q.all_query()))
+        for token in filters.excluded:
+            clauses.append((must_not, Q.term_query(self.schema, "body", token)))
+            clauses.append((must_not, Q.term_query(self.schema, "stem", stem(token))))
+        return Q.boolean_query(clauses)
+
+    def _author_query(self, word: WordQuery) -> tantivy.Query:
+        Q, should = tantivy.Query, tantivy.Occur.Should
+        parts = [(should, Q.term_query(self.schema, "author", word.token))]
+        if word.typos:  # a byline field is small: one walk of its terms is cheap
+            parts.append((should, self._fuzzy("author", word.token, word.typos)))
+        return Q.boolean_query(parts)
+
+    def _top(
+        self, query: tantivy.Query, limit: int, *, newest: bool = False
+    ) -> list[tuple[int, float]]:
+        """(passage id, score) of the query's best (or newest: score 0) ``limit`` documents."""
         searcher = self._searcher()
+        if newest:
+            found = searcher.search(
+                query, limit, count=False, order_by_field="ts", order=tantivy.Order.Desc
+            )
+            return [(int(searcher.doc(a)["passage_id"][0]), 0.0) for _, a in found.hits]
         return [
             (int(searcher.doc(address)["passage_id"][0]), float(score))
             for score, address in searcher.search(query, limit, count=False).hits
         ]
 
     def _exact_query(self, word: WordQuery) -> tantivy.Query:
+        """The word as typed (boosted) or in another form (the stemmed body: an exact form
+        matches there too, so it scores above a word-form-only match), or in the headline."""
         Q, should = tantivy.Query, tantivy.Occur.Should
         return Q.boolean_query(
             [
                 (should, Q.boost_query(Q.term_query(self.schema, "body", word.token), 2.0)),
+                (should, Q.term_query(self.schema, "stem", stem(word.token))),
                 (should, Q.term_query(self.schema, "title", word.token)),
             ]
         )
@@ -230,45 +336,23 @@ class PassageIndex:
         Q, should = tantivy.Query, tantivy.Occur.Should
         parts = [(should, self._exact_query(word))]
         if word.typos:
-            # Typos in the body only (headline words are nearly always in the body too). Every
-            # typo match scores the same, whichever part of the index found it.
-            token = word.token
-            typo = [(should, self._fuzzy(_typo_field(token), token, word.typos))]
-            typo += [(should, q) for q in self._first_letter_typos(token, word.typos)]
-            parts.append((should, Q.const_score_query(Q.boolean_query(typo), 1.0)))
+            # Typos in the body only (headline words are nearly always in the body too). A typo
+            # match scores by its distance first (one typo 2, two typos 1), then a little of the
+            # corrected word's BM25: the closest word wins, never index order.
+            typos = []
+            for term, edits in self.vocab.expand(word.token, word.typos):
+                found = Q.term_query(self.schema, "body", term)
+                typos.append(
+                    Q.boolean_query(
+                        [
+                            (should, Q.const_score_query(found, 3.0 - edits)),
+                            (should, Q.boost_query(found, _TYPO_BM25)),
+                        ]
+                    )
+                )
+            if typos:
+                parts.append((should, Q.disjunction_max_query(typos)))
         return Q.boolean_query(parts)
-
-    def _first_letter_typos(self, token: str, typos: int) -> list[tantivy.Query]:
-        """Queries for the words within ``typos`` of token whose first letter is not token's.
-
-        Its first letter was replaced (the tail matches the rest of token), had a letter typed
-        before it (the tail matches token), was dropped (the word matches the rest of token) or
-        swapped with the second letter. With two typos each of those may come with one more typo
-        anywhere: one-typo walks of the tail field and of the second letter's field."""
-        Q = tantivy.Query
-        rest, swapped = token[1:], _swap_first_two(token)
-        term = Q.term_query
-        if typos == 1:
-            queries = [
-                term(self.schema, _TAIL, rest),
-                term(self.schema, _TAIL, token),
-                term(self.schema, "body", rest),
-            ]
-            if swapped != token:
-                queries.append(term(self.schema, "body", swapped))
-            return queries
-        queries = [
-            self._fuzzy(_TAIL, rest, 1),  # replaced
-            self._fuzzy(_TAIL, token, 1),  # one typed before it
-            # dropped: the word is rest with one typo; its own first letter right, or not
-            self._fuzzy(_typo_field(rest), rest, 1),
-            term(self.schema, _TAIL, rest[1:]),
-            term(self.schema, "body", rest[1:]),
-            term(self.schema, "body", _swap_first_two(rest)),
-        ]
-        if swapped != token:
-            queries.append(self._fuzzy(_typo_field(swapped), swapped, 1))  # swapped
-        return queries
 
     def _fuzzy(self, field: str, token: str, distance: int) -> tantivy.Query:
         return tantivy.Query.fuzzy_term_query(

@@ -7,52 +7,78 @@ few candidates, mark matched words and choose "did you mean" words.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.index import PassageIndex, WordQuery
-from bot.models import Hit, SearchResult
+from bot.index import Filters, PassageIndex, WordQuery
+from bot.models import Hit, SearchResult, StoredArticle
+from bot.query import parse_query
 from bot.store import Store
-from bot.text import edit_budget, iter_tokens, tokens, word_spans
+from bot.text import (
+    STOP_WORDS,
+    edit_budget,
+    iter_tokens,
+    query_budget,
+    stem,
+    tokens,
+    word_spans,
+)
 
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 12
 MAX_LIMIT = 50
 MAX_OFFSET = 10_000  # deeper pages would make the index rank offset + limit passages
+RELATED_TERMS = 12  # the passage's weightiest words a related-passages query asks for
+SORTS = ("relevance", "newest")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 EMPTY_HINT = "Type a few keywords to search the archive, e.g. “wagner mercenaries mali”."
 NOTHING_HINT = (
     "Nothing in the archive matches. Try fewer keywords, another spelling, or a broader word."
 )
-
+ONLY_EXCLUDED_HINT = "Add a keyword to search for, not only words to leave out (-word)."
 NO_MORE_HINT = "No more results."
+NOTHING_RELATED_HINT = "No passage of another article is like this one."
 
 
 class _Words:
-    """A text's word counts, and the words in it near each query word (computed once: ranking,
-    highlighting and "did you mean" all ask)."""
+    """A text's word counts, and the words in it near each query word or in another form of it
+    (computed once: ranking, highlighting and "did you mean" all ask)."""
 
-    __slots__ = ("_near", "counts")
+    __slots__ = ("_forms", "_near", "counts")
 
     def __init__(self, text: str) -> None:
         self.counts = Counter(tokens(text))
-        self._near: dict[str, list[tuple[str, int]]] = {}
+        self._near: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        self._forms: dict[str, list[str]] = {}
 
     def __contains__(self, word: str) -> bool:
         return word in self.counts
 
-    def near(self, word: str) -> list[tuple[str, int]]:
+    def near(self, word: str, budget: int) -> list[tuple[str, int]]:
         """(word in the text, edits) within the query word's typo budget."""
-        found = self._near.get(word)
+        key = (word, budget)
+        found = self._near.get(key)
         if found is None:
-            found = self._near[word] = _near(word, list(self.counts), edit_budget(word))
+            found = self._near[key] = _near(word, list(self.counts), budget)
+        return found
+
+    def forms(self, word: str) -> list[str]:
+        """The words of the text with the query word's stem (attacked for attack), itself too.
+        A stem never changes a word's first letter, so only those words are stemmed."""
+        found = self._forms.get(word)
+        if found is None:
+            target, first = stem(word), word[:1]
+            found = [t for t in self.counts if t[:1] == first and stem(t) == target]
+            self._forms[word] = found
         return found
 
 
@@ -62,59 +88,82 @@ class _Candidate:
     engine_score: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A parsed query, ready for the index: keywords with their typo budgets, and filters."""
+
+    text: str
+    words: list[str]  # keywords to require (stop words left out when there are others)
+    ranked: list[str]  # words that rank and highlight: keywords and phrase words
+    budgets: dict[str, int]
+    filters: Filters
+    notes: list[str]
+
+
 class PassageSearch:
     def __init__(self, index: PassageIndex, store: Callable[[], Store]) -> None:
         self.index = index
         self._store = store
 
-    def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
+    def search(
+        self, query: str, limit: int = 5, offset: int = 0, sort: str = "relevance"
+    ) -> SearchResult:
         started = time.perf_counter()
         limit = max(1, min(int(limit), MAX_LIMIT))
         offset = max(0, min(int(offset), MAX_OFFSET))
-        text = _CONTROL.sub(" ", query or "")
-        notes = []
-        if len(text) > MAX_QUERY_CHARS:
-            text = text[:MAX_QUERY_CHARS]
-            notes.append(f"Only the first {MAX_QUERY_CHARS} characters of the query were used.")
-        words = list(dict.fromkeys(tokens(text)))
-        if len(words) > MAX_WORDS:
-            words = words[:MAX_WORDS]
-            notes.append(f"Only the first {MAX_WORDS} words were used.")
-        if not words:
-            return SearchResult(query=query, hits=(), took_ms=_ms(started), hint=EMPTY_HINT)
-
+        newest = sort == "newest"
+        plan = _plan(query or "")
+        if isinstance(plan, str):
+            return SearchResult(query=query, hits=(), took_ms=_ms(started), hint=plan)
+        words, budgets, filters = plan.words, plan.budgets, plan.filters
         need = offset + limit
-        pool = max(need * 2, 10)  # the index ranks well; re-ranking a few more is enough
+        # The index ranks well: re-ranking a few more is enough. Newest first, the index's
+        # order is the answer, so one more than the page tells whether there is more.
+        pool = need + 1 if newest else max(need * 2, 10)
         found: dict[int, _Candidate] = {}
 
-        for pid, score in self.index.search([WordQuery(w, 0) for w in words], limit=pool):
-            found[pid] = _Candidate(pid, score)
-        fuzzy = [WordQuery(w, edit_budget(w)) for w in words]
-        # Typo expansion only when the exact query finds nothing (Typesense's typo_tokens_threshold
-        # of 1); fewer words only when no passage has them all, typos allowed (Meilisearch). Each
-        # tier asks for all words (an intersection: cheap however long the posting lists are);
-        # the last one ranks passages by how many words they have.
+        exact = [WordQuery(w, 0) for w in words]
+        # A word no passage has (in any form) cannot match exactly: straight to typos then.
+        if all(self.index.knows(w) for w in words):
+            for pid, score in self.index.search(exact, limit=pool, filters=filters, newest=newest):
+                found[pid] = _Candidate(pid, score)
+        fuzzy = [WordQuery(w, budgets[w]) for w in words]
+        # Typo expansion only when the exact query (word forms included) finds nothing
+        # (Typesense's typo_tokens_threshold of 1); fewer words only when no passage has them
+        # all, typos allowed (Meilisearch). Each tier asks for all words (an intersection: cheap
+        # however long the posting lists are); the last one ranks passages by how many words
+        # they have.
         if not found and any(w.typos for w in fuzzy):
-            for pid, score in self.index.search(fuzzy, limit=pool):
+            for pid, score in self.index.search(fuzzy, limit=pool, filters=filters, newest=newest):
                 found[pid] = _Candidate(pid, score)
         if not found and len(words) > 1:
-            for pid, score, _ in self.index.search_most_words(fuzzy, limit=pool):
+            for pid, score, _ in self.index.search_most_words(fuzzy, limit=pool, filters=filters):
                 found[pid] = _Candidate(pid, score)
 
-        hits, vocab, heads = self._rank(words, list(found.values()))
+        hits, vocab, heads, in_body = self._rank(plan.ranked, budgets, list(found.values()), newest)
+        if hits and not in_body and len(words) > 1:
+            # Every passage with all the words has them in its headline (or byline) only:
+            # passages that have some of the words themselves, as typed or in another form,
+            # come first.
+            for pid, score, _ in self.index.search_most_words(exact, limit=pool, filters=filters):
+                found.setdefault(pid, _Candidate(pid, score))
+            hits, vocab, heads, in_body = self._rank(
+                plan.ranked, budgets, list(found.values()), newest
+            )
         page = [
-            replace(h, spans=_spans(h.text, words, vocab[h.passage_id])) for h in hits[offset:need]
+            replace(h, spans=_spans(h.text, plan.ranked, budgets, vocab[h.passage_id]))
+            for h in hits[offset:need]
         ]
-        corrected = self._did_you_mean(text, words, hits[:10], vocab, heads)
+        corrected = self._did_you_mean(plan.text, words, budgets, hits[:10], vocab, heads)
         hint = None
         if not hits:
             hint = NOTHING_HINT
         elif not page:
             hint = NO_MORE_HINT
-        elif all(h.score < 10 for h in page):
+        elif words and all(h.score < 10 for h in page):
             hint = "No passage has all the keywords; showing the closest matches."
-        if notes:
-            hint = " ".join([*notes, hint] if hint else notes)
+        if plan.notes:
+            hint = " ".join([*plan.notes, hint] if hint else plan.notes)
         return SearchResult(
             query=query,
             hits=tuple(page),
@@ -125,13 +174,71 @@ class PassageSearch:
             has_more=len(hits) > need,
         )
 
+    def related(self, passage_id: int, limit: int = 5) -> SearchResult | None:
+        """The passages of other articles most like this one (None: no such passage).
+
+        A more-like-this query over the index: the passage's weightiest words (tf-idf, stop
+        words and numbers left out), each in any word form, ORed; BM25 ranks."""
+        started = time.perf_counter()
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        row = self._store().passages_by_id([passage_id]).get(passage_id)
+        if row is None:
+            return None
+        passage, article = row
+        counts = Counter(
+            t for t in tokens(passage.text) if len(t) > 2 and t.isalpha() and t not in STOP_WORDS
+        )
+        total = max(self.index.num_docs(), 1)
+        weights = []
+        for token, tf in counts.items():
+            df = self.index.body_doc_freq(token)
+            if df:
+                weights.append((token, (1 + math.log(tf)) * math.log(1 + total / df)))
+        weights.sort(key=lambda tw: (-tw[1], tw[0]))
+        terms = weights[:RELATED_TERMS]
+        top = terms[0][1] if terms else 1.0
+        found = self.index.related(
+            [(t, 1 + w / top) for t, w in terms], exclude_article=article.id, limit=limit
+        )
+        rows = self._store().passages_by_id([pid for pid, _ in found])
+        wanted = {stem(t) for t, _ in terms}
+        hits = []
+        for pid, score in found:
+            if pid not in rows:
+                continue
+            other, other_article = rows[pid]
+            shared = {t for t in tokens(other.text) if stem(t) in wanted}
+            hits.append(
+                Hit(
+                    article=other_article,
+                    paragraph=other.position,
+                    text=other.text,
+                    score=round(score, 3),
+                    spans=word_spans(other.text, shared),
+                    passage_id=pid,
+                )
+            )
+        return SearchResult(
+            query=f"related to: {article.title} (paragraph {passage.position + 1})",
+            hits=tuple(hits),
+            took_ms=_ms(started),
+            hint=None if hits else NOTHING_RELATED_HINT,
+        )
+
     def _rank(
-        self, words: list[str], candidates: list[_Candidate]
-    ) -> tuple[list[Hit], dict[int, _Words], dict[int, _Words]]:
-        """Hits best first, with the words of each passage and of each article's headline."""
+        self,
+        words: list[str],
+        budgets: dict[str, int],
+        candidates: list[_Candidate],
+        newest: bool = False,
+    ) -> tuple[list[Hit], dict[int, _Words], dict[int, _Words], set[int]]:
+        """Hits best (or newest) first, with the words of each passage and of each article's
+        headline, and the passages that have a query word themselves (not just the headline)."""
         rows = self._store().passages_by_id([c.passage_id for c in candidates])
+        idf = self._idf()
         top_engine = max((c.engine_score for c in candidates), default=1.0) or 1.0
-        scored: list[tuple[float, Hit]] = []
+        scored: list[tuple[tuple[float, ...], Hit]] = []
+        in_body: set[int] = set()
         vocab: dict[int, _Words] = {}
         heads: dict[int, _Words] = {}
         for cand in candidates:
@@ -142,51 +249,75 @@ class PassageSearch:
             body = vocab[passage.id] = _Words(passage.text)
             head = heads.get(article.id)
             if head is None:
-                head = heads[article.id] = _Words(f"{article.title} {article.dek or ''}")
-            quality = [_word_quality(w, body, head) for w in words]
-            coverage = sum(q > 0 for q in quality) / len(words)
-            # Every word present beats some words; exact beats typo; then BM25 decides.
-            score = 10 * coverage + 5 * sum(quality) / len(words) + cand.engine_score / top_engine
-            scored.append(
-                (
-                    score,
-                    Hit(
-                        article=article,
-                        paragraph=passage.position,
-                        text=passage.text,
-                        score=round(score, 3),
-                        spans=(),
-                        passage_id=passage.id,
-                    ),
+                head = heads[article.id] = _Words(
+                    " ".join(x for x in (article.title, article.dek, article.byline) if x)
                 )
+            quality = [_word_quality(w, budgets.get(w, 0), body, head, idf) for w in words]
+            coverage = sum(q > 0 for q in quality) / len(words) if words else 1.0
+            mean = sum(quality) / len(words) if words else 1.0
+            # Every word present beats some words; exact beats word form beats typo (the
+            # closest first); then BM25 decides.
+            score = 10 * coverage + 5 * mean + cand.engine_score / top_engine
+            hit = Hit(
+                article=article,
+                paragraph=passage.position,
+                text=passage.text,
+                score=round(score, 3),
+                spans=(),
+                passage_id=passage.id,
             )
-        scored.sort(key=lambda item: (-item[0], item[1].passage_id))
-        return [hit for _, hit in scored], vocab, heads
+            # A passage with none of the words (found through its headline) comes last.
+            if not words or any(q >= _IN_BODY for q in quality):
+                in_body.add(passage.id)
+            when = _timestamp(article) if newest else 0.0
+            scored.append(((-when, passage.id not in in_body, -score, passage.id), hit))
+        scored.sort(key=lambda item: item[0])
+        return [hit for _, hit in scored], vocab, heads, in_body
+
+    def _idf(self) -> Callable[[str], float]:
+        """A word's inverse document frequency over the index, 0-1 (cached for one search)."""
+        total = max(self.index.num_docs(), 1)
+        top = math.log(1 + total)
+        cache: dict[str, float] = {}
+
+        def idf(token: str) -> float:
+            found = cache.get(token)
+            if found is None:
+                df = max(self.index.doc_freq(token), 1)
+                found = cache[token] = math.log(1 + total / df) / top
+            return found
+
+        return idf
 
     def _did_you_mean(
         self,
         text: str,
         words: list[str],
+        budgets: dict[str, int],
         hits: list[Hit],
         vocab: dict[int, _Words],
         heads: dict[int, _Words],
     ) -> str | None:
-        """The query with each unknown word replaced by the word it matched in the top hits."""
+        """The query with each unknown word replaced by the word it matched in the top hits:
+        the closest one, then the most frequent there."""
         fixes: dict[str, str] = {}
         for word in words:
-            if edit_budget(word) == 0 or self.index.doc_freq(word) > 0:
+            budget = budgets.get(word, 0)
+            if budget == 0 or self.index.doc_freq(word) > 0:
                 continue
-            seen: Counter[str] = Counter()
+            if any(vocab[h.passage_id].forms(word) for h in hits):
+                continue  # found in another form: nothing to correct
+            seen: Counter[tuple[int, str]] = Counter()
             for hit in hits:
                 body = vocab[hit.passage_id]
-                for token, d in body.near(word):
+                for token, d in body.near(word, budget):
                     if d:
-                        seen[token] += (3 - d) * body.counts[token]
-                for token, d in heads[hit.article.id].near(word):
+                        seen[d, token] += body.counts[token]
+                for token, d in heads[hit.article.id].near(word, budget):
                     if d:
-                        seen[token] += 3 - d
+                        seen[d, token] += 1
             if seen:
-                fixes[word] = seen.most_common(1)[0][0]
+                (_, fixes[word]), _ = min(seen.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0]))
         if not fixes:
             return None
         out, last = [], 0
@@ -201,6 +332,50 @@ class PassageSearch:
         return " ".join("".join(out).split())
 
 
+def _plan(query: str) -> _Plan | str:
+    """The query parsed for the index, or the hint to answer instead."""
+    text = _CONTROL.sub(" ", query)
+    notes = []
+    if len(text) > MAX_QUERY_CHARS:
+        text = text[:MAX_QUERY_CHARS]
+        notes.append(f"Only the first {MAX_QUERY_CHARS} characters of the query were used.")
+    parsed = parse_query(text)
+    if parsed.error:
+        return parsed.error
+    budgets: dict[str, int] = {}
+    for start, end, token in iter_tokens(parsed.text):
+        budgets[token] = max(budgets.get(token, 0), query_budget(token, parsed.text[start:end]))
+    words = list(budgets)
+    if len(words) > MAX_WORDS:
+        words = words[:MAX_WORDS]
+        notes.append(f"Only the first {MAX_WORDS} words were used.")
+    # Function words are not required when the query has others (as Elasticsearch's english
+    # analyzer drops them); a phrase still holds them in place.
+    words = [w for w in words if w not in STOP_WORDS] or words
+    phrase_words = [t for p in parsed.phrases for t in p if t not in STOP_WORDS]
+    ranked = list(dict.fromkeys([*words, *phrase_words]))
+    filters = Filters(
+        phrases=parsed.phrases,
+        excluded=parsed.excluded,
+        authors=tuple(WordQuery(a, edit_budget(a)) for a in parsed.authors),
+        after=_day_start(parsed.after),
+        before=_day_start(parsed.before + timedelta(days=1)) if parsed.before else None,
+    )
+    if not words and not filters.narrows:
+        return ONLY_EXCLUDED_HINT if parsed.excluded else EMPTY_HINT
+    return _Plan(text, words, ranked, budgets, filters, notes)
+
+
+def _day_start(day: date | None) -> int | None:
+    if day is None:
+        return None
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def _timestamp(article: StoredArticle) -> float:
+    return (article.published or article.first_seen).timestamp()
+
+
 def _near(word: str, choices: list[str], budget: int) -> list[tuple[str, int]]:
     """(token, edits) for the choices within ``budget`` edits of word (C speed: rapidfuzz)."""
     if budget == 0 or not choices:
@@ -209,24 +384,48 @@ def _near(word: str, choices: list[str], budget: int) -> list[tuple[str, int]]:
     return [(token, int(d)) for token, d, _ in found]
 
 
-def _spans(text: str, words: list[str], body: _Words) -> tuple[tuple[int, int], ...]:
+def _spans(
+    text: str, words: list[str], budgets: dict[str, int], body: _Words
+) -> tuple[tuple[int, int], ...]:
+    """Where the matched words stand: as typed, in another form, or within their typo budget.
+    Stop words are never marked."""
     wanted = set(words)
     for word in words:
-        wanted.update(t for t, _ in body.near(word))
-    return word_spans(text, wanted)
+        wanted.update(body.forms(word))
+        wanted.update(t for t, _ in body.near(word, budgets.get(word, 0)))
+    return word_spans(text, wanted - STOP_WORDS)
 
 
-def _word_quality(word: str, body: _Words, head: _Words) -> float:
+_IN_BODY = 0.45  # a quality at or above this is a match in the passage itself
+
+
+def _word_quality(
+    word: str, budget: int, body: _Words, head: _Words, idf: Callable[[str], float]
+) -> float:
+    """How a word matched: exact 1.0 > word form 0.9 > one typo ~0.65 > two typos ~0.5 > the
+    headline only. Among typo matches of one distance, the corrected word's BM25 in the passage
+    decides (``_bm25``: never index order)."""
     if word in body:
         return 1.0
-    near = body.near(word)
+    if body.forms(word):
+        return 0.9
+    near = body.near(word, budget)
     if near:
-        return 0.8 - 0.15 * min(d for _, d in near)
-    if word in head:
-        return 0.5
-    if head.near(word):
-        return 0.4
+        d = min(d for _, d in near)
+        best = max(_bm25(body, t, idf) for t, e in near if e == d)
+        return 0.8 - 0.15 * d + 0.02 * best
+    if word in head or head.forms(word):
+        return 0.3
+    if head.near(word, budget):
+        return 0.2
     return 0.0
+
+
+def _bm25(body: _Words, token: str, idf: Callable[[str], float]) -> float:
+    """BM25 of one word in a passage (k1 1.2, b 0.75, a typical passage of 60 words), 0-2.2."""
+    tf = body.counts[token]
+    length = sum(body.counts.values())
+    return idf(token) * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / 60))
 
 
 def _ms(started: float) -> float:

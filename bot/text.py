@@ -9,18 +9,50 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Iterator
+from functools import lru_cache
 
-# A number with thousands separators or decimals ("2,700", "3.5"), or a run of word characters.
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+")
+import tantivy
+
+# A number with thousands separators or decimals and its unit ("2,700", "3.5", "7.6m"), or a run
+# of word characters ("42bn"). Currency and percent signs are not part of a token: "£42bn" is
+# "42bn", "4.2%" is "4.2", as a reporter types them with or without the sign.
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+[^\W\d_]*|\w+")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 # Slack and terminals send curly apostrophes; "country's" is indexed as "country".
 _POSSESSIVE = re.compile(r"['’]s\b")
 
 MAX_TOKEN_LEN = 40
-ONE_TYPO_FROM = 5  # letters a query word needs before one typo is forgiven
+ONE_TYPO_FROM = 4  # letters a query word needs before one typo is forgiven
 TWO_TYPOS_FROM = 9
-# Tokens that lower-casing alone does not finish: numbers and underscores (and overlong runs).
-_SECOND_LOOK = re.compile(r"[\d_]")
+NAME_TYPOS_FROM = 5  # a capitalised query word (a name) of this length gets one typo more
+
+# Function words (the usual English list, as Lucene's and NLTK's): never highlighted, not
+# required when a query has other words, and never what makes two passages related.
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself""".split()
+)
+_GROUPED = re.compile(r"\d,\d")  # a number with a thousands separator, maybe
+
+
+STEM_ANALYZER = "newsbot_stem"
+
+
+def stem_analyzer() -> tantivy.TextAnalyzer:
+    """Whitespace-separated folded tokens -> their English stems (for the index's stem field)."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+_STEMMER = stem_analyzer()
 
 
 def fold(text: str) -> str:
@@ -61,16 +93,19 @@ def tokens(text: str) -> list[str]:
     """The folded tokens of a text (as ``iter_tokens``, without offsets).
 
     The hot path of indexing and re-ranking: ASCII text (most news copy) is lower-cased whole,
-    which keeps its words as they are, so only numbers, underscores and overlong runs need a
-    second look."""
+    which keeps its words as they are, so only thousands separators ("2,700"), underscores and
+    overlong runs need a second look; in other text only the non-ASCII words are folded."""
     text = _POSSESSIVE.sub("", text)
-    if text.isascii():
-        found = _TOKEN.findall(text.lower())
-        if _SECOND_LOOK.search(text) is None and max(map(len, found), default=0) <= MAX_TOKEN_LEN:
-            return found
-    else:
-        found = _TOKEN.findall(text)
-    return [t for t in map(_token, found) if t]
+    ascii_text = text.isascii()
+    found = _TOKEN.findall(text.lower() if ascii_text else text)
+    if "_" in text or max(map(len, found), default=0) > MAX_TOKEN_LEN:
+        return [t for t in map(_token, found) if t]
+    if not ascii_text:
+        found = [t.lower() if t.isascii() else normalize_token(t) for t in found]
+    if _GROUPED.search(text) is None:
+        return found
+    # Only number tokens hold a comma ("2,700" -> "2700"; "1,5" stays).
+    return [_THOUSANDS.sub("", t) if "," in t else t for t in found]
 
 
 def index_text(text: str) -> str:
@@ -79,10 +114,29 @@ def index_text(text: str) -> str:
 
 
 def edit_budget(token: str) -> int:
-    """Typos forgiven for a query word: none under 5 letters, 1 for 5-8, 2 from 9 (Meilisearch)."""
+    """Typos forgiven for a query word: none under 4 letters, 1 for 4-8, 2 from 9 (Meilisearch's
+    rule with 4-letter words let in: they get their typo only when the exact query found
+    nothing)."""
     if not token.isalpha() or len(token) < ONE_TYPO_FROM:
         return 0
     return 1 if len(token) < TWO_TYPOS_FROM else 2
+
+
+def query_budget(token: str, typed: str) -> int:
+    """The budget of a query word as typed: a capitalised word is likely a name, and names are
+    spelt in more ways than ordinary words (Gadaffi / Gaddafi), so it gets one typo more."""
+    budget = edit_budget(token)
+    if budget == 1 and len(token) >= NAME_TYPOS_FROM and typed[:1].isupper():
+        return 2
+    return budget
+
+
+@lru_cache(maxsize=200_000)
+def stem(token: str) -> str:
+    """The English (Snowball / Porter2) stem of a folded token: tantivy's own stemmer, the one
+    the index's stemmed field uses, so query and index agree."""
+    found = _STEMMER.analyze(token)
+    return found[0] if found else token
 
 
 def word_spans(text: str, wanted: Collection[str]) -> tuple[tuple[int, int], ...]:

@@ -40,11 +40,22 @@ def test_search_ingests_first_then_answers_json(workdir: Path) -> None:
     out = newsbot(workdir, "search", "Bandiagra mercinaries", "--json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert set(doc) == {"query", "corrected", "hits", "took_ms"}
+    assert set(doc) == {"query", "corrected", "hits", "hint", "took_ms"}
     assert doc["query"] == "Bandiagra mercinaries"
     assert doc["corrected"] == "Bandiagara mercenaries"
     hit = doc["hits"][0]
-    assert set(hit) == {"title", "path", "paragraph", "text", "score", "author", "published"}
+    assert set(hit) == {
+        "title",
+        "path",
+        "paragraph",
+        "text",
+        "score",
+        "author",
+        "published",
+        "url",
+        "source",
+    }
+    assert hit["source"] is None and hit["url"] is None  # this seed has neither
     assert hit["path"] == "seeds/003_89b01d93bc535f51.txt"
     assert hit["paragraph"] == 11
     assert hit["author"] == "Thomas Brooke"

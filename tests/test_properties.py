@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot.archive import Archive
 from bot.articles import ArticleError, parse_bytes, parse_text
 from bot.cli import main
+from bot.query import parse_query
 from bot.settings import Settings
 from bot.text import _POSSESSIVE, iter_tokens, tokens, word_spans
 
@@ -55,6 +56,16 @@ hostile_text = st.one_of(
                 "\ufeff",
                 "_",
                 "__",
+                "-",
+                "-wagner",
+                ' "',
+                "by:",
+                "author:brooke",
+                "after:2023-09-01",
+                "before:2023-02-30",
+                "after:x",
+                ":",
+                'by:"',
             ]
         ),
         max_size=60,
@@ -138,6 +149,10 @@ def test_cli_search_answers_any_query_with_valid_json(
     argv = ["--db", str(settings_.db_path), "--articles", str(settings_.articles_dir)]
     code = main([*argv, "search", "--json", "--", query])
     out = capsys.readouterr()
+    if parse_query(query).error:  # a malformed filter: one line saying how to write it
+        assert code == 1 and out.out == ""
+        assert out.err.startswith("newsbot: ") and out.err.count("\n") == 1
+        return
     assert code == 0, out.err
     doc = json.loads(out.out)
     assert doc["query"] == query and isinstance(doc["hits"], list)

@@ -10,12 +10,13 @@ import json
 import random
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from rapidfuzz.distance import OSA
 
-from benchmarks import search_bench, search_interleaved
-from benchmarks.corpus import add_typos, fold, typo_budget, write_corpus
+from benchmarks import name_typos, search_bench, search_interleaved
+from benchmarks.corpus import add_typos, fold, make_query, typo_budget, word_forms, write_corpus
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def _rows(table: str) -> list[list[str]]:
 
 def test_table_has_every_approach_and_size(report: search_bench.Report) -> None:
     rows = _rows(search_bench.format_table(report))
-    assert len(rows) == 8  # 4 approaches x 2 sizes
+    assert len(rows) == 10  # 5 approaches x 2 sizes
     assert {r[0] for r in rows} == set(search_bench.LABELS.values())
     assert {r[1] for r in rows} == {"600", "2,000"}
     for row in rows:
@@ -71,7 +72,41 @@ def test_recall_makes_sense(report: search_bench.Report) -> None:
         assert ours["typo"]["recall"] >= 0.8
         assert fts5["typo"]["recall"] < ours["typo"]["recall"]
         assert ours["queries"] == 20
+        # One keyword in another form: the stemming engines find it, the plain fuzzy peer less.
+        stem = got["tantivy_stem", size]
+        assert ours["wordform"]["recall"] >= 0.9 and stem["wordform"]["recall"] >= 0.9
+        assert ours["wordform"]["n"] >= 15 and ours["wordform_typo"]["n"] >= 15
+        assert 0 <= ours["wordform"]["r1"] <= ours["wordform"]["recall"]
     assert got["naive", 600]["queries"] == 5
+
+
+def test_quality_table_has_r1_and_r5_per_query_set(report: search_bench.Report) -> None:
+    rows = _rows(search_bench.format_quality(report))
+    assert len(rows) == 9  # the naive scan is skipped at 2,000
+    for row in rows:
+        assert len(row) == 2 + 2 * len(search_bench.KINDS)
+        for cell in row[2:]:
+            assert 0 <= float(cell) <= 1
+    assert "word-form R@1" in search_bench.format_targets(report)
+
+
+def test_word_form_queries_change_one_keyword_into_another_regular_form() -> None:
+    forms = word_forms(["attack", "attacked", "attacks", "economy", "economies", "attic", "Paris"])
+    assert forms["attack"] == ["attacked", "attacks"] and forms["economies"] == ["economy"]
+    assert "attic" not in forms and "paris" not in forms
+    query = make_query(
+        random.Random(1),
+        SimpleNamespace(function=frozenset(), rank={}),  # type: ignore[arg-type]
+        7,
+        "Rebels attacked the economy of the region",
+        forms,
+    )
+    assert query.wordform and query.wordform != query.clean
+    changed = [
+        (a, b) for a, b in zip(query.clean.split(), query.wordform.split(), strict=True) if a != b
+    ]
+    assert len(changed) == 1 and changed[0][1] in forms[changed[0][0]]
+    assert changed[0][1] not in query.clean.split()
 
 
 def test_breakdown_and_ingest_are_reported(report: search_bench.Report) -> None:
@@ -134,6 +169,42 @@ def test_interleaved_comparison_runs_on_the_kept_indexes(
     for row in rows:
         assert all(float(c) >= 0 for c in row[1:5])
         assert row[5].endswith("x") and float(row[6]) >= 0.5  # ours finds most targets
+
+
+def test_bbc_layout_corpus_and_name_typos_smoke(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The BBC corpus path, on a folder laid out like the evaluation data but holding articles
+    written for this test (the real data is never needed by the tests)."""
+    data = tmp_path / "data"
+    folder = data / "bbc-news-summary" / "articles" / "politics"
+    folder.mkdir(parents=True)
+    names = ["Gaddafi", "Kowalski", "Brandt", "Moreno", "Lindqvist", "Okafor"]
+    for n in range(24):
+        a, b = names[n % 6], names[(n + 1) % 6]
+        verb, noun = ("attacked", "economies") if n % 2 else ("attacks", "economy")
+        text = (
+            f"Talks number {n} resume\n\nLeaders met on Monday as {a} {verb} the plan.\n"
+            f"Officials said the {noun} of {b} and {a} regions grew.\n"
+        )
+        (folder / f"{n:03d}.txt").write_text(text, encoding="utf-8")
+    (folder / "100.txt").write_text((folder / "000.txt").read_text())  # a duplicate: left out
+    report = search_bench.run(
+        [],
+        tmp_path / "work",
+        queries=10,
+        approaches=["ours", "tantivy_stem"],
+        ingest_articles=0,
+        bbc=data,
+        keep=True,
+        command="pytest bbc smoke",
+    )
+    assert [r.size for r in report.rows] == [48, 48]
+    assert "48 (BBC)" in search_bench.format_quality(report)
+    assert report.rows[0].query["wordform"]["n"] >= 5
+    name_typos.main([str(tmp_path / "work"), "--names", "4"])
+    out = capsys.readouterr().out
+    assert "| capitalised (4 names, 2 typos) |" in out and "| lower-case (4 names" in out
 
 
 def test_worker_index_benchmark_smoke(capsys, pg_database):

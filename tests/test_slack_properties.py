@@ -36,6 +36,9 @@ HOSTILE = [
     "\x00\x07\x1b[31m\u202e\ufeff",
     "' OR 1=1; DROP TABLE articles; --",
     'NEAR("a" "b") AND title:x*',
+    '"<!channel> wagner" -<@U0VICTIM> by:<!here> after:2023-13-01',
+    'by:"Tom & Jerry" before:2023-09-30 -"mali troops" author: -',
+    "after:2024-01-01 before:2023-01-01 -- -",
 ]
 
 untrusted = st.one_of(

@@ -120,14 +120,39 @@ def test_share_buttons_carry_passage_and_spans():
 def test_more_results_button_only_when_there_is_more():
     hits = [hit("a Wagner b", "Wagner", i) for i in range(1, 6)]
     msg = views.search_results(result(hits, offset=5, has_more=True))
-    actions = [b for b in msg.blocks if b["type"] == "actions"]
-    assert len(actions) == 1
-    more = actions[0]["elements"][0]
-    assert more["action_id"] == views.ACTION_MORE
-    assert views.parse_value(more["value"]) == {"q": "wagner", "o": 10}
+    more = [b for b in buttons_of(msg) if b["action_id"] == views.ACTION_MORE]
+    assert len(more) == 1
+    assert views.parse_value(more[0]["value"]) == {"q": "wagner", "o": 10}
     assert "Results 6–10" in all_text(msg)
     last = views.search_results(result(hits, offset=5, has_more=False))
-    assert not any(b["type"] == "actions" for b in last.blocks)
+    assert views.ACTION_MORE not in {b["action_id"] for b in buttons_of(last)}
+
+
+def buttons_of(message: views.Message) -> list[dict]:
+    return [e for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_newest_first_button_and_more_results_keep_the_order():
+    hits = [hit("a Wagner b", "Wagner", i) for i in range(1, 6)]
+    msg = views.search_results(result(hits, has_more=True))
+    sort = [b for b in buttons_of(msg) if b["action_id"] == views.ACTION_SORT]
+    assert [b["text"]["text"] for b in sort] == ["Newest first"]
+    assert views.parse_value(sort[0]["value"]) == {"q": "wagner", "o": 0, "s": "newest"}
+    newest = views.search_results(result(hits, has_more=True), sort="newest")
+    by_id = {b["action_id"]: b for b in buttons_of(newest)}
+    more = views.parse_value(by_id[views.ACTION_MORE]["value"])
+    assert more == {"q": "wagner", "o": 5, "s": "newest"}
+    assert by_id[views.ACTION_SORT]["text"]["text"] == "Best matches first"
+    assert "newest first" in all_text(newest)
+
+
+def test_every_hit_has_a_related_button_even_when_not_shareable():
+    hits = [hit("a Wagner b", "Wagner", i) for i in (1, 2)]
+    for shareable in (True, False):
+        msg = views.search_results(result(hits), shareable=shareable)
+        related = [b for b in buttons_of(msg) if b["action_id"].startswith(views.ACTION_RELATED)]
+        assert [views.parse_value(b["value"]) for b in related] == [{"p": 101}, {"p": 102}]
+        assert_valid(msg)
 
 
 def test_300_huge_hits_are_cut_to_limits_with_paging():
@@ -137,7 +162,7 @@ def test_300_huge_hits_are_cut_to_limits_with_paging():
     assert_valid(msg)
     text = all_text(msg)
     assert "more not shown" in text
-    more = next(b for b in msg.blocks if b["type"] == "actions")["elements"][0]
+    more = next(b for b in buttons_of(msg) if b["action_id"] == views.ACTION_MORE)
     shown = sum(1 for b in msg.blocks if "accessory" in b)
     assert 0 < shown < 300
     assert views.parse_value(more["value"])["o"] == shown

@@ -46,6 +46,10 @@ ACTION_SHARE = "share_hit"
 ACTION_MORE = "more_results"
 ACTION_DIGEST_PASSAGES = "digest_passages"
 ACTION_DIGEST_ALL = "digest_all"
+ACTION_RELATED = "related_hit"
+ACTION_SORT = "sort_results"
+SORTS = ("relevance", "newest")
+MAX_BUTTON_QUERY = 900  # characters of the query a More results / sort button carries
 
 Block = dict[str, Any]
 
@@ -194,12 +198,20 @@ def _share_value(hit: Hit, query: str) -> str:
         spans, query = spans[: len(spans) // 2], query[: len(query) // 2]
 
 
-def more_value(query: str, offset: int) -> str:
+def more_value(query: str, offset: int, sort: str = "relevance") -> str:
+    query = query[:MAX_BUTTON_QUERY]  # Slack queries are shorter (listeners.MAX_QUERY)
     while True:
-        value = json.dumps({"q": query, "o": offset}, ensure_ascii=False)
+        data: dict[str, Any] = {"q": query, "o": offset}
+        if sort != "relevance":
+            data["s"] = sort
+        value = json.dumps(data, ensure_ascii=False)
         if len(value) <= BUTTON_VALUE:
             return value
         query = query[: len(query) * 3 // 4]
+
+
+def related_value(hit: Hit) -> str:
+    return json.dumps({"p": hit.passage_id})
 
 
 def parse_value(value: str | None) -> dict[str, Any]:
@@ -213,7 +225,12 @@ def parse_value(value: str | None) -> dict[str, Any]:
 
 # -- search results ----------------------------------------------------------------------------
 def hit_blocks(
-    hit: Hit, *, total: int | None, share_value: str | None, index: int = 0
+    hit: Hit,
+    *,
+    total: int | None,
+    share_value: str | None,
+    index: int = 0,
+    related: bool = False,
 ) -> list[Block]:
     text = headline(hit.article) + "\n" + passage_text(hit.text, hit.spans)
     accessory = (
@@ -222,7 +239,11 @@ def hit_blocks(
         else None
     )
     meta = [*article_meta(hit.article), position(hit.paragraph, total)]
-    return [section(text, accessory), context(" · ".join(meta))]
+    blocks = [section(text, accessory), context(" · ".join(meta))]
+    if related:
+        found = button("Related", f"{ACTION_RELATED}:{index}", related_value(hit))
+        blocks.append({"type": "actions", "elements": [found]})
+    return blocks
 
 
 def search_results(
@@ -231,16 +252,20 @@ def search_results(
     totals: Mapping[int, int] | None = None,
     shareable: bool = True,
     query: str | None = None,
+    sort: str = "relevance",
+    related: bool = True,
 ) -> Message:
-    """The answer to a search: hits with highlights, "did you mean", paging and sharing.
+    """The answer to a search: hits with highlights, "did you mean", paging, sorting and
+    sharing.
 
     ``totals`` maps article ids to their paragraph counts (for "paragraph 3 of 9");
-    ``shareable`` adds a Share to channel button per hit (for ephemeral answers).
+    ``shareable`` adds a Share to channel button per hit (for ephemeral answers), ``related``
+    a Related button; ``sort`` is the order shown ("relevance" or "newest").
     """
     totals = totals or {}
     asked = query if query is not None else result.query
     shown_query = escape(truncate(asked, MAX_QUERY_SHOWN))
-    b = _Builder(reserve_blocks=2, reserve_chars=1500)
+    b = _Builder(reserve_blocks=2, reserve_chars=2500)
     if result.corrected:
         corrected = escape(truncate(result.corrected, MAX_QUERY_SHOWN))
         b.add(
@@ -260,7 +285,9 @@ def search_results(
     shown = 0
     for i, hit in enumerate(result.hits):
         share = _share_value(hit, asked) if shareable else None
-        group = hit_blocks(hit, total=totals.get(hit.article.id), share_value=share, index=i)
+        group = hit_blocks(
+            hit, total=totals.get(hit.article.id), share_value=share, index=i, related=related
+        )
         if not b.add(*([divider()] if shown else []), *group):
             break
         shown += 1
@@ -269,13 +296,38 @@ def search_results(
     cut = len(result.hits) - shown
     if cut:
         footer += f" · {cut} more not shown (message size limit)"
+    if sort == "newest":
+        footer += " · newest first"
     tail: list[Block] = [context(footer)]
+    buttons = []
     if result.has_more or cut:
-        more = more_value(result.corrected or asked, last)
-        tail.insert(0, {"type": "actions", "elements": [button("More results", ACTION_MORE, more)]})
+        more = more_value(result.corrected or asked, last, sort)
+        buttons.append(button("More results", ACTION_MORE, more))
+    other = "relevance" if sort == "newest" else "newest"
+    label = "Best matches first" if other == "relevance" else "Newest first"
+    buttons.append(button(label, ACTION_SORT, more_value(result.corrected or asked, 0, other)))
+    tail.insert(0, {"type": "actions", "elements": buttons})
     b.tail(*tail)
     titles = "; ".join(h.article.title for h in result.hits[:shown])
     return Message(_fallback(f"Results for “{asked}”: {titles}"), b.blocks)
+
+
+def related_results(result: SearchResult | None, *, totals: Mapping[int, int]) -> Message:
+    """The passages of other articles most like one hit (only the person who asked sees it)."""
+    if result is None:
+        return notice("That passage is no longer in the archive.")
+    b = _Builder(reserve_blocks=1, reserve_chars=300)
+    b.add(section(f"*Related* {escape(truncate(result.query, MAX_QUERY_SHOWN))}"))
+    if not result.hits:
+        b.add(section(escape(result.hint or "Nothing related found.")))
+    shown = 0
+    for i, hit in enumerate(result.hits):
+        group = hit_blocks(hit, total=totals.get(hit.article.id), share_value=None, index=i)
+        if not b.add(*([divider()] if shown else []), *group):
+            break
+        shown += 1
+    titles = "; ".join(h.article.title for h in result.hits[:shown])
+    return Message(_fallback(f"Related passages: {titles or 'none'}"), b.blocks)
 
 
 def shared_passage(
@@ -500,10 +552,11 @@ def _rest_message(blocks: list[Block], first: int, end: int) -> Message:
 
 
 def channel_mention(channel_id: str) -> str:
-    """``<#C123>`` for a well-formed channel id; anything else escaped."""
+    """``<#C123>`` for a well-formed channel id; anything else escaped, without control
+    characters (each is six characters of JSON: a long run pushed the note out of the message)."""
     if re.fullmatch(r"[CG][A-Z0-9]{2,}", channel_id):
         return f"<#{channel_id}>"
-    return escape(channel_id)
+    return escape(truncate(re.sub(r"[\x00-\x1f\x7f]", "", channel_id), 200))
 
 
 def preview_note(channels: Sequence[str], since: datetime) -> str:

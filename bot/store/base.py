@@ -125,6 +125,10 @@ class Store(ABC):
         """Articles, newest first-seen first, optionally first seen within [since, until)."""
 
     @abstractmethod
+    def article_by_path(self, path: str) -> StoredArticle | None:
+        """The live article with this path (as shown to users) or this real path."""
+
+    @abstractmethod
     def passages_of(self, article_id: int) -> list[Passage]: ...
 
     @abstractmethod
@@ -138,8 +142,9 @@ class Store(ABC):
     @abstractmethod
     def index_rows(
         self, article_ids: Sequence[int] | None = None
-    ) -> Iterator[tuple[int, int, str, str]]:
-        """(passage id, article id, passage text, headline + dek) to (re)build the index from."""
+    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+        """(passage id, article id, passage text, headline + dek + byline, byline, Unix seconds of
+        the article's date: published, else first seen) to (re)build the search index from."""
 
     # -- the change log ----------------------------------------------------------------------
     @abstractmethod

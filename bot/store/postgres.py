@@ -215,6 +215,9 @@ class PostgresStore(SqlStore):
     def _d(self, value: date) -> Any:
         return value
 
+    def _epoch(self, expression: str) -> str:
+        return f"CAST(extract(epoch FROM {expression}) AS bigint)"
+
     def after_import(self) -> None:
         for table in ("articles", "passages"):
             self._run(

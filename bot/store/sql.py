@@ -124,6 +124,10 @@ class SqlStore(Store):
     def _d(self, value: date) -> Any:
         """A date as the back-end stores it."""
 
+    @abstractmethod
+    def _epoch(self, expression: str) -> str:
+        """SQL for a time column's Unix seconds, as an integer."""
+
     def _in(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
         """``column IN (...)`` for these ids: (SQL, arguments). PostgreSQL overrides it with one
         array argument, so the statement text is the same whatever the count (and prepared)."""
@@ -237,6 +241,15 @@ class SqlStore(Store):
         sql += " ORDER BY first_seen DESC, id DESC"
         return [_article(r) for r in self._rows(sql, args)]
 
+    def article_by_path(self, path: str) -> StoredArticle | None:
+        """The live article with this path (as shown to users) or this real path."""
+        row = self._one(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles"
+            " WHERE (path = ? OR realpath = ?) AND removed_at IS NULL ORDER BY id DESC LIMIT 1",
+            (path, path),
+        )
+        return _article(row) if row else None
+
     def passages_of(self, article_id: int) -> list[Passage]:
         rows = self._rows(
             "SELECT id, article_id, position, text FROM passages WHERE article_id = ?"
@@ -265,9 +278,12 @@ class SqlStore(Store):
 
     def index_rows(
         self, article_ids: Sequence[int] | None = None
-    ) -> Iterator[tuple[int, int, str, str]]:
+    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+        byline = "coalesce(a.author, '') || ' ' || coalesce(a.source, a.editor, '')"
+        when = self._epoch("coalesce(a.published, a.first_seen)")
         sql = (
-            "SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '')"
+            f"SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '') || ' ' ||"
+            f" {byline}, {byline}, coalesce({when}, 0)"
             " FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.removed_at IS NULL"
         )
         if article_ids is None:

@@ -194,5 +194,8 @@ class SqliteStore(SqlStore):
     def _d(self, value: date) -> Any:
         return value.isoformat()
 
+    def _epoch(self, expression: str) -> str:
+        return f"CAST(strftime('%s', {expression}) AS INTEGER)"
+
     def after_import(self) -> None:
         """AUTOINCREMENT follows the highest id by itself."""

@@ -34,13 +34,18 @@ class HelpRegistry:
 
 
 def search_message(
-    archive: Archive, query: str, *, offset: int = 0, shareable: bool = True
+    archive: Archive,
+    query: str,
+    *,
+    offset: int = 0,
+    shareable: bool = True,
+    sort: str = "relevance",
 ) -> views.Message:
     """Search the archive and render the answer (the one place listeners call search)."""
     query = query[:MAX_QUERY]
-    result = archive.search(query, limit=PAGE_SIZE, offset=offset)
+    result = archive.search(query, limit=PAGE_SIZE, offset=offset, sort=sort)
     totals = {h.article.id: len(archive.passages_of(h.article.id)) for h in result.hits}
-    return views.search_results(result, totals=totals, shareable=shareable, query=query)
+    return views.search_results(result, totals=totals, shareable=shareable, query=query, sort=sort)
 
 
 def register(app: App, archive: Archive) -> HelpRegistry:

@@ -1,4 +1,5 @@
-"""Buttons: Share to channel, More results, and the digest's passages and "See all" buttons."""
+"""Buttons: Share to channel, More results, Newest first, Related, and the digest's passages and
+"See all" buttons."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from bot.archive import Archive
 from bot.digest import build_digest
 from bot.ledger import Claim, Ledger
 from bot.slack import payload, views
-from bot.slack.listeners import search_message
+from bot.slack.listeners import PAGE_SIZE, search_message
 
 log = logging.getLogger("newsbot.slack.actions")
 
@@ -59,9 +60,28 @@ def more_results(archive: Archive, body: dict, action: dict, respond: Respond) -
     value = payload.button_value(action)
     query = payload.str_field(value, "q")
     offset = payload.int_field(value, "o", 0, payload.MAX_OFFSET)
+    sort = payload.str_field(value, "s") or "relevance"
+    if sort not in views.SORTS:
+        raise payload.InvalidButton("'s' is not a sort order")
     ephemeral = payload.as_dict(body.get("container")).get("is_ephemeral") is True
-    message = search_message(archive, query, offset=offset, shareable=ephemeral)
+    message = search_message(archive, query, offset=offset, shareable=ephemeral, sort=sort)
     respond(**message.as_kwargs(), replace_original=True)
+
+
+def related_hit(archive: Archive, action: dict, respond: Respond) -> None:
+    """Show the passages of other articles most like one hit, only to the person who asked."""
+    passage_id = payload.int_field(payload.button_value(action), "p", 1, payload.MAX_ID)
+    result = archive.related(passage_id, limit=PAGE_SIZE)
+    totals = (
+        {h.article.id: len(archive.passages_of(h.article.id)) for h in result.hits}
+        if result
+        else {}
+    )
+    respond(
+        **views.related_results(result, totals=totals).as_kwargs(),
+        response_type="ephemeral",
+        replace_original=False,
+    )
 
 
 def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
@@ -177,6 +197,12 @@ def register(app: App, archive: Archive) -> None:
         share_hit(archive, body, action, client, respond)
 
     @app.action(views.ACTION_MORE)
+    @app.action(views.ACTION_SORT)
     def on_more(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         more_results(archive, body, action, respond)
+
+    @app.action(re.compile(rf"^{views.ACTION_RELATED}(:\d+)?$"))
+    def on_related(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        related_hit(archive, action, respond)

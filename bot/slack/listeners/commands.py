@@ -72,12 +72,20 @@ router = Router()
 
 
 def search(req: CommandRequest) -> views.Message:
-    """Search the archive (typos forgiven); only you see the results, each with a Share button."""
+    """Search the archive (typos and word forms forgiven); only you see the results."""
     message = search_message(req.archive, req.args, shareable=True)
     if len(req.args) > MAX_QUERY:
         note = views.context(f"_Your query was cut to its first {MAX_QUERY} characters._")
         message = views.Message(message.text, [*message.blocks[: views.MAX_BLOCKS - 1], note])
     return message
+
+
+QUERY_SYNTAX = '"exact phrase"  -word  by:NAME  after:YYYY-MM-DD  before:YYYY-MM-DD'
+
+
+def query_syntax(req: CommandRequest) -> views.Message:
+    """Narrow any search: a phrase, a word left out, an author, a date range (days included)."""
+    return search(req)
 
 
 @router.subcommand("help", usage=f"{COMMAND} help")
@@ -119,7 +127,11 @@ def digest(req: CommandRequest) -> views.Message:
 
 
 def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
-    registry.add(f"{COMMAND} KEYWORDS", search, example=f"{COMMAND} wagner mali")
+    registry.add(
+        f"{COMMAND} KEYWORDS",
+        search,
+        example=f"{COMMAND} wagner mali -russia by:brooke after:2023-01-01",
+    )
     for sub in router.subcommands.values():
         registry.add(sub.usage, sub.handler, example=sub.example)
 

@@ -1,0 +1,81 @@
+"""A benchmark corpus from the BBC News Summary articles (evaluation data, ``../shared/data``).
+
+The texts are the BBC's: they are written to the benchmark's work folder only, never to this
+repository. The corpus has the layout ``benchmarks.corpus.write_corpus`` gives a synthetic one
+(article files, ``passages.tsv``, ``queries.json``, ``manifest.json``), so ``search_bench``
+runs every approach on it the same way. Paragraphs are numbered as the project's own parser
+reads them; exact duplicate articles (136 groups in the set) are written once, so that a target
+paragraph has one right answer. Queries: 2-4 of the rarest words of a target paragraph (clean),
+with typos, with one keyword in another regular inflection (word form), and word form + typos in
+the other words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from types import SimpleNamespace
+
+from benchmarks.corpus import FUNCTION_WORDS, article_path, make_query, word_forms
+from bot.articles import parse_article
+
+
+def _read(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")  # sport/199.txt: one cp1252 pound sign
+
+
+def write_bbc_corpus(
+    root: Path, data_dir: Path, *, seed: int = 7, queries: int = 200, warmup: int = 20
+) -> dict:
+    """Write the BBC articles under root as a benchmark corpus; return the manifest."""
+    sources = sorted((data_dir / "bbc-news-summary" / "articles").glob("*/*.txt"))
+    if not sources:
+        raise SystemExit(f"no BBC articles under {data_dir}/bbc-news-summary/articles")
+    seen: set[str] = set()
+    starts: list[int] = []
+    passages: list[str] = []
+    for source in sources:
+        text = _read(source).replace("\r\n", "\n")
+        digest = hashlib.sha1(text.encode()).hexdigest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        headline, _, body = text.strip().partition("\n")
+        blocks = [b.strip() for b in body.split("\n") if b.strip()]
+        path = article_path(root / "articles", len(starts))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(headline.strip() + "\n\n" + "\n\n".join(blocks) + "\n", encoding="utf-8")
+        starts.append(len(passages))
+        passages.extend(parse_article(path).paragraphs)  # as the project numbers them
+    with (root / "passages.tsv").open("w", encoding="utf-8") as tsv:
+        for n, text in enumerate(passages):
+            tsv.write(f"{n}\t{' '.join(text.split())}\n")
+    df: Counter[str] = Counter()
+    for text in passages:
+        df.update({w.lower().strip(".,") for w in text.split()})
+    # make_query wants the rarest words first: a higher rank is a rarer word.
+    vocab = SimpleNamespace(function=frozenset(FUNCTION_WORDS), rank={w: -n for w, n in df.items()})
+    forms = word_forms(df)
+    rng = random.Random(seed * 31 + len(passages))
+    targets = rng.sample(range(len(passages)), min(len(passages), queries + warmup))
+    made = [asdict(make_query(rng, vocab, t, passages[t], forms)) for t in targets]  # type: ignore[arg-type]
+    data = {"warmup": made[:warmup], "queries": made[warmup:]}
+    (root / "queries.json").write_text(json.dumps(data))
+    manifest = {
+        "passages": len(passages),
+        "articles": len(starts),
+        "starts": starts,
+        "seed": seed,
+        "vocabulary": len(df),
+        "source": "BBC News Summary (evaluation data, not in the repository)",
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return manifest
