@@ -24,7 +24,7 @@ SHORTCUT_FIND = "find_in_archive"
 
 def home_facts(archive: Archive, now: datetime | None = None) -> HomeFacts:
     settings = archive.settings
-    articles, passages = archive.store.counts()
+    articles, passages = archive.counts()
     next_digest = None
     if settings.digest_channels:
         try:
@@ -34,7 +34,7 @@ def home_facts(archive: Archive, now: datetime | None = None) -> HomeFacts:
     return HomeFacts(
         articles=articles,
         passages=passages,
-        newest=archive.store.articles()[:5],
+        newest=archive.articles()[:5],
         digest_channels=settings.digest_channels,
         next_digest=next_digest,
         timezone=settings.digest_timezone,
