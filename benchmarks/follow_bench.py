@@ -101,13 +101,14 @@ def run(
         made = make_follows(rng, writer, new_texts, follows)
         queries = [q for q, _ in made]
         store = archive.store
-        store.conn.execute("BEGIN")
+        queries_of: dict[int, str] = {}
         must: set[tuple[int, str]] = set()  # (follow id, path of the article it must match)
-        for i, (q, source) in enumerate(made):
-            follow = store.add_follow(f"U{i % 2000:05d}", q)
-            if source is not None:
-                must.add((follow.id, str(article_path(root / "articles", old + source))))
-        store.conn.execute("COMMIT")
+        with store.transaction():
+            for i, (q, source) in enumerate(made):
+                follow = store.add_follow(f"U{i % 2000:05d}", q)
+                queries_of[follow.id] = q
+                if source is not None:
+                    must.add((follow.id, str(article_path(root / "articles", old + source))))
         started = time.perf_counter()
         report = archive.ingest()
         ingest_s = time.perf_counter() - started
@@ -136,10 +137,7 @@ def run(
                 "dms": len(alerts),
                 "ingest_s": ingest_s,
                 "missed": len(must - found),
-                "missed_queries": sorted(
-                    store.conn.execute("SELECT query FROM follows WHERE id = ?", (f,)).fetchone()[0]
-                    for f, _ in must - found
-                )[:5],
+                "missed_queries": sorted(queries_of[f] for f, _ in must - found)[:5],
             }
         )
 

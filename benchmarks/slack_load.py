@@ -2,6 +2,12 @@
 
     .venv/bin/python -m benchmarks.slack_load                        # 200 commands, 20 senders
     .venv/bin/python -m benchmarks.slack_load --commands 1000 --senders 50 --articles DIR
+    .venv/bin/python -m benchmarks.slack_load --workers              # + two workers on PostgreSQL
+
+With ``--workers`` the same run also measures two ``--role web`` style workers sharing one
+PostgreSQL database (a fresh database on ``--pg-url``'s server, dropped after), the commands spread
+over both (``--pg-commands`` from ``--pg-senders``), and then a second pass in which one worker is
+killed with SIGKILL mid-run: every command the surviving worker acked must be answered once.
 
 The real bot (``build_app`` served by waitress, as ``newsbot serve`` does in HTTP mode) answers
 correctly signed ``/news`` requests; its Web API calls and ``response_url`` posts go to the fake
@@ -60,7 +66,9 @@ QUERIES = [
     "zzqxv nothing",
     "barkhane",
 ]
-ACK_TARGET_MS = 300.0
+ACK_TARGET_MS = 50.0  # one worker, 20 senders
+WORKERS_ACK_TARGET_MS = 200.0  # two workers on PostgreSQL, 40 senders, on a 2-core machine
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @dataclass
@@ -109,13 +117,20 @@ def _get(url: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def serve_child(articles: Path, db: Path, api_url: str, threads: int) -> int:
+def serve_child(
+    articles: Path, db: str, api_url: str, threads: int, index_dir: Path | None = None
+) -> int:
     """The bot in its own process (as in production), so the load generator does not share its
-    interpreter lock. Prints the port, serves until stdin closes."""
+    interpreter lock. Prints the port, serves until stdin closes. With a SQLite file it ingests
+    first; on PostgreSQL (a web worker) it builds its own index from the database."""
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    archive = Archive.open(Settings(db_path=db, articles_dir=articles))
-    archive.ingest()
-    settings = Settings(bot_token="xoxb-bench", slack_api_url=api_url, signing_secret=SECRET)
+    base = Settings(articles_dir=articles, index_dir=index_dir).with_database(db)
+    archive = Archive.open(base)
+    if not base.database_url:
+        archive.ingest()
+    settings = base.with_overrides(
+        bot_token="xoxb-bench", slack_api_url=api_url, signing_secret=SECRET
+    )
     server = HttpServer(
         build_app(settings, archive), archive, host="127.0.0.1", port=0, threads=threads
     )
@@ -127,99 +142,205 @@ def serve_child(articles: Path, db: Path, api_url: str, threads: int) -> int:
     return 0
 
 
+def _start_child(
+    folder: Path, db: str, api_url: str, threads: int, index_dir: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    args = [
+        sys.executable,
+        "-m",
+        "benchmarks.slack_load",
+        "--child",
+        "--articles",
+        str(folder),
+        "--db",
+        db,
+        "--api-url",
+        api_url,
+        "--threads",
+        str(threads),
+    ]
+    if index_dir is not None:
+        args += ["--index-dir", str(index_dir)]
+    child = subprocess.Popen(
+        args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    line = child.stdout.readline() if child.stdout else ""
+    if not line.startswith("PORT "):
+        child.kill()
+        raise RuntimeError(f"the bot process did not start: {line!r}")
+    return child, f"http://127.0.0.1:{int(line.split()[1])}"
+
+
+def _stop_child(child: subprocess.Popen) -> None:
+    if child.stdin:
+        with contextlib.suppress(OSError):
+            child.stdin.close()
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+
+
 def run(
     commands: int, senders: int, articles: Path | None, *, threads: int = 16, quiet: bool = False
 ) -> dict:
-    """Run the load check; returns the numbers (also printed as a table unless ``quiet``)."""
+    """Run the load check on one SQLite process; returns the numbers (also printed as a table
+    unless ``quiet``)."""
     with tempfile.TemporaryDirectory(prefix="newsbot-load-") as tmp, FakeSlack() as fake:
         folder = Path(tmp) / "articles"
         shutil.copytree(articles or ROOT / "seeds", folder)
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.slack_load",
-                "--child",
-                "--articles",
-                str(folder),
-                "--db",
-                str(Path(tmp) / "db" / "newsbot.db"),
-                "--api-url",
-                fake.api_url,
-                "--threads",
-                str(threads),
-            ],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+        child, url = _start_child(
+            folder, str(Path(tmp) / "db" / "newsbot.db"), fake.api_url, threads
         )
         try:
-            line = child.stdout.readline() if child.stdout else ""
-            if not line.startswith("PORT "):
-                raise RuntimeError(f"the bot process did not start: {line!r}")
-            url = f"http://127.0.0.1:{int(line.split()[1])}"
-            return _measure(fake, url, commands, senders, quiet)
+            return _measure(fake, [url], commands, senders, quiet)
         finally:
-            if child.stdin:
-                child.stdin.close()
-            child.wait(timeout=30)
+            _stop_child(child)
 
 
-def _measure(fake: FakeSlack, url: str, commands: int, senders: int, quiet: bool) -> dict:
-    events = url + "/slack/events"
+@contextlib.contextmanager
+def _pg_database(pg_url: str):
+    """A fresh database on the server of ``pg_url``, dropped afterwards."""
+    import psycopg
+
+    name = f"newsbot_load_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield pg_url.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_workers(
+    commands: int,
+    senders: int,
+    articles: Path | None,
+    pg_url: str,
+    *,
+    workers: int = 2,
+    threads: int = 16,
+    kill: bool = False,
+    quiet: bool = False,
+) -> dict:
+    """``workers`` web workers on one PostgreSQL database, commands spread over them. With
+    ``kill``, the last worker gets SIGKILL when half the commands were sent."""
+    with (
+        tempfile.TemporaryDirectory(prefix="newsbot-load-") as tmp,
+        FakeSlack() as fake,
+        _pg_database(pg_url) as db,
+    ):
+        folder = Path(tmp) / "articles"
+        shutil.copytree(articles or ROOT / "seeds", folder)
+        ingester = Archive.open(
+            Settings(articles_dir=folder, index_dir=Path(tmp) / "ingest-index").with_database(db)
+        )
+        ingester.ingest()
+        ingester.close()
+        children = [
+            _start_child(folder, db, fake.api_url, threads, Path(tmp) / f"index-{i}")
+            for i in range(workers)
+        ]
+        try:
+            urls = [url for _, url in children]
+            victim = children[-1][0] if kill else None
+            return _measure(fake, urls, commands, senders, quiet, victim=victim)
+        finally:
+            for child, _ in children:
+                if child.poll() is None:
+                    _stop_child(child)
+
+
+def _measure(
+    fake: FakeSlack,
+    urls: list[str],
+    commands: int,
+    senders: int,
+    quiet: bool,
+    *,
+    victim: subprocess.Popen | None = None,
+) -> dict:
+    """Send ``commands`` spread over ``urls``; with ``victim``, SIGKILL it halfway through."""
     verifier = SignatureVerifier(SECRET)
+    events = [u + "/slack/events" for u in urls]
     # warm-up: first requests pay for auth.test, index readers, thread start-up
-    for q in QUERIES[:3]:
-        _post_command(events, verifier, q, fake.response_url())
-    fake.wait_until(lambda: len(fake.posted) >= 3, timeout=30)
+    for target in events:
+        for q in QUERIES[:3]:
+            _post_command(target, verifier, q, fake.response_url())
+    fake.wait_until(lambda: len(fake.posted) >= 3 * len(events), timeout=30)
 
     with ThreadPoolExecutor(senders) as pool:
-        health = list(pool.map(lambda _: _get(url + "/healthz"), range(commands)))
+        health = list(pool.map(lambda _: _get(urls[0] + "/healthz"), range(commands)))
 
     single = [
-        _post_command(events, verifier, QUERIES[i % len(QUERIES)], fake.response_url())
+        _post_command(events[0], verifier, QUERIES[i % len(QUERIES)], fake.response_url())
         for i in range(min(50, commands))
     ]
 
-    urls = [fake.response_url() for _ in range(commands)]
+    response_urls = [fake.response_url() for _ in range(commands)]
     sent_at: dict[str, float] = {}
+    acked_by: dict[str, int] = {}
     lock = threading.Lock()
+    sent = [0]
 
-    def send(i: int) -> float:
+    def send(i: int) -> float | None:
+        target = i % len(events)
         with lock:
-            sent_at[urls[i]] = time.monotonic()
-        return _post_command(events, verifier, QUERIES[i % len(QUERIES)], urls[i])
+            sent_at[response_urls[i]] = time.monotonic()
+            sent[0] += 1
+            if victim is not None and sent[0] == commands // 2:
+                victim.kill()  # SIGKILL: no goodbye
+        try:
+            took = _post_command(
+                events[target], verifier, QUERIES[i % len(QUERIES)], response_urls[i]
+            )
+        except OSError:
+            if victim is None:
+                raise
+            return None  # the killed worker: not acked, Slack would retry elsewhere
+        with lock:
+            acked_by[response_urls[i]] = target
+        return took
 
     started = time.perf_counter()
     with ThreadPoolExecutor(senders) as pool:
-        acks = list(pool.map(send, range(commands)))
-    wanted = {u.rsplit("/", 1)[-1] for u in urls}
+        results = list(pool.map(send, range(commands)))
+    acks = [r for r in results if r is not None]
+    wanted = {u.rsplit("/", 1)[-1] for u in acked_by if victim is None or acked_by[u] == 0}
     with contextlib.suppress(TimeoutError):  # counted below as missing
         fake.wait_until(
             lambda: len({p.response_id for p in fake.posted} & wanted) == len(wanted), timeout=60
         )
     wall = time.perf_counter() - started
     time.sleep(0.5)  # let any duplicate arrive before counting
-    counts = {u: len(fake.posted_to(u)) for u in urls}
-    answers = [(fake.posted_to(u)[0].at - sent_at[u]) * 1000 for u in urls if counts[u] >= 1]
-    once = sum(1 for c in counts.values() if c == 1)
-    missing = sum(1 for c in counts.values() if c == 0)
+    counts = {u: len(fake.posted_to(u)) for u in response_urls}
+    answers = [
+        (fake.posted_to(u)[0].at - sent_at[u]) * 1000 for u in response_urls if counts[u] >= 1
+    ]
+    survivor = [u for u in acked_by if victim is None or acked_by[u] == 0]
+    once = sum(1 for u in survivor if counts[u] == 1)
+    missing = sum(1 for u in survivor if counts[u] == 0)
     dupes = sum(1 for c in counts.values() if c > 1)
-
+    label = f"{senders} senders" + (f", {len(urls)} workers" if len(urls) > 1 else "")
     rows = [
         Stats("GET /healthz (baseline)", health),
         Stats("/news ack, 1 sender", single),
-        Stats(f"/news ack, {senders} senders", acks),
-        Stats(f"/news answer, {senders} senders", answers),
+        Stats(f"/news ack, {label}", acks),
+        Stats(f"/news answer, {label}", answers),
     ]
     base = rows[0].pct(50)
     result = {
         "commands": commands,
         "senders": senders,
+        "workers": len(urls),
+        "acked": len(acks),
         "answered_once": once,
         "missing": missing,
         "duplicates": dupes,
+        "killed_worker_acked": sum(1 for u in acked_by if acked_by[u] != 0) if victim else 0,
+        "killed_worker_answered": (
+            sum(1 for u in acked_by if acked_by[u] != 0 and counts[u]) if victim else 0
+        ),
         "throughput_per_s": commands / wall if wall else float("nan"),
         "rows": {
             r.name: {"n": len(r.samples), "p50": r.pct(50), "p99": r.pct(99), "max": max(r.samples)}
@@ -228,25 +349,34 @@ def _measure(fake: FakeSlack, url: str, commands: int, senders: int, quiet: bool
         },
     }
     ack_p99 = rows[2].pct(99)
+    target = ACK_TARGET_MS if len(urls) == 1 else WORKERS_ACK_TARGET_MS
     result["ack_p99_ms"] = ack_p99
-    result["ack_target_met"] = ack_p99 <= ACK_TARGET_MS
+    result["ack_target_met"] = ack_p99 <= target
     if not quiet:
         print(
-            f"{'case':34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p50 / baseline':>15}"
+            f"{'case':38} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p50 / baseline':>15}"
         )
         for r in rows:
             if r.samples:
                 print(
-                    f"{r.name:34} {len(r.samples):5d} {r.pct(50):8.1f} {r.pct(99):8.1f}"
+                    f"{r.name:38} {len(r.samples):5d} {r.pct(50):8.1f} {r.pct(99):8.1f}"
                     f" {max(r.samples):8.1f} {r.pct(50) / base:14.1f}x"
                 )
-        print(
-            f"\nexactly once: {once}/{commands} answered once, {missing} missing,"
-            f" {dupes} duplicated;"
-            f" {result['throughput_per_s']:.0f} commands/s end to end"
-        )
+        if victim is not None:
+            print(
+                f"\nkill -9 of worker 2 after {commands // 2} sends: the survivor acked"
+                f" {len(survivor)}: {once} answered once, {missing} missing, {dupes} duplicated;"
+                f" the killed one had acked {result['killed_worker_acked']} (answered"
+                f" {result['killed_worker_answered']}); {commands - len(acks)} refused"
+            )
+        else:
+            print(
+                f"\nexactly once: {once}/{commands} answered once, {missing} missing,"
+                f" {dupes} duplicated;"
+                f" {result['throughput_per_s']:.0f} commands/s end to end"
+            )
         verdict = "met" if result["ack_target_met"] else "MISSED"
-        print(f"ack p99 {ack_p99:.1f} ms against a target of {ACK_TARGET_MS:.0f} ms: {verdict}")
+        print(f"ack p99 {ack_p99:.1f} ms against a target of {target:.0f} ms: {verdict}")
     return result
 
 
@@ -258,17 +388,36 @@ def main(argv: list[str] | None = None) -> int:
         "--articles", type=Path, default=None, help="articles folder (default seeds/)"
     )
     parser.add_argument("--threads", type=int, default=16, help="waitress threads")
+    parser.add_argument("--workers", action="store_true", help="also two workers on PostgreSQL")
+    parser.add_argument("--pg-url", default=PG_URL, help="a PostgreSQL server to create a db on")
+    parser.add_argument("--pg-commands", type=int, default=400)
+    parser.add_argument("--pg-senders", type=int, default=40)
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON too")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--index-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     if ns.child:
-        return serve_child(ns.articles, ns.db, ns.api_url, ns.threads)
-    result = run(ns.commands, ns.senders, ns.articles, threads=ns.threads)
+        return serve_child(ns.articles, ns.db, ns.api_url, ns.threads, ns.index_dir)
+    print("== one process, SQLite ==")
+    results = {"sqlite": run(ns.commands, ns.senders, ns.articles, threads=ns.threads)}
+    ok = results["sqlite"]["answered_once"] == ns.commands
+    if ns.workers:
+        print("\n== two web workers, PostgreSQL ==")
+        results["postgres"] = run_workers(
+            ns.pg_commands, ns.pg_senders, ns.articles, ns.pg_url, threads=ns.threads
+        )
+        print("\n== two web workers, PostgreSQL, one killed with SIGKILL halfway ==")
+        results["postgres_kill"] = run_workers(
+            ns.pg_commands, ns.pg_senders, ns.articles, ns.pg_url, threads=ns.threads, kill=True
+        )
+        ok = ok and results["postgres"]["answered_once"] == ns.pg_commands
+        ok = ok and results["postgres_kill"]["missing"] == 0
+        ok = ok and results["postgres_kill"]["duplicates"] == 0
     if ns.json:
-        print(json.dumps(result, indent=2))
-    return 0 if result["answered_once"] == ns.commands else 1
+        print(json.dumps(results, indent=2))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

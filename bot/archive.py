@@ -1,7 +1,10 @@
-"""The archive: article files -> SQLite store + search index, kept consistent with each other.
+"""The archive: article files -> store + local search index, kept consistent with each other.
 
 ``Archive`` is the one object the adapters (CLI, Slack) hold. It ingests files incrementally,
-answers searches and gives each thread its own store connection.
+answers searches and gives each thread its store (SQLite: a connection per thread; PostgreSQL:
+one pooled store for all). The index follows the store's change log (see ``bot.changes``), so an
+article ingested by any process on any host reaches this process's index at its next
+:meth:`Archive.catch_up`.
 """
 
 from __future__ import annotations
@@ -21,12 +24,21 @@ import tantivy
 
 from bot import follows
 from bot.articles import ArticleError, parse_article
+from bot.changes import Cursor
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
-from bot.models import Article, DeskChannel, Follow, IngestReport, SearchResult
+from bot.models import (
+    Article,
+    DeskChannel,
+    Follow,
+    IngestReport,
+    Passage,
+    SearchResult,
+    StoredArticle,
+)
 from bot.search import PassageSearch
 from bot.settings import Settings
-from bot.store import Store, connect, transaction
+from bot.store import Store, open_store
 from bot.text import index_text
 
 log = logging.getLogger("newsbot.archive")
@@ -34,7 +46,7 @@ log = logging.getLogger("newsbot.archive")
 ARTICLE_SUFFIXES = (".txt", ".text", ".md")
 FEEDS_META_KEY = "feeds"
 BATCH = 500
-# Articles are written to SQLite in batches of BATCH, but the index is committed rarely: every
+# Articles are written to the store in batches of BATCH, but the index is committed rarely: every
 # commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
 INDEX_COMMIT_PASSAGES = 1_000_000
 # Files that could not be read, with the size and mtime they had then (store meta): an unchanged
@@ -55,30 +67,39 @@ class _File:
 
 
 class Archive:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, catch_up: bool = True) -> None:
         self.settings = settings
         self._local = threading.local()
         self._stores: list[Store] = []
+        self._shared: Store | None = None
         self._stores_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
+        self._index_lock = threading.Lock()
         self._listeners: list[IngestListener] = []
         self.index = PassageIndex(settings.index_path)
+        self.cursor_path = self.index.path / "changes.json"
+        self.caught_up = False
         self.searcher = PassageSearch(self.index, lambda: self.store)
-        self._repair()
+        if catch_up:
+            self.catch_up()
 
     @classmethod
-    def open(cls, settings: Settings) -> Archive:
-        return cls(settings)
+    def open(cls, settings: Settings, *, catch_up: bool = True) -> Archive:
+        return cls(settings, catch_up=catch_up)
 
     @property
     def store(self) -> Store:
-        """This thread's connection to the store (SQLite connections are not shared)."""
+        """This thread's store (SQLite connections are not shared; a PostgreSQL pool is)."""
+        if self._shared is not None:
+            return self._shared
         store = getattr(self._local, "store", None)
         if store is None:
-            store = Store(connect(self.settings.db_path))
-            self._local.store = store
+            store = open_store(self.settings.database)
             with self._stores_lock:
                 self._stores.append(store)
+                if store.shared:
+                    self._shared = store
+            self._local.store = store
         return store
 
     def close(self) -> None:
@@ -86,6 +107,7 @@ class Archive:
             for store in self._stores:
                 store.close()
             self._stores.clear()
+            self._shared = None
         self._local = threading.local()
 
     def add_ingest_listener(self, listener: IngestListener) -> None:
@@ -142,50 +164,104 @@ class Archive:
         """The passages of other articles most like this one (None: no such passage)."""
         return self.searcher.related(passage_id, limit=limit)
 
-    # -- index consistency ---------------------------------------------------------------------
-    def _repair(self) -> None:
-        """Bring the index in line with the store after a crash, or build it if it is new."""
-        # A new index, or one whose first build was interrupted, is empty.
-        if self.index.needs_rebuild():
-            if self.store.counts()[1]:
-                log.warning("search index missing or empty: rebuilding it from the database")
-                self.rebuild_index()
-            return
-        pending = self.store.pending_index()
-        if pending:
-            log.warning("finishing an interrupted index update (%d articles)", len(pending))
-            self._reindex(pending)
+    # -- reading, for the adapters (they never hold a store themselves) -------------------------
+    def article(self, article_id: int) -> StoredArticle | None:
+        return self.store.article(article_id)
+
+    def articles(self, **window: Any) -> list[StoredArticle]:
+        return self.store.articles(**window)
+
+    def article_by_path(self, path: str) -> StoredArticle | None:
+        return self.store.article_by_path(path)
+
+    def passages_of(self, article_id: int) -> list[Passage]:
+        return self.store.passages_of(article_id)
+
+    def passages_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Passage, StoredArticle]]:
+        return self.store.passages_by_id(ids)
+
+    def counts(self) -> tuple[int, int]:
+        """(live articles, passages)."""
+        return self.store.counts()
+
+    def seen_before(self, keys: Sequence[str], ttl: float) -> bool:
+        """Slack event dedupe, shared by every worker on this store."""
+        return self.store.seen_before(keys, ttl)
+
+    # -- following the change log --------------------------------------------------------------
+    def catch_up(self, wait_seconds: float = 30.0) -> int:
+        """Bring the index in line with the store: build it if it is new, else apply the change
+        log from where it stands. Returns the changes applied (or passages, for a build)."""
+        with self._index_lock:
+            cursor = Cursor.load(self.cursor_path)
+            if self.index.needs_rebuild() and self.store.counts()[1]:
+                log.warning("search index missing or empty: building it from the database")
+                n = self._rebuild()
+                self.caught_up = True
+                return n
+            if cursor is not None and not cursor.pending(self.store):
+                self.caught_up = True
+                return 0
+            writer = self.index.writer(wait_seconds)
+            try:
+                cursor = (
+                    Cursor.load(self.cursor_path) or Cursor()
+                )  # another process may have moved it
+                applied, _ = self._apply_changes(writer, cursor)
+                self._commit_index(writer, cursor)
+                writer.wait_merging_threads()
+            except BaseException:
+                self.index.rollback(writer)
+                raise
+        if applied:
+            log.info("search index caught up: %d changes applied", applied)
+        self.caught_up = True
+        return applied
+
+    def index_status(self) -> dict[str, int | bool]:
+        """The index's place in the change log and the log's head (for /readyz and doctor)."""
+        cursor = Cursor.load(self.cursor_path) or Cursor()
+        head = self.store.change_head()
+        return {
+            "index_position": cursor.high,
+            "store_position": head,
+            "lag": max(0, head - cursor.high),
+            "caught_up": self.caught_up,
+        }
 
     def rebuild_index(self) -> int:
         """Rebuild the whole search index from the store; returns the passages indexed."""
+        with self._index_lock:
+            return self._rebuild()
+
+    def _rebuild(self) -> int:
+        head = self.store.change_head()  # changes after this are applied again: harmless
         writer = self.index.writer()
         try:
             self.index.clear(writer)
             n = self.index.replace_articles(writer, (), self._index_rows(None))
-            self.index.commit(writer)
-            self.index.refresh()
+            self._commit_index(writer, Cursor(position=head))
             writer.wait_merging_threads()
         except BaseException:
             self.index.rollback(writer)
             raise
-        self.store.clear_pending(self.store.pending_index())
         return n
 
-    def _reindex(self, article_ids: Sequence[int]) -> None:
-        """Re-index these articles from the store (after an interrupted index update)."""
-        writer = self.index.writer()
-        try:
-            self.index.replace_articles(writer, article_ids, self._index_rows(article_ids))
-            self._commit_index(writer, article_ids)
-            writer.wait_merging_threads()
-        except BaseException:
-            self.index.rollback(writer)
-            raise
+    def _apply_changes(self, writer: tantivy.IndexWriter, cursor: Cursor) -> tuple[int, int]:
+        """Re-index every article the log says changed since ``cursor`` (uncommitted).
+        Returns (changes applied, passages indexed)."""
+        applied = passages = 0
+        while changes := cursor.pending(self.store):
+            ids = sorted({aid for _, aid in changes})
+            passages += self.index.replace_articles(writer, ids, self._index_rows(ids))
+            cursor.mark(seq for seq, _ in changes)
+            applied += len(changes)
+        return applied, passages
 
-    def _commit_index(self, writer: tantivy.IndexWriter, article_ids: Sequence[int]) -> None:
+    def _commit_index(self, writer: tantivy.IndexWriter, cursor: Cursor) -> None:
         self.index.commit(writer)
         self.index.refresh()
-        self.store.clear_pending(article_ids)
+        cursor.save(self.cursor_path)
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
         # Rows come article by article: an article's headline and byline are tokenized once.
@@ -200,17 +276,27 @@ class Archive:
         self, paths: Sequence[str | Path] | None = None
     ) -> tuple[list[_File], list[str], IngestReport]:
         """Files under the given paths (default: the articles folder), the roots whose missing
-        files count as removed, and a report holding what could not be listed."""
+        files count as removed, and a report holding what could not be listed.
+
+        A folder that is missing or holds no article file at all is never such a root: an
+        unmounted share or a mistyped path must not retire the archive (its articles stay, with
+        a warning); remove articles by deleting their files, not the folder."""
         report = IngestReport()
         roots = [Path(p) for p in paths] if paths else [self.settings.articles_dir]
         files: list[_File] = []
-        dir_roots: list[str] = []
-        explicit_missing: list[str] = []
+        removal_roots: list[str] = []
         seen: set[str] = set()
         for root in roots:
             if root.is_dir():
-                dir_roots.append(os.path.realpath(root))
-                for found in _walk(root, report):
+                found_here = list(_walk(root, report))
+                if found_here:
+                    removal_roots.append(os.path.realpath(root))
+                else:
+                    report.warnings.append(
+                        (str(root), "no article files here (an unmounted or emptied folder?);"
+                         " the archive keeps what it holds")
+                    )  # fmt: skip
+                for found in found_here:
                     if found.realpath not in seen:
                         seen.add(found.realpath)
                         files.append(found)
@@ -225,9 +311,8 @@ class Archive:
                     seen.add(real)
                     files.append(_File(os.path.normpath(root), real, st.st_size, st.st_mtime_ns))
             else:
-                explicit_missing.append(os.path.realpath(root))
                 report.skipped.append((str(root), "no such file or folder"))
-        return files, [*dir_roots, *explicit_missing], report
+        return files, removal_roots, report
 
     def is_stale(self, paths: Sequence[str | Path] | None = None) -> bool:
         """True when a file was added, changed or removed since the last ingest (stat only)."""
@@ -413,49 +498,48 @@ class Archive:
         states: dict[str, tuple[int, int, str, bool]],
         report: IngestReport,
     ) -> None:
+        """Write the batches to the store (each in one transaction, logged in the change log),
+        then bring this process's index up to the log: its own changes and any other's."""
         store = self.store
         writer: tantivy.IndexWriter | None = None
-        pending: list[int] = []
+        cursor = Cursor()
         rows = 0
         first = True
-        try:
-            for batch in batches:
-                if not batch and not (first and removed):
-                    continue
-                if writer is None:
-                    writer = self.index.writer()
-                ids: list[int] = []
-                with transaction(store.conn):
-                    for f, article, digest in batch:
-                        article_id, is_new = store.upsert_article(
-                            f.realpath, article, f.size, f.mtime_ns, digest
-                        )
-                        ids.append(article_id)
-                        if is_new:
-                            report.new_ids.append(article_id)
-                        known = states.get(f.realpath)
-                        (report.added if is_new or (known and known[3]) else report.updated).append(
-                            f.path
-                        )
-                    if first:
-                        for real in removed:
-                            article_id = store.mark_removed(real)
-                            if article_id is not None:
-                                ids.append(article_id)
-                                report.removed.append(_display(store, article_id, real))
-                first = False
-                rows += self.index.replace_articles(writer, ids, self._index_rows(ids))
-                pending += ids
-                if rows >= INDEX_COMMIT_PASSAGES:
-                    self._commit_index(writer, pending)
-                    pending, rows = [], 0
-            if writer is not None:
-                self._commit_index(writer, pending)
-                writer.wait_merging_threads()
-        except BaseException:
-            if writer is not None:
-                self.index.rollback(writer)
-            raise
+        with self._index_lock:
+            try:
+                for batch in batches:
+                    if not batch and not (first and removed):
+                        continue
+                    if writer is None:
+                        writer = self.index.writer()
+                        cursor = Cursor.load(self.cursor_path) or Cursor()
+                    with store.transaction():
+                        for f, article, digest in batch:
+                            article_id, is_new = store.upsert_article(
+                                f.realpath, article, f.size, f.mtime_ns, digest
+                            )
+                            if is_new:
+                                report.new_ids.append(article_id)
+                            known = states.get(f.realpath)
+                            added = is_new or (known and known[3])
+                            (report.added if added else report.updated).append(f.path)
+                        if first:
+                            for real in removed:
+                                article_id = store.mark_removed(real)
+                                if article_id is not None:
+                                    report.removed.append(_display(store, article_id, real))
+                    first = False
+                    rows += self._apply_changes(writer, cursor)[1]
+                    if rows >= INDEX_COMMIT_PASSAGES:
+                        self._commit_index(writer, cursor)
+                        rows = 0
+                if writer is not None:
+                    self._commit_index(writer, cursor)
+                    writer.wait_merging_threads()
+            except BaseException:
+                if writer is not None:
+                    self.index.rollback(writer)
+                raise
 
 
 def _display(store: Store, article_id: int, fallback: str) -> str:

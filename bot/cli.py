@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bot import __version__
 from bot.logs import setup_logging
 from bot.models import Hit, IngestReport, SearchResult
+from bot.service import ServiceError
 from bot.settings import Settings, SettingsError
+from bot.store.base import StoreError
 
 if TYPE_CHECKING:  # imported lazily at run time: each command loads only what it needs
     from collections.abc import Callable
     from datetime import date, datetime
 
-    from apscheduler.schedulers.background import BackgroundScheduler
-
     from bot.archive import Archive
-    from bot.delivery import DeliveryResult, DigestPreview
+    from bot.delivery import DigestPreview
     from bot.digest import Digest
 
 log = logging.getLogger("newsbot.cli")
@@ -37,7 +37,11 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=argparse.SUPPRESS, help="database file (env NEWSBOT_DB)")
+    common.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help="SQLite file or postgresql:// URL (env DATABASE_URL, then NEWSBOT_DB)",
+    )
     common.add_argument(
         "--articles",
         default=argparse.SUPPRESS,
@@ -110,6 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", parents=[common], help="run the Slack bot")
     p.add_argument("--port", type=int, default=None, help="HTTP mode port (env PORT, 3000)")
+    p.add_argument(
+        "--role",
+        choices=("all", "web", "scheduler"),
+        default="all",
+        help="all: one process does everything (default); web: answer Slack only (any number);"
+        " scheduler: digests and rescans (several may run, one is active)",
+    )
+
+    p = sub.add_parser(
+        "migrate-store",
+        parents=[common],
+        help="copy the archive and digest ledger from one database into an empty one",
+    )
+    p.add_argument("--from", dest="source", required=True, help="SQLite file or postgresql:// URL")
+    p.add_argument("--to", dest="target", required=True, help="SQLite file or postgresql:// URL")
 
     sub.add_parser("console", parents=[common], help="talk to the bot here, without Slack")
     sub.add_parser("feeds", parents=[common], help="list the feeds and their last poll")
@@ -119,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
+    if getattr(args, "db", None):
+        settings = settings.with_database(args.db)
     return settings.with_overrides(
-        db_path=Path(args.db) if getattr(args, "db", None) else None,
         articles_dir=Path(args.articles) if getattr(args, "articles", None) else None,
         log_level="INFO" if getattr(args, "verbose", False) else None,
     )
@@ -145,16 +165,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2
-    except CliError as exc:
+    except (CliError, ServiceError) as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 1
     except sqlite3.DatabaseError as exc:
-        print(
-            f"newsbot: the database {settings.db_path} cannot be used ({exc}). "
-            "Point --db at another file, or move this one aside to start afresh.",
-            file=sys.stderr,
-        )
+        print(f"newsbot: {database_advice(settings, exc)}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+            print(f"newsbot: {database_advice(settings, exc)}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         print("newsbot: interrupted", file=sys.stderr)
         return 130
@@ -163,16 +187,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def open_archive(settings: Settings) -> Archive:
-    from bot.archive import Archive
-    from bot.index import IndexBusy
+def database_advice(settings: Settings, exc: BaseException) -> str:
+    """One line about a database error: what, and a fix that never discards the digest ledger
+    (it is what stops a second post) or the first-seen times."""
+    from bot.logs import redact
+    from bot.store.postgres import redact_url
 
-    try:
-        return Archive.open(settings)
-    except IndexBusy as exc:
-        raise CliError(str(exc)) from exc
-    except OSError as exc:
-        raise CliError(f"cannot open the archive at {settings.db_path}: {exc}") from exc
+    where = settings.database_label
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = redact(redact_url(text, str(settings.database)))
+    if "readonly" in text.replace("-", "").replace(" ", "").lower():
+        return (
+            f"the database {where} is read-only ({text}). Give the user running newsbot write"
+            " access to the file and its folder (SQLite writes -wal and -shm files beside it)"
+        )
+    if settings.database_url:
+        return (
+            f"the database {where} cannot be used ({text}). Check that PostgreSQL is running and"
+            " reachable, then run the command again"
+        )
+    return (
+        f"the database {where} cannot be used ({text}). Restore it from a backup, or point --db"
+        " at the right file; keep this one: it holds the digest ledger and first-seen times"
+    )
+
+
+def open_archive(settings: Settings) -> Archive:
+    from bot.service import open_archive as open_
+
+    return open_(settings)
 
 
 def _progress(stream: TextIO) -> Callable[[int, int], None] | None:
@@ -350,7 +393,7 @@ def _print_hits(archive: Archive, result: SearchResult, as_json: bool) -> None:
         print(json.dumps(result_json(result), ensure_ascii=False), flush=True)
         return
     ids = {h.article.id for h in result.hits}
-    totals = {i: len(archive.store.passages_of(i)) for i in ids}
+    totals = {i: len(archive.passages_of(i)) for i in ids}
     print_result(result, sys.stdout, totals)
 
 
@@ -359,13 +402,12 @@ def cmd_related(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError("--limit must be between 1 and 50")
     archive = _fresh_archive(settings)
     try:
-        store = archive.store
-        article = store.article_by_path(args.path) or store.article_by_path(
+        article = archive.article_by_path(args.path) or archive.article_by_path(
             os.path.realpath(args.path)
         )
         if article is None:
             raise CliError(f"no article {args.path} in the archive (give the path search prints)")
-        passages = archive.store.passages_of(article.id)
+        passages = archive.passages_of(article.id)
         if not 1 <= args.paragraph <= len(passages):
             raise CliError(f"{args.path} has paragraphs 1 to {len(passages)}")
         passage = passages[args.paragraph - 1]
@@ -434,27 +476,23 @@ def digest_builder(
     archive: Archive, *, all_stories: bool = False
 ) -> Callable[[datetime, datetime, date], Digest]:
     """``build(since, until, digest_date)`` for the delivery core, over this archive."""
-    from bot.digest import build_digest
+    from bot.service import Service
 
-    limit = None if all_stories else 10
-    return lambda since, until, day: build_digest(
-        archive.store, since, until, day, max_stories=limit
-    )
+    return Service(archive.settings, archive).digest_builder(all_stories=all_stories)
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.delivery import post_digest_now, preview_digest
     from bot.digest import digest_to_json
+    from bot.service import Service
 
-    archive = _fresh_archive(settings)
+    if args.resend and not args.post:
+        raise CliError("--resend goes with --post")
+    if args.all and args.post:
+        raise CliError("--all goes with --dry-run (a posted digest has a See all button)")
+    service = Service(settings, _fresh_archive(settings))
     try:
-        if args.resend and not args.post:
-            raise CliError("--resend goes with --post")
-        if args.all and args.post:
-            raise CliError("--all goes with --dry-run (a posted digest has a See all button)")
-        build = digest_builder(archive, all_stories=args.all and not args.post)
         if not args.post:
-            preview = preview_digest(settings, archive.store, build)
+            preview = service.preview_digest(all_stories=args.all)
             if args.json:
                 print(
                     json.dumps(
@@ -467,20 +505,9 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
         if not settings.digest_channels:
             raise CliError("DIGEST_CHANNEL is not set: no channel to post the digest to")
         settings.require_slack_token()
-        from bot.slack.app import make_client
-        from bot.slack.digest_post import SlackDigestPoster
-
-        poster = SlackDigestPoster(make_client(settings))
-        results = post_digest_now(
-            settings,
-            archive.store,
-            build,
-            poster.post,
-            find_existing=poster.find_existing,
-            resend=args.resend,
-        )
+        results = service.post_digest_now(resend=args.resend)
     finally:
-        archive.close()
+        service.close()
     for result in results:
         print(result.describe())
     return 0 if all(r.delivered for r in results) else 1
@@ -522,67 +549,58 @@ def print_digest(preview: DigestPreview, out: TextIO) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.slack.serve import run_serve
+    from bot.service import Service
 
-    settings.require_slack()  # named in one message before anything starts
-    # Until run_serve installs its own handlers: a stop during start-up is a clean exit 0
-    # (an interrupted ingest rolls back and the index is repaired at the next start).
+    if args.role == "scheduler":
+        if settings.digest_channels:
+            settings.require_slack_token()
+    else:
+        settings.require_slack()  # named in one message before anything starts
+    # Until serve installs its own handlers: a stop during start-up is a clean exit 0
+    # (an interrupted ingest rolls back and the index catches up at the next start).
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_during_startup)
-    archive = _fresh_archive(settings)
-    scheduler = None
+    # One process ingests before answering; a worker's index catches up in the background.
+    archive = _fresh_archive(settings) if args.role == "all" else open_archive_for_worker(settings)
+    service = Service(settings, archive)
     try:
-        scheduler = start_digest_scheduler(settings, archive)
-        return run_serve(settings, archive, args.port)
+        return service.serve(args.role, args.port)
     finally:
-        if scheduler is not None:
-            from bot.schedule import stop_scheduler
+        service.close()
 
-            stop_scheduler(scheduler)
-        archive.close()
+
+def open_archive_for_worker(settings: Settings) -> Archive:
+    """A worker's archive: its index catches up in the background (GET /readyz tells when)."""
+    from bot.service import open_archive as open_
+
+    return open_(settings, catch_up=False)
 
 
 def _exit_during_startup(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def start_digest_scheduler(settings: Settings, archive: Archive) -> BackgroundScheduler:
-    """The daily digest jobs (cron, retry, catch-up); the serve loop re-scans the folder."""
-    from bot.schedule import start_scheduler
-    from bot.slack.app import make_client
-    from bot.slack.digest_post import SlackDigestPoster
+def cmd_migrate_store(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store import describe, is_url, open_store
+    from bot.store.copy import copy_store
 
-    poster = SlackDigestPoster(make_client(settings))
-
-    def run_digest(day: date) -> list[DeliveryResult]:
-        archive.refresh_if_stale()
-        return deliver_desks(settings, archive, day, poster.post, poster.find_existing)
-
-    # Always scheduled: a desk may subscribe with /news digest here at any time.
-    return start_scheduler(settings, run_digest, always=True)
-
-
-def deliver_desks(
-    settings: Settings,
-    archive: Archive,
-    day: date,
-    post: Callable[..., str],
-    find_existing: Callable[[str, str], str | None] | None = None,
-) -> list[DeliveryResult]:
-    """Deliver ``day``'s digest to every DIGEST_CHANNEL and every stored desk channel, each
-    with its own stories (a desk's query filters them), each at most once (the ledger)."""
-    from bot.delivery import deliver_all
-    from bot.desks import digest_targets
-
-    results: list[DeliveryResult] = []
-    store = archive.store
-    for channel, build in digest_targets(
-        settings.digest_channels, archive.desks(), store, archive.match_articles
-    ):
-        results += deliver_all(
-            settings, store, day, build, post, channels=[channel], find_existing=find_existing
-        )
-    return results
+    if not is_url(args.source) and not Path(args.source).is_file():
+        raise CliError(f"--from {args.source}: no such database file")
+    if describe(args.source) == describe(args.target):
+        raise CliError("--from and --to are the same database")
+    src = open_store(args.source)
+    try:
+        dst = open_store(args.target)
+        try:
+            copied = copy_store(src, dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    counts = ", ".join(f"{n} {table.replace('_', ' ')} rows" for table, n in copied.items())
+    print(f"copied {counts} from {describe(args.source)} to {describe(args.target)}")
+    print("each worker rebuilds its search index from the new database at its first start")
+    return 0
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
@@ -603,6 +621,7 @@ COMMANDS = {
     "summarize": cmd_summarize,
     "digest": cmd_digest,
     "serve": cmd_serve,
+    "migrate-store": cmd_migrate_store,
     "console": cmd_console,
     "doctor": cmd_doctor,
 }

@@ -19,10 +19,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from bot.ledger import Claim, Ledger, Refusal, as_utc
-from bot.store import utcnow
+from bot.store import Store, utcnow
 
 log = logging.getLogger("newsbot.delivery")
 
@@ -55,6 +55,15 @@ class RateLimited(PostError):
 
 class SlackUnavailable(PostError):
     """HTTP 5xx or a Slack-side error answer: the message was not posted."""
+
+
+class HistoryUnavailable(PostError):
+    """The channel history cannot be read (the optional channels:history / groups:history scopes
+    are not granted): an interrupted digest is held for ``newsbot digest --post --resend``."""
+
+
+# How long a held digest waits before the scheduler looks again (``--resend`` releases it at once).
+HOLD = timedelta(hours=6)
 
 
 class PostInDoubt(PostError):
@@ -95,11 +104,6 @@ class DeliveryResult:
         if self.error and not self.delivered:
             head += f": {self.error}"
         return head
-
-
-class _HasConn(Protocol):
-    @property
-    def conn(self) -> Any: ...
 
 
 def digest_marker(channel: str, digest_date: date) -> str:
@@ -180,7 +184,7 @@ def _failure_message(channel: str, exc: BaseException) -> str:
 
 
 def deliver_digest(
-    store: _HasConn,
+    store: Store,
     channel: str,
     digest_date: date,
     build: Build,
@@ -198,10 +202,11 @@ def deliver_digest(
     Never raises for a failed post: the result says what happened, the log says what to do,
     and the ledger keeps the digest retryable. The window is [last delivered, now).
     """
-    ledger = ledger or Ledger(store.conn)
-    # ``until`` is taken before the claim, whose BEGIN IMMEDIATE waits for any ingest
-    # transaction in flight: an article stamped first_seen < until is committed (visible to the
-    # build below), and one stamped later falls in the next window. No article slips between.
+    ledger = ledger or Ledger(store)
+    # ``until`` is taken before the claim, whose ledger lock waits for any ingest transaction in
+    # flight (see the store's ``ledger_lock``): an article stamped first_seen < until is
+    # committed (visible to the build below), and one stamped later falls in the next window.
+    # No article slips between.
     until = as_utc(now) if now is not None else ledger.clock()
     claim = ledger.claim(channel, digest_date, ignore_backoff=ignore_backoff)
     if isinstance(claim, Refusal):
@@ -299,6 +304,17 @@ def _resolve_in_doubt(
     marker = digest_marker(claim.channel, claim.digest_date)
     try:
         ts = find_existing(claim.channel, marker)
+    except HistoryUnavailable as exc:
+        message = (
+            f"an earlier attempt was interrupted after its post left, and {exc}; not re-posting"
+            " to avoid a duplicate. Look in the channel: if the digest is not there, release it"
+            " with `newsbot digest --post --resend`"
+        )
+        log.error("%s held: %s", tag, message)
+        ledger.mark_failed(claim, message, in_doubt=True, retry_after=HOLD)
+        return DeliveryResult(
+            claim.channel, claim.digest_date, "held", error=message, attempts=claim.attempts
+        )
     except Exception as exc:
         message = f"could not check the channel history for an interrupted post: {exc}"
         log.error("%s held: %s; will retry", tag, message)
@@ -332,7 +348,7 @@ def digest_date_for(settings: Any, now: datetime) -> date:
 
 def deliver_all(
     settings: Any,
-    store: _HasConn,
+    store: Store,
     digest_date: date,
     build: Build,
     post: Post,
@@ -372,14 +388,14 @@ class DigestPreview:
 
 
 def preview_digest(
-    settings: Any, store: _HasConn, build: Build, *, now: datetime | None = None
+    settings: Any, store: Store, build: Build, *, now: datetime | None = None
 ) -> DigestPreview:
     """The next digest as it would be posted now, without posting or touching the ledger.
 
     With several channels the window starts at the earliest of their starts.
     """
     until = as_utc(now) if now is not None else utcnow()
-    ledger = Ledger(store.conn)
+    ledger = Ledger(store)
     channels = tuple(settings.digest_channels)
     starts = [
         coverage_start(ledger, c, until, settings.digest_lookback_hours) for c in channels
@@ -391,7 +407,7 @@ def preview_digest(
 
 def post_digest_now(
     settings: Any,
-    store: _HasConn,
+    store: Store,
     build: Build,
     post: Post,
     *,
@@ -407,7 +423,7 @@ def post_digest_now(
     when = as_utc(now) if now is not None else utcnow()
     digest_date = digest_date_for(settings, when)
     if resend:
-        ledger = Ledger(store.conn)
+        ledger = Ledger(store)
         for channel in settings.digest_channels:
             if ledger.release_in_doubt(channel, digest_date):
                 log.warning("digest %s %s: released for a re-post", channel, digest_date)

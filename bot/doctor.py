@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
 REQUIRED_SCOPES = frozenset({"commands", "chat:write", "app_mentions:read", "im:history"})
-# The digest looks for its own message in the channel's history before re-posting after a crash.
+# Optional: the digest looks for its own message in the channel's history before re-posting after
+# a crash. Without them the bot reads no channel message, and such a digest waits for --resend.
 DIGEST_SCOPES = frozenset({"channels:history", "groups:history"})
+HEARTBEAT_STALE = 120  # seconds without a heartbeat before the active scheduler counts as gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,16 @@ def _guard(name: str, fn: Callable[[], list[Check]]) -> list[Check]:
     try:
         return fn()
     except Exception as exc:  # a check that crashes is a failed check, not a crashed doctor
-        return [Check(name, "FAIL", f"{type(exc).__name__}: {exc}")]
+        from bot.logs import redact
+
+        return [
+            Check(
+                name,
+                "FAIL",
+                redact(f"{type(exc).__name__}: {exc}").splitlines()[0],
+                "run the failing command with -v for details, fix what it names, run doctor again",
+            )
+        ]
 
 
 def _storage(settings: Settings) -> list[Check]:
@@ -67,48 +78,53 @@ def _storage(settings: Settings) -> list[Check]:
         from bot.archive import ARTICLE_SUFFIXES
 
         n = sum(1 for p in folder.rglob("*") if p.suffix.lower() in ARTICLE_SUFFIXES)
-        out.append(Check("articles folder", "PASS", f"{folder}: {n} article files"))
+        out.append(
+            Check("articles folder", "PASS", f"{folder}: {n} article files")
+            if n
+            else Check(
+                "articles folder",
+                "WARN",
+                f"{folder} holds no article files (an unmounted share?)",
+                "mount or fill it; the archive keeps what it holds meanwhile",
+            )
+        )
+    return out + _guard("database", lambda: _database(settings))
 
-    def database() -> list[Check]:
-        from bot.archive import Archive
 
-        try:
-            archive = Archive.open(settings)
-        except sqlite3.DatabaseError as exc:
-            return [
-                Check(
-                    "database",
-                    "FAIL",
-                    f"{settings.db_path}: {exc}",
-                    "restore a backup, or move it aside and run `newsbot ingest` (loses history)",
-                )
-            ]
-        try:
-            ok = archive.store.conn.execute("PRAGMA quick_check").fetchone()[0]
-            articles, passages = archive.store.counts()
-            indexed = archive.index.num_docs()
-            leftovers = archive.index.leftovers()
-            stale = folder.is_dir() and archive.is_stale()
-        finally:
-            archive.close()
+def _database(settings: Settings) -> list[Check]:
+    from bot.service import ServiceError, open_archive
+    from bot.store import StoreError
+
+    where = settings.database_label
+    try:
+        archive = open_archive(settings, catch_up=False)
+        archive.store  # noqa: B018 - opens (and migrates) the store now
+    except (sqlite3.DatabaseError, StoreError, ServiceError) as exc:
+        fix = (
+            "start PostgreSQL or fix DATABASE_URL (host, port, user, database)"
+            if settings.database_url
+            else "restore the file from a backup or point NEWSBOT_DB / --db at the right one;"
+            " keep this file: it holds the digest ledger and first-seen times"
+        )
+        return [Check("database", "FAIL", f"{where}: {str(exc).splitlines()[0]}", fix)]
+    try:
+        ok = archive.store.check()
+        articles, passages = archive.counts()
+        status = archive.index_status()
+        indexed = archive.index.num_docs()
+        leftovers = archive.index.leftovers()
+        stale = settings.articles_dir.is_dir() and archive.is_stale()
         checks = [
-            Check(
-                "database", "PASS", f"{settings.db_path}: {articles} articles, {passages} passages"
-            )
+            Check("database", "PASS", f"{where}: {articles} articles, {passages} passages")
             if ok == "ok"
-            else Check("database", "FAIL", f"integrity check: {ok}", "restore from a backup")
-        ]
-        if indexed != passages:
-            checks.append(
-                Check(
-                    "search index",
-                    "FAIL",
-                    f"{indexed} passages indexed, {passages} stored",
-                    f"delete {settings.index_path} and run any newsbot command to rebuild it",
-                )
+            else Check(
+                "database",
+                "FAIL",
+                f"integrity check: {ok}",
+                "restore from a backup (the ledger and first-seen times live there)",
             )
-        else:
-            checks.append(Check("search index", "PASS", f"{indexed} passages indexed"))
+        ]
+        checks.append(_index(settings, status, indexed, passages))
         if leftovers:
             current = archive.index.path.name
             names = ", ".join(p.name for p in leftovers[:3]) + ", ..." * (len(leftovers) > 3)
@@ -129,9 +145,52 @@ def _storage(settings: Settings) -> list[Check]:
                     "run `newsbot ingest` (the running bot re-scans on its own)",
                 )
             )
+        if settings.digest_channels:
+            checks.append(_scheduler(archive.store))
         return checks
+    finally:
+        archive.close()
 
-    return out + _guard("database", database)
+
+def _index(settings: Settings, status: dict, indexed: int, passages: int) -> Check:
+    lag = int(status["lag"])
+    if lag:
+        return Check(
+            "search index",
+            "WARN",
+            f"{lag} changes behind the database (index at {status['index_position']}, database"
+            f" at {status['store_position']})",
+            "nothing to do if a bot runs with this index (it follows within seconds); else run"
+            " any newsbot command to catch up",
+        )
+    if indexed != passages:
+        return Check(
+            "search index",
+            "FAIL",
+            f"{indexed} passages indexed, {passages} stored",
+            f"delete {settings.index_path} and run any newsbot command to rebuild it",
+        )
+    return Check("search index", "PASS", f"{indexed} passages indexed, no lag")
+
+
+def _scheduler(store: object) -> Check:
+    from bot.election import read_heartbeat
+
+    beat = read_heartbeat(store)  # type: ignore[arg-type]
+    start = "start `newsbot serve` (or `newsbot serve --role scheduler`) so the digest runs"
+    if beat is None:
+        return Check("scheduler", "WARN", "no scheduler has run on this database yet", start)
+    age = (datetime.now(UTC) - datetime.fromisoformat(beat["heartbeat"])).total_seconds()
+    if age > HEARTBEAT_STALE:
+        return Check(
+            "scheduler",
+            "WARN",
+            f"last active {beat['holder']}, heard from {age:.0f} s ago: none active now?",
+            start,
+        )
+    return Check(
+        "scheduler", "PASS", f"active: {beat['holder']} since {beat['since']} ({age:.0f} s ago)"
+    )
 
 
 def _slack(settings: Settings) -> list[Check]:
@@ -163,13 +222,19 @@ def _slack(settings: Settings) -> list[Check]:
             )
         ]
     except OSError as exc:
-        return [Check("slack token", "FAIL", f"cannot reach Slack: {type(exc).__name__}")]
+        return [
+            Check(
+                "slack token",
+                "FAIL",
+                f"cannot reach Slack: {type(exc).__name__}",
+                "check the network, a proxy (HTTPS_PROXY) or SLACK_API_URL",
+            )
+        ]
     out.append(Check("slack token", "PASS", f"bot {auth.get('user')} in {auth.get('team')}"))
     granted = {s.strip() for s in (auth.headers.get("x-oauth-scopes") or "").split(",") if s}
-    required = REQUIRED_SCOPES | (DIGEST_SCOPES if settings.digest_channels else frozenset())
-    missing = sorted(required - granted)
+    missing = sorted(REQUIRED_SCOPES - granted)
     out.append(
-        Check("slack scopes", "PASS", ", ".join(sorted(required)))
+        Check("slack scopes", "PASS", ", ".join(sorted(REQUIRED_SCOPES)))
         if not missing
         else Check(
             "slack scopes",
@@ -178,6 +243,18 @@ def _slack(settings: Settings) -> list[Check]:
             "add them under OAuth & Permissions (or re-create from manifest.json) and reinstall",
         )
     )
+    history = sorted(DIGEST_SCOPES - granted)
+    if settings.digest_channels and history:
+        out.append(
+            Check(
+                "digest history scopes",
+                "WARN",
+                f"without {', '.join(history)} the bot reads no channel message, but a digest"
+                " whose post was interrupted cannot be looked up: it is held until you check the"
+                " channel and run `newsbot digest --post --resend`",
+                "add them (manifest.json has them) if you prefer automatic recovery",
+            )
+        )
     out.append(_mode(settings))
     for channel in settings.digest_channels:
         out.append(_membership(client, channel))
@@ -203,7 +280,12 @@ def _mode(settings: Settings) -> Check:
                 "enable Socket Mode and create an app-level token with connections:write",
             )
         except OSError as exc:
-            return Check("socket mode", "FAIL", f"cannot reach Slack: {type(exc).__name__}")
+            return Check(
+                "socket mode",
+                "FAIL",
+                f"cannot reach Slack: {type(exc).__name__}",
+                "check the network, a proxy (HTTPS_PROXY) or SLACK_API_URL",
+            )
         return Check("socket mode", "PASS", "app-level token accepted")
     if settings.signing_secret:
         return Check("http mode", "PASS", f"signing secret set; serve on port {settings.port}")
@@ -232,7 +314,12 @@ def _membership(client: WebClient, channel: str) -> Check:
             )
         return Check(f"digest channel {channel}", "FAIL", error, invite)
     except OSError as exc:
-        return Check(f"digest channel {channel}", "FAIL", f"cannot reach Slack: {exc}")
+        return Check(
+            f"digest channel {channel}",
+            "FAIL",
+            f"cannot reach Slack: {type(exc).__name__}",
+            "check the network, a proxy (HTTPS_PROXY) or SLACK_API_URL",
+        )
     data = info.get("channel") or {}
     name = data.get("name", channel)
     if not data.get("is_member"):
@@ -262,9 +349,20 @@ def doctor(
     checks = run_checks(settings, problems)
     for check in checks:
         out(check.line())
-    failed = sum(c.status == "FAIL" for c in checks)
-    out(f"\n{len(checks) - failed} ok, {failed} failed" if failed else f"\nall {len(checks)} ok")
-    return 1 if failed else 0
+    out("\n" + summary(checks))
+    return 1 if any(c.status == "FAIL" for c in checks) else 0
+
+
+def summary(checks: list[Check]) -> str:
+    """Only PASS counts as ok: a SKIP checked nothing, a WARN found something."""
+    counts = {s: sum(c.status == s for c in checks) for s in ("PASS", "WARN", "SKIP", "FAIL")}
+    if counts["PASS"] == len(checks):
+        return f"all {len(checks)} ok"
+    words = {"PASS": "ok", "WARN": "warning", "SKIP": "skipped", "FAIL": "failed"}
+    parts = [
+        f"{n} {words[s]}" + ("s" if s == "WARN" and n != 1 else "") for s, n in counts.items() if n
+    ]
+    return ", ".join(parts)
 
 
 __all__ = ["DIGEST_SCOPES", "REQUIRED_SCOPES", "Check", "SettingsError", "doctor", "run_checks"]

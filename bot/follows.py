@@ -28,7 +28,7 @@ from types import TracebackType
 from bot.index import IndexRow, PassageIndex, WordQuery
 from bot.models import Follow, StoredArticle
 from bot.search import _plan, _spans, _Words
-from bot.store import Store, transaction
+from bot.store import Store
 
 log = logging.getLogger("newsbot.follows")
 
@@ -53,7 +53,7 @@ def add_follow(store: Store, user_id: str, query: str) -> Follow | str:
     hint = query_hint(query)
     if hint is not None:
         return hint
-    with transaction(store.conn):
+    with store.transaction():
         mine = store.follows(user_id)
         if any(f.query == query for f in mine):
             return f"You already follow “{query}”."
@@ -202,7 +202,7 @@ def take_alerts(store: Store, rows: RowSource, *, limit: int = TAKE_ARTICLES) ->
             articles[article_id] = store.article(article_id)
     passages = store.passages_by_id(sorted({pid for _, _, pid in found}))
     by_user: dict[str, dict[int, AlertMatch]] = {}
-    with transaction(store.conn):
+    with store.transaction():
         for follow, article_id, passage_id in found:
             article = articles.get(article_id)
             if article is None or passage_id not in passages:

@@ -2,7 +2,8 @@
 
 Exactly once rests on three rules:
 
-1. A row is claimed inside ``BEGIN IMMEDIATE`` with a lease and a fresh token
+1. A row is claimed under the store's ledger lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an
+   advisory transaction lock on the row's key) with a lease and a fresh token
    (``claimed_by = host:pid:uuid``). A ``sent`` row is never claimed again; a ``claimed`` row whose
    lease is still running belongs to someone else (another thread or process): hands off.
 2. Just before the post leaves, :meth:`Ledger.begin_post` records ``sent_at`` (the moment the
@@ -33,34 +34,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bot.store import from_iso, to_iso, transaction, utcnow
+from bot.store import SqliteStore, Store
+from bot.store.base import LedgerRow
+from bot.store.times import utcnow
 
 log = logging.getLogger("newsbot.ledger")
 
 DEFAULT_LEASE = timedelta(minutes=10)
 
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerRow:
-    channel: str
-    digest_date: date
-    status: str  # 'claimed' | 'sent' | 'failed'
-    claimed_by: str | None
-    claimed_at: datetime | None
-    lease_until: datetime | None
-    attempts: int
-    last_error: str | None
-    covers_from: datetime | None
-    covers_to: datetime | None
-    ts: str | None
-    sent_at: datetime | None
-
-    @property
-    def in_doubt(self) -> bool:
-        """A post request went out but was never confirmed: Slack may hold the message."""
-        return self.status != "sent" and self.sent_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,74 +71,42 @@ def new_token() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def _row(r: sqlite3.Row) -> LedgerRow:
-    return LedgerRow(
-        channel=r["channel"],
-        digest_date=date.fromisoformat(r["digest_date"]),
-        status=r["status"],
-        claimed_by=r["claimed_by"],
-        claimed_at=from_iso(r["claimed_at"]),
-        lease_until=from_iso(r["lease_until"]),
-        attempts=int(r["attempts"]),
-        last_error=r["last_error"],
-        covers_from=from_iso(r["covers_from"]),
-        covers_to=from_iso(r["covers_to"]),
-        ts=r["ts"],
-        sent_at=from_iso(r["sent_at"]),
-    )
-
-
 class Ledger:
-    """Typed access to ``digest_ledger``.
+    """The ledger's rules over the store's ``digest_ledger`` table.
 
-    Use a connection owned by the calling thread (one SQLite connection must not run two
-    transactions at once). ``clock`` is injectable so tests can move time.
+    ``store`` is a :class:`bot.store.Store` used by the calling thread only (a SQLite connection
+    is accepted too, for older callers). ``clock`` is injectable so tests can move time.
     """
 
     def __init__(
-        self, conn: sqlite3.Connection, *, lease: timedelta = DEFAULT_LEASE, clock: Clock = utcnow
+        self,
+        store: Store | sqlite3.Connection,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+        clock: Clock = utcnow,
     ) -> None:
-        self.conn = conn
+        self.store = SqliteStore(store) if isinstance(store, sqlite3.Connection) else store
         self.lease = lease
         self.clock = clock
 
-    def _get(self, channel: str, digest_date: date) -> LedgerRow | None:
-        r = self.conn.execute(
-            "SELECT * FROM digest_ledger WHERE channel = ? AND digest_date = ?",
-            (channel, digest_date.isoformat()),
-        ).fetchone()
-        return _row(r) if r else None
-
     def get(self, channel: str, digest_date: date) -> LedgerRow | None:
-        return self._get(channel, digest_date)
+        return self.store.ledger_get(channel, digest_date)
 
     def rows(self, channel: str | None = None) -> list[LedgerRow]:
-        sql = "SELECT * FROM digest_ledger"
-        args: tuple[str, ...] = ()
-        if channel is not None:
-            sql += " WHERE channel = ?"
-            args = (channel,)
-        sql += " ORDER BY digest_date, channel"
-        return [_row(r) for r in self.conn.execute(sql, args)]
+        return self.store.ledger_rows(channel)
 
     def last_delivered(self, channel: str) -> datetime | None:
         """End of the window covered by the channel's last delivered digest, or None."""
-        rows = self.conn.execute(
-            "SELECT covers_to FROM digest_ledger"
-            " WHERE channel = ? AND status = 'sent' AND covers_to IS NOT NULL",
-            (channel,),
-        )
-        ends = [from_iso(r[0]) for r in rows]
-        return max((e for e in ends if e is not None), default=None)
+        return self.store.ledger_last_delivered(channel)
 
     def claim(
         self, channel: str, digest_date: date, *, ignore_backoff: bool = False
     ) -> Claim | Refusal:
         """Claim (channel, digest_date) for delivery, or say why not."""
         token = new_token()
-        with transaction(self.conn):
+        with self.store.ledger_lock(channel, digest_date):
             now = self.clock()
-            row = self._get(channel, digest_date)
+            row = self.store.ledger_get(channel, digest_date)
             if row is not None:
                 if row.status == "sent":
                     return Refusal(channel, digest_date, "sent", row)
@@ -166,20 +116,8 @@ class Ledger:
                 if row.status == "failed" and lease_running and not ignore_backoff:
                     return Refusal(channel, digest_date, "waiting", row)
             attempts = (row.attempts if row else 0) + 1
-            self.conn.execute(
-                "INSERT INTO digest_ledger(channel, digest_date, status, claimed_by, claimed_at,"
-                " lease_until, attempts) VALUES (?, ?, 'claimed', ?, ?, ?, ?)"
-                " ON CONFLICT(channel, digest_date) DO UPDATE SET status = 'claimed',"
-                " claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at,"
-                " lease_until = excluded.lease_until, attempts = excluded.attempts",
-                (
-                    channel,
-                    digest_date.isoformat(),
-                    token,
-                    to_iso(now),
-                    to_iso(now + self.lease),
-                    attempts,
-                ),
+            self.store.ledger_put_claim(
+                channel, digest_date, token, now, now + self.lease, attempts
             )
         if row is not None and row.status == "claimed":
             log.warning(
@@ -190,29 +128,23 @@ class Ledger:
             )
         return Claim(channel, digest_date, token, attempts, bool(row and row.in_doubt), row)
 
-    def _update_mine(self, claim: Claim, sets: str, args: tuple[object, ...]) -> bool:
+    def _update_mine(self, claim: Claim, values: dict[str, object]) -> bool:
         """Update our row if the claim still holds (status claimed, our token, lease running)."""
-        with transaction(self.conn):
-            cur = self.conn.execute(
-                f"UPDATE digest_ledger SET {sets} WHERE channel = ? AND digest_date = ?"
-                " AND status = 'claimed' AND claimed_by = ? AND lease_until > ?",
-                (
-                    *args,
-                    claim.channel,
-                    claim.digest_date.isoformat(),
-                    claim.token,
-                    to_iso(self.clock()),
-                ),
-            )
-            return cur.rowcount == 1
+        return self.store.ledger_update(
+            claim.channel, claim.digest_date, values, token=claim.token, now=self.clock()
+        )
 
     def begin_post(self, claim: Claim, covers_from: datetime, covers_to: datetime) -> bool:
         """Record that the post is about to leave; False if the claim was lost (do not post)."""
         now = self.clock()
         return self._update_mine(
             claim,
-            "sent_at = ?, covers_from = ?, covers_to = ?, lease_until = ?",
-            (to_iso(now), to_iso(covers_from), to_iso(covers_to), to_iso(now + self.lease)),
+            {
+                "sent_at": now,
+                "covers_from": covers_from,
+                "covers_to": covers_to,
+                "lease_until": now + self.lease,
+            },
         )
 
     def mark_sent(
@@ -230,8 +162,8 @@ class Ledger:
         the row was already sent, which means a duplicate and is logged as an error.
         """
         now = self.clock()
-        with transaction(self.conn):
-            row = self._get(claim.channel, claim.digest_date)
+        with self.store.ledger_lock(claim.channel, claim.digest_date):
+            row = self.store.ledger_get(claim.channel, claim.digest_date)
             if row is not None and row.status == "sent":
                 log.error(
                     "digest %s %s: marked sent twice (ts %s, then %s): a duplicate digest was"
@@ -242,19 +174,18 @@ class Ledger:
                     ts,
                 )
                 return False
-            self.conn.execute(
-                "UPDATE digest_ledger SET status = 'sent', ts = ?, sent_at = ?, lease_until = NULL,"
-                " last_error = NULL, covers_from = coalesce(?, covers_from),"
-                " covers_to = coalesce(?, covers_to) WHERE channel = ? AND digest_date = ?",
-                (
-                    ts,
-                    to_iso(now),
-                    to_iso(covers_from),
-                    to_iso(covers_to),
-                    claim.channel,
-                    claim.digest_date.isoformat(),
-                ),
-            )
+            values: dict[str, object] = {
+                "status": "sent",
+                "ts": ts,
+                "sent_at": now,
+                "lease_until": None,
+                "last_error": None,
+            }
+            if covers_from is not None:
+                values["covers_from"] = covers_from
+            if covers_to is not None:
+                values["covers_to"] = covers_to
+            self.store.ledger_update(claim.channel, claim.digest_date, values)
         return True
 
     def mark_failed(
@@ -271,23 +202,18 @@ class Ledger:
         nothing reached the channel.
         """
         delay = retry_after if retry_after is not None else retry_delay(claim.attempts)
-        sent_at_sql = "sent_at" if in_doubt else "NULL"
-        return self._update_mine(
-            claim,
-            f"status = 'failed', last_error = ?, lease_until = ?, sent_at = {sent_at_sql}",
-            (error[:500], to_iso(self.clock() + delay)),
-        )
+        values: dict[str, object] = {
+            "status": "failed",
+            "last_error": error[:500],
+            "lease_until": self.clock() + delay,
+        }
+        if not in_doubt:
+            values["sent_at"] = None
+        return self._update_mine(claim, values)
 
     def release_in_doubt(self, channel: str, digest_date: date) -> bool:
         """An operator checked the channel and the in-doubt digest is not there: allow a re-post."""
-        with transaction(self.conn):
-            cur = self.conn.execute(
-                "UPDATE digest_ledger SET sent_at = NULL, lease_until = NULL"
-                " WHERE channel = ? AND digest_date = ? AND status != 'sent'"
-                " AND (status = 'failed' OR lease_until IS NULL OR lease_until <= ?)",
-                (channel, digest_date.isoformat(), to_iso(self.clock())),
-            )
-            return cur.rowcount == 1
+        return self.store.ledger_release(channel, digest_date, self.clock())
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -17,10 +17,13 @@ from typing import TextIO
 _context: contextvars.ContextVar[str] = contextvars.ContextVar("newsbot_log_context", default="-")
 # Slack tokens (xoxb-, xoxp-, xapp-, ...) and anything that looks like a signing secret assignment.
 _SECRET = re.compile(r"\b(xox[a-z]|xapp)-[A-Za-z0-9-]+|(?i:(secret|token)=)[^\s&]+")
+# A password in a database URL (postgresql://user:PASSWORD@host/db) or a libpq string.
+_DB_PASSWORD = re.compile(r"(?i)(\w+://[^:/@\s]*:)[^@\s]+(@)|(password=)\S+")
 
 
 def redact(text: str) -> str:
-    return _SECRET.sub(lambda m: f"{m[1]}-***" if m[1] else f"{m[2]}=***", text)
+    text = _SECRET.sub(lambda m: f"{m[1]}-***" if m[1] else f"{m[2]}=***", text)
+    return _DB_PASSWORD.sub(lambda m: f"{m[1]}***{m[2]}" if m[1] else f"{m[3]}***", text)
 
 
 @contextmanager

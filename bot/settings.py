@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import load_dotenv
 
 DEFAULT_DB = "newsbot-data/newsbot.db"
+DEFAULT_INDEX_DIR = "newsbot-data/index"
 DEFAULT_ARTICLES_DIR = "seeds"
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAYS_RE = re.compile(r"^(\*|[a-z]{3}(-[a-z]{3})?(,[a-z]{3}(-[a-z]{3})?)*)$")
@@ -30,6 +31,10 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     db_path: Path = Path(DEFAULT_DB)
+    # A postgresql:// URL selects PostgreSQL instead of the SQLite file. Kept out of repr(): it
+    # may carry a password.
+    database_url: str | None = field(default=None, repr=False)
+    index_dir: Path | None = None
     articles_dir: Path = Path(DEFAULT_ARTICLES_DIR)
     rescan_minutes: int = 10
     feeds: tuple[str, ...] = ()  # RSS / Atom URLs polled while the bot runs
@@ -50,9 +55,35 @@ class Settings:
     digest_skip_empty: bool = False
 
     @property
+    def database(self) -> str | Path:
+        """What the store opens: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.db_path
+
+    @property
+    def database_label(self) -> str:
+        """The database, safe to print (no password)."""
+        from bot.store import describe
+
+        return describe(self.database)
+
+    @property
     def index_path(self) -> Path:
-        """The search index lives beside the database (derived data, rebuildable)."""
+        """This process's search index (derived data, rebuildable): NEWSBOT_INDEX_DIR, else
+        beside the SQLite file, else newsbot-data/index. Never share one between hosts."""
+        if self.index_dir is not None:
+            return self.index_dir
+        if self.database_url:
+            return Path(DEFAULT_INDEX_DIR)
         return self.db_path.with_name(self.db_path.name + ".index")
+
+    def with_database(self, target: str | Path) -> Settings:
+        """``--db``: a URL selects PostgreSQL, anything else a SQLite file (and wins over both
+        DATABASE_URL and NEWSBOT_DB)."""
+        from bot.store import is_url
+
+        if is_url(str(target)):
+            return replace(self, database_url=str(target))
+        return replace(self, db_path=Path(target), database_url=None)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -75,7 +106,9 @@ class Settings:
         """Build and validate settings; raise SettingsError naming every bad variable."""
         if env is None:
             if dotenv:
-                load_dotenv(override=False)
+                # The working directory's .env, wherever newsbot is installed (load_dotenv()
+                # alone searches upward from this module's folder, i.e. site-packages).
+                load_dotenv(Path.cwd() / ".env", override=False)
             env = os.environ
         problems: list[str] = []
 
@@ -147,8 +180,17 @@ class Settings:
         if api_url and not re.match(r"^https?://", api_url):
             problems.append(f"SLACK_API_URL={api_url!r} must start with http:// or https://")
 
+        database_url = get("DATABASE_URL")
+        if database_url and not database_url.startswith(("postgresql://", "postgres://")):
+            problems.append(
+                "DATABASE_URL must start with postgresql:// (for a SQLite file use NEWSBOT_DB)"
+            )
+            database_url = None
+        index_dir = get("NEWSBOT_INDEX_DIR")
         settings = cls(
             db_path=Path(get("NEWSBOT_DB") or DEFAULT_DB),
+            database_url=database_url,
+            index_dir=Path(index_dir) if index_dir else None,
             articles_dir=Path(get("NEWSBOT_ARTICLES_DIR") or DEFAULT_ARTICLES_DIR),
             rescan_minutes=integer("NEWSBOT_RESCAN_MINUTES", 10, 0, 24 * 60),
             feeds=feeds,

@@ -68,7 +68,7 @@ def archive(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Any]:
-    """An empty store in a fresh database."""
+    """An empty SQLite store in a fresh database."""
     from bot.store import Store
 
     s = Store.open(tmp_path / "news.db")
@@ -76,13 +76,71 @@ def store(tmp_path: Path) -> Iterator[Any]:
     s.close()
 
 
+# -- PostgreSQL: the real server, a fresh database per test run and a fresh schema per test ------
+PG_URL = os.environ.get("NEWSBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_unavailable(reason: str) -> None:
+    message = f"PostgreSQL not reachable at {PG_URL}: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: the PostgreSQL tests must run)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A database of its own for this test run (other runs may share the server); dropped after."""
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - psycopg is a dependency
+        _pg_unavailable(f"psycopg missing ({exc})")
+        raise
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        _pg_unavailable(str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer")
+        raise
+    name = f"newsbot_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> Iterator[str]:
+    """A URL whose search_path is a fresh, empty schema (dropped after the test)."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{pg_database}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """An empty store on each back-end: the store test suite runs against both."""
+    from bot.store import open_store
+
+    target = (
+        tmp_path / "news.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    )
+    s = open_store(target)
+    yield s
+    s.close()
+
+
 def add_article(store: Any, title: str) -> None:
     """One article with a one-sentence body, first seen now."""
     from bot.models import Article
-    from bot.store import transaction
 
     path = f"/a/{title}.txt"
-    with transaction(store.conn):
+    with store.transaction():
         store.upsert_article(path, Article(path, title, (f"{title} body.",)), 1, 1, title)
 
 

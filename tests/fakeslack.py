@@ -90,8 +90,9 @@ class _Fault:
 class FakeSlack:
     """Start with ``start()`` (or use as a context manager); stop with ``stop()``."""
 
-    def __init__(self, *, scopes: str = DEFAULT_SCOPES) -> None:
+    def __init__(self, *, scopes: str = DEFAULT_SCOPES, api_port: int = 0) -> None:
         self.scopes = scopes
+        self.api_port = api_port  # 0: the OS picks (a test may need Slack to appear on a port)
         self.calls: list[Call] = []
         self.posted: list[Posted] = []
         self.acks: dict[str, dict[str, Any]] = {}  # the first ack of each envelope
@@ -131,7 +132,7 @@ class FakeSlack:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.api_port), Handler)
         self._http.daemon_threads = True
         self._ws = serve(
             self._ws_session,

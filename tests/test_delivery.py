@@ -22,6 +22,7 @@ from conftest import add_article
 
 from bot.delivery import (
     ChannelNotFound,
+    HistoryUnavailable,
     NotInChannel,
     PostInDoubt,
     RateLimited,
@@ -34,11 +35,17 @@ from bot.delivery import (
 from bot.ledger import Ledger
 from bot.models import Article
 from bot.settings import Settings
-from bot.store import Store, transaction
+from bot.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = date(2024, 3, 11)
 T0 = datetime(2024, 3, 11, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(any_store):
+    """Every delivery test runs on SQLite and on PostgreSQL."""
+    return any_store
 
 
 class Crash(BaseException):
@@ -167,7 +174,7 @@ def test_quiet_day_posts_nothing_new_or_nothing(store, slack, clock):
     quiet = deliver(store, slack, DAY + timedelta(days=1), skip_empty=True)
     assert quiet.status == "empty" and quiet.delivered
     assert len(slack.messages) == 1
-    row = Ledger(store.conn).get("C111", DAY + timedelta(days=1))
+    row = Ledger(store).get("C111", DAY + timedelta(days=1))
     assert row.status == "sent" and row.ts is None and row.covers_to == datetime.now(UTC)
     clock.shift(timedelta(minutes=5))
     assert deliver(store, slack, DAY + timedelta(days=1), skip_empty=True).status == (
@@ -193,7 +200,7 @@ def test_slack_error_is_not_sent_then_retried_and_sent_once(
     assert first.describe().startswith("C111 2024-03-11: failed: ")
     assert slack.messages == []
     assert log_says in caplog.text and "C111" in caplog.text and "will retry" in caplog.text
-    row = Ledger(store.conn).get("C111", DAY)
+    row = Ledger(store).get("C111", DAY)
     assert row.status == "failed" and row.attempts == 1 and not row.in_doubt
 
     clock.shift(wait - timedelta(seconds=1))
@@ -221,7 +228,7 @@ def test_crash_between_claim_and_post_is_posted_by_the_next_run(store, slack, cl
         deliver_digest(
             store, "C111", DAY, dying_build, slack.post, now=T0, find_existing=slack.find_existing
         )
-    assert Ledger(store.conn).get("C111", DAY).status == "claimed"
+    assert Ledger(store).get("C111", DAY).status == "claimed"
     assert deliver(store, slack).status == "busy"  # the lease still runs: hands off
     clock.shift(timedelta(minutes=11))
     result = deliver(store, slack)
@@ -241,7 +248,7 @@ def test_crash_after_slack_accepted_is_found_not_reposted(store, slack, clock):
     assert result.status == "recovered" and result.ts == posted.ts
     assert slack.lookups == [("C111", digest_marker("C111", DAY))]
     assert len(slack.messages) == 1
-    row = Ledger(store.conn).get("C111", DAY)
+    row = Ledger(store).get("C111", DAY)
     assert row.status == "sent" and row.ts == posted.ts and row.covers_to == T0
     # The next digest starts where the recovered one ended.
     clock.shift(timedelta(days=1))
@@ -263,7 +270,7 @@ def test_crash_mid_post_before_slack_accepted_is_posted_once(store, slack, clock
 def test_timeout_is_checked_before_any_repost(store, slack, clock, landed):
     slack.script = ["accept-then-timeout" if landed else PostInDoubt("connect timeout")]
     assert deliver(store, slack).status == "failed"
-    assert Ledger(store.conn).get("C111", DAY).in_doubt
+    assert Ledger(store).get("C111", DAY).in_doubt
     clock.shift(timedelta(minutes=1))
     result = deliver(store, slack)
     assert result.status == ("recovered" if landed else "sent")
@@ -274,7 +281,7 @@ def test_unknown_post_error_counts_as_in_doubt(store, slack, clock, caplog):
     slack.script = [OSError("connection reset by peer")]
     assert deliver(store, slack).status == "failed"
     assert "connection reset" in caplog.text
-    assert Ledger(store.conn).get("C111", DAY).in_doubt
+    assert Ledger(store).get("C111", DAY).in_doubt
     clock.shift(timedelta(minutes=1))
     assert deliver(store, slack).status == "sent"
     assert len(slack.lookups) == 1 and len(slack.messages) == 1
@@ -364,7 +371,7 @@ def test_two_processes_on_one_database_post_exactly_once(tmp_path):
     lines = [json.loads(x) for x in channel_file.read_text().splitlines()]
     assert sorted(m["channel"] for m in lines) == ["C111", "C222"]
     conn = Store.open(db)
-    assert {r.status for r in Ledger(conn.conn).rows()} == {"sent"}
+    assert {r.status for r in Ledger(conn).rows()} == {"sent"}
     conn.close()
 
 
@@ -380,7 +387,7 @@ def test_preview_touches_no_ledger_and_post_now_goes_through_it(store, slack, cl
     assert preview.content.stories == ("news",)
     assert preview.digest_date == date(2024, 3, 11)  # 12:00 UTC is 08:00 in New York
     assert preview.since == T0 - timedelta(hours=24)
-    assert Ledger(store.conn).rows() == []
+    assert Ledger(store).rows() == []
 
     results = post_digest_now(settings, store, build, slack.post, find_existing=slack.find_existing)
     assert [r.status for r in results] == ["sent", "sent"]
@@ -417,15 +424,16 @@ def test_crash_script_smoke(tmp_path):
     assert "where the kill landed" in out.stdout
 
 
-def test_an_article_being_ingested_during_the_digest_is_not_lost(tmp_path, slack):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_article_being_ingested_during_the_digest_is_not_lost(tmp_path, slack, backend, request):
     """An ingest transaction stamps first_seen before the digest's ``until`` but commits after
     the digest started: the claim waits for it, so the article is in this digest, not lost."""
-    db = tmp_path / "ingest.db"
+    db = tmp_path / "ingest.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
     store, ingest = Store.open(db), Store.open(db)
     stamped, release = threading.Event(), threading.Event()
 
     def slow_ingest() -> None:
-        with transaction(ingest.conn):
+        with ingest.transaction():
             ingest.upsert_article("/a/late.txt", Article("/a/late.txt", "late", ("x.",)), 1, 1, "l")
             stamped.set()
             release.wait(5)
@@ -440,3 +448,26 @@ def test_an_article_being_ingested_during_the_digest_is_not_lost(tmp_path, slack
     assert slack.messages[0].content.stories == ("late",)
     store.close()
     ingest.close()
+
+
+def test_without_the_history_scopes_an_in_doubt_digest_is_held_for_resend(
+    store, slack, clock, tmp_path
+):
+    """channels:history / groups:history are optional: without them nothing is re-posted blindly
+    nor retried every few minutes; the operator checks and releases it with --resend."""
+    slack.script = ["accept-then-timeout"]
+    deliver(store, slack)
+
+    def no_scope(channel, marker):
+        raise HistoryUnavailable("the channel history cannot be read without channels:history")
+
+    clock.shift(timedelta(minutes=1))
+    held = deliver_digest(
+        store, "C111", DAY, make_build(store), slack.post, now=T0, find_existing=no_scope
+    )
+    assert held.status == "held" and "--resend" in (held.error or "")
+    clock.shift(timedelta(hours=1))
+    assert deliver(store, slack).status == "waiting"  # held, not retried within the hour
+    settings = Settings(digest_channels=("C111",), digest_timezone="UTC", db_path=tmp_path / "x")
+    results = post_digest_now(settings, store, make_build(store), slack.post, resend=True)
+    assert [r.status for r in results] == ["sent"] and len(slack.messages) == 2

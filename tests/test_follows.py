@@ -4,6 +4,7 @@ archive (and, for the race, real processes on one database)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -109,7 +110,8 @@ def test_the_claim_holds_even_if_the_queue_is_run_twice(archive: Any) -> None:
     new = archive.ingest().new_ids
     assert alerted(archive) == [("U1", "Volcano erupts")]
     store = archive.store
-    store.conn.executemany("INSERT INTO follow_queue(article_id) VALUES (?)", [(i,) for i in new])
+    with sqlite3.connect(archive.settings.db_path) as db:  # as if a crash left them queued
+        db.executemany("INSERT INTO follow_queue(article_id) VALUES (?)", [(i,) for i in new])
     assert take_alerts(store, archive._index_rows) == []
 
 

@@ -10,6 +10,7 @@ import pytest
 import tantivy
 
 from bot.archive import Archive
+from bot.changes import Cursor
 from bot.settings import Settings
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -194,19 +195,26 @@ def test_a_lost_vocabulary_is_rebuilt_so_typos_work_again(tmp_path: Path, corpus
 
 
 def test_interrupted_index_update_is_finished_at_open(tmp_path: Path, corpus: Path) -> None:
-    """A crash after the SQLite commit but before the index commit leaves pending rows."""
+    """A crash after the store's commit but before the index commit leaves the index's cursor
+    behind the change log: the next open applies what is missing."""
     settings = Settings(db_path=tmp_path / "n.db", articles_dir=corpus)
     a = Archive.open(settings)
     a.ingest()
-    # Simulate the crash: wipe the index's documents and mark every article pending again.
+    assert a.index_status()["lag"] == 0
+    # Simulate the crash: the index lost the Bandiagara article and its cursor is one behind.
+    target = a.search("Bandiagara").hits[0].article.id
     writer = a.index.writer()
-    writer.delete_all_documents()
+    writer.delete_documents_by_term("article_id", target)
     writer.commit()
     del writer  # releases the index's writer lock
-    a.store.conn.execute("INSERT INTO index_pending(article_id) SELECT id FROM articles")
+    a.index.refresh()
+    assert not a.search("Bandiagara").hits
+    head = a.store.change_head()
+    Cursor(position=head - 1).save(a.cursor_path)
+    assert a.store.changes_after(head - 1) == [(head, target)]  # the last change: that article
     a.close()
     b = Archive.open(settings)
-    assert b.store.pending_index() == []
+    assert b.index_status()["lag"] == 0
     assert b.search("Bandiagara").hits
     b.close()
 
@@ -222,4 +230,28 @@ def test_two_thousand_articles_ingest(tmp_path: Path) -> None:
     assert len(report.added) == 1200
     assert a.store.counts() == (1200, 1200)
     assert a.search("town1199").hits[0].article.title == "Story 1199"
+    a.close()
+
+
+@pytest.mark.parametrize("how", ["emptied", "missing"])
+def test_an_empty_or_missing_articles_folder_never_removes_the_archive(
+    tmp_path: Path, corpus: Path, how: str
+) -> None:
+    """An unmounted share looks like an empty folder (or none): nothing leaves the archive."""
+    settings = Settings(db_path=tmp_path / "n.db", articles_dir=corpus)
+    a = Archive.open(settings)
+    a.ingest()
+    before = a.counts()
+    aside = tmp_path / "aside"
+    shutil.move(str(corpus), aside)
+    if how == "emptied":
+        corpus.mkdir()
+    assert not a.is_stale()
+    report = a.ingest()
+    assert report.removed == [] and a.counts() == before
+    assert a.search("Bandiagara").hits
+    if how == "emptied":
+        assert "unmounted or emptied folder" in report.warnings[0][1]
+    else:
+        assert report.skipped == [(str(corpus), "no such file or folder")]
     a.close()

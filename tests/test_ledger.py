@@ -1,4 +1,5 @@
-"""The digest ledger on a real SQLite file: claims, leases, fencing, backoff, in-doubt rows."""
+"""The digest ledger on both back-ends (a SQLite file, the real PostgreSQL server): claims,
+leases, fencing, backoff, in-doubt rows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.ledger import Claim, Ledger, Refusal, retry_delay
-from bot.store import connect
+from bot.store import open_store
 
 DAY = date(2024, 3, 11)
 T0 = datetime(2024, 3, 11, 12, 0, tzinfo=UTC)
@@ -25,9 +26,12 @@ class Clock:
         self.now += timedelta(**kw)
 
 
-@pytest.fixture
-def db(tmp_path):
-    return tmp_path / "ledger.db"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """Where the ledger lives; each Ledger below opens its own store on it, as a process would."""
+    if request.param == "sqlite":
+        return tmp_path / "ledger.db"
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture
@@ -35,8 +39,20 @@ def clock():
     return Clock()
 
 
+_OPENED: list = []
+
+
 def ledger_on(db, clock, **kw) -> Ledger:
-    return Ledger(connect(db), clock=clock, **kw)
+    store = open_store(db)
+    _OPENED.append(store)
+    return Ledger(store, clock=clock, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _close_stores():
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def granted(result: Claim | Refusal) -> Claim:

@@ -27,3 +27,11 @@ def test_lines_carry_component_and_context_and_hide_tokens() -> None:
 def test_redact_covers_query_strings() -> None:
     assert redact("POST /api?token=xoxp-1-2-3&x=1") == "POST /api?token=***&x=1"
     assert redact("signing_secret=abc123 next") == "signing_secret=*** next"
+
+
+def test_database_passwords_are_masked():
+    from bot.logs import redact
+
+    line = redact("connect postgresql://newsbot:s3cret@db:5432/news failed; password=hunter2 x")
+    assert "s3cret" not in line and "hunter2" not in line
+    assert "postgresql://newsbot:***@db:5432/news" in line

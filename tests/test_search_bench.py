@@ -205,3 +205,14 @@ def test_bbc_layout_corpus_and_name_typos_smoke(
     name_typos.main([str(tmp_path / "work"), "--names", "4"])
     out = capsys.readouterr().out
     assert "| capitalised (4 names, 2 typos) |" in out and "| lower-case (4 names" in out
+
+
+def test_worker_index_benchmark_smoke(capsys, pg_database):
+    """benchmarks/worker_index.py on a small corpus: same hits on both back-ends, lag 0 after."""
+    from benchmarks import worker_index
+
+    result = worker_index.run(600, 800, pg_database, rounds=1)
+    assert result["lag_after"] == 0 and result["catch_up_passages"] >= 800
+    agree, total = map(int, result["same_hits"].split("/"))
+    assert agree == total
+    assert "worker catch-up:" in capsys.readouterr().out

@@ -58,3 +58,17 @@ def test_concurrent_first_sightings_pass_exactly_once():
     for t in threads:
         t.join()
     assert len(winners) == 1
+
+
+def test_shared_dedupe_uses_the_store_and_survives_its_absence(tmp_path, caplog):
+    from bot.slack.dedupe import SharedSeen
+    from bot.store import open_store
+
+    store = open_store(tmp_path / "d.db")
+    one, other = SharedSeen(store), SharedSeen(store)  # two workers on one database
+    assert one.seen_before("event:E1") is False
+    assert other.seen_before("event:E1") is True  # the retry reached the other worker
+    store.close()  # the database goes away
+    assert other.seen_before("event:E2") is False and one.seen_before("event:E3") is False
+    assert other.seen_before("event:E2") is True  # still deduped locally
+    assert "deduping locally only" in caplog.text

@@ -231,7 +231,7 @@ def test_digest_here_with_a_malformed_query_gets_the_hint(slack: Any, archive: A
 
 
 def test_desk_digests_are_filtered_and_posted_once_a_day(slack: Any, archive: Any) -> None:
-    from bot.cli import deliver_desks
+    from bot.service import Service
     from bot.slack.digest_post import SlackDigestPoster
 
     desk, sports = "C0DESKALL1", "C0SPORTS01"
@@ -244,7 +244,7 @@ def test_desk_digests_are_filtered_and_posted_once_a_day(slack: Any, archive: An
     poster = SlackDigestPoster(slack.app.client)
     day = date.today()
     for _ in range(2):  # a second run that day posts nothing
-        deliver_desks(archive.settings, archive, day, poster.post, poster.find_existing)
+        Service(archive.settings, archive).deliver_desks(day, poster.post, poster.find_existing)
     posts = slack.fake.calls_to("chat.postMessage")
     by_channel = {
         c.params["channel"]: "\n".join(iter_blocks_text(blocks_of(c.params))) for c in posts

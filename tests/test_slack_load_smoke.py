@@ -14,3 +14,13 @@ def test_load_check_smoke(capsys):
     assert rows["/news answer, 4 senders"]["n"] == 24
     table = capsys.readouterr().out
     assert "GET /healthz (baseline)" in table and "exactly once: 24/24" in table
+
+
+def test_load_check_two_workers_on_postgres_with_a_kill_smoke(capsys, pg_database):
+    """Two workers on one PostgreSQL database; one is killed halfway: the other loses nothing."""
+    result = slack_load.run_workers(
+        commands=24, senders=4, articles=None, pg_url=pg_database, kill=True
+    )
+    assert result["workers"] == 2 and result["answered_once"] >= 12
+    assert result["missing"] == 0 and result["duplicates"] == 0
+    assert "kill -9 of worker 2" in capsys.readouterr().out

@@ -30,7 +30,7 @@ from bot.archive import Archive
 from bot.logs import redact, set_log_context
 from bot.settings import Settings
 from bot.slack import views
-from bot.slack.dedupe import SeenCache
+from bot.slack.dedupe import SeenCache, SharedSeen
 from bot.slack.listeners import register
 from bot.slack.payload import InvalidButton, as_dict, as_str, channel_of, request_id, user_of
 
@@ -283,7 +283,7 @@ def build_app(
     archive: Archive,
     client: WebClient | None = None,
     *,
-    seen: SeenCache | None = None,
+    seen: SeenCache | SharedSeen | None = None,
     listener_threads: int = 16,
 ) -> App:
     """The Bolt app with every listener registered.
@@ -303,7 +303,7 @@ def build_app(
             max_workers=listener_threads, thread_name_prefix="newsbot-listener"
         ),
     )
-    seen = seen or SeenCache()
+    seen = seen or SharedSeen(archive)
 
     @app.middleware
     def tag_log_lines(body: dict[str, Any], next: Any) -> None:
@@ -341,6 +341,16 @@ def build_app(
             return BoltResponse(status=200, body="")
         next()
         return None
+
+    @app.middleware
+    def ack_at_once(body: dict[str, Any], context: BoltContext, next: Any) -> None:
+        """Slash commands and button clicks are acked here, in the request's own thread: Bolt
+        would otherwise wait for a free listener thread (busy with searches under load) before
+        the listener's first line, ``ack()``, could run. Every such listener acks with no body
+        (its answer goes through ``respond()``), so acking earlier changes nothing else."""
+        if body.get("command") or body.get("type") == "block_actions":
+            context.ack()
+        next()
 
     @app.middleware
     def respond_with_retries(context: BoltContext, body: dict[str, Any], next: Any) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+log = logging.getLogger("newsbot.slack.dedupe")
 
 
 class SeenCache:
@@ -52,3 +56,37 @@ class SeenCache:
             if now - added < self.ttl:
                 break
             self._items.popitem(last=False)
+
+
+class _SeenStore(Protocol):
+    def seen_before(self, keys: Sequence[str], ttl: float) -> bool: ...
+
+
+class SharedSeen:
+    """Dedupe across workers: a retried delivery may reach another worker (HTTP behind a load
+    balancer) or another Socket Mode connection. The local cache answers a repeat that came back
+    here without a database round trip; the store's table decides for everything else."""
+
+    def __init__(self, store: _SeenStore, ttl: float = 600.0) -> None:
+        self.ttl = ttl
+        self._store = store
+        self._local = SeenCache(ttl=ttl)
+        self._warned = -1e9
+
+    def seen_before(self, *keys: str | None) -> bool:
+        wanted = [k for k in keys if k]
+        if self._local.seen_before(*wanted):
+            return True
+        if not wanted:
+            return False
+        try:
+            return self._store.seen_before(wanted, self.ttl)
+        except Exception as exc:  # the database is away: answer (a rare double beats silence)
+            now = time.monotonic()
+            if now - self._warned > 60:
+                self._warned = now
+                log.warning(
+                    "event dedupe: the database did not answer (%s); deduping locally only",
+                    type(exc).__name__,
+                )
+            return False

@@ -23,6 +23,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 
 from bot.delivery import (
     ChannelNotFound,
+    HistoryUnavailable,
     NotInChannel,
     PostError,
     PostInDoubt,
@@ -84,6 +85,12 @@ def post_error(error: BaseException, method: str = "chat.postMessage") -> PostEr
         status = int(getattr(response, "status_code", 200) or 200)
         data = response.data if isinstance(getattr(response, "data", None), dict) else {}
         code = str(data.get("error") or "")
+        if code == "missing_scope" and method == "conversations.history":
+            return HistoryUnavailable(
+                f"the channel history cannot be read without {data.get('needed') or 'a scope'}"
+                " (optional; to recover on its own, add it under OAuth & Permissions and"
+                " reinstall the app)"
+            )
         if code == "missing_scope":
             needed = str(data.get("needed") or "?")
             return SlackUnavailable(

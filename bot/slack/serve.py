@@ -1,8 +1,10 @@
 """``newsbot serve``: Socket Mode (app token) or HTTP mode (signing secret) with waitress.
 
-HTTP mode serves Bolt's WSGI adapter at ``/slack/events`` (Slack's documented path) and a health
-check at ``GET /healthz`` with waitress, a production WSGI server; Bolt's own server is for
-development only. Both modes stop cleanly on SIGTERM / Ctrl-C.
+HTTP mode serves Bolt's WSGI adapter at ``/slack/events`` (Slack's documented path), a liveness
+check at ``GET /healthz`` and a readiness check at ``GET /readyz`` (503 until this worker's search
+index has caught up with the database) with waitress, a production WSGI server; Bolt's own server
+is for development only. Both modes stop cleanly on SIGTERM / Ctrl-C. Slack unreachable at start
+is one line, then retries with backoff.
 """
 
 from __future__ import annotations
@@ -22,10 +24,8 @@ from slack_sdk.errors import SlackApiError
 from waitress.server import create_server
 
 from bot.archive import Archive
-from bot.arrivals import start_arrivals
 from bot.logs import RedactingFilter, redact
 from bot.settings import Settings, SettingsError
-from bot.slack.alerts import POLL_SECONDS, AlertSender
 from bot.slack.app import build_app
 from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
 
@@ -33,6 +33,8 @@ log = logging.getLogger("newsbot.slack.serve")
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+MAX_BACKOFF = 60.0
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -43,12 +45,8 @@ def wsgi_app(app: App, archive: Archive) -> Wsgi:
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            try:
-                articles, passages = archive.store.counts()
-                status, body = "200 OK", {"ok": True, "articles": articles, "passages": passages}
-            except Exception as exc:
-                status, body = "503 Service Unavailable", {"ok": False, "error": type(exc).__name__}
+        if path in (HEALTH_PATH, READY_PATH) and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            status, body = (_health if path == HEALTH_PATH else _ready)(archive)
             data = json.dumps(body).encode()
             start_response(
                 status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
@@ -57,6 +55,24 @@ def wsgi_app(app: App, archive: Archive) -> Wsgi:
         return bolt(environ, start_response)
 
     return application
+
+
+def _health(archive: Archive) -> tuple[str, dict[str, Any]]:
+    try:
+        articles, passages = archive.counts()
+        return "200 OK", {"ok": True, "articles": articles, "passages": passages}
+    except Exception as exc:
+        return "503 Service Unavailable", {"ok": False, "error": type(exc).__name__}
+
+
+def _ready(archive: Archive) -> tuple[str, dict[str, Any]]:
+    """200 once this worker's index has caught up with the change log (positions in the body)."""
+    try:
+        status = archive.index_status()
+    except Exception as exc:
+        return "503 Service Unavailable", {"ready": False, "error": type(exc).__name__}
+    ready = bool(status["caught_up"])
+    return ("200 OK" if ready else "503 Service Unavailable"), {"ready": ready, **status}
 
 
 class HttpServer:
@@ -105,27 +121,37 @@ class HttpServer:
             self._thread.join(timeout)
 
 
-def _refresher(archive: Archive, minutes: int, stop: threading.Event) -> None:
-    """Pick up new and changed article files while serving."""
-    while not stop.wait(max(1, minutes) * 60):
-        try:
-            report = archive.refresh_if_stale()
-            if report is not None and report.changed:
-                log.info(
-                    "archive refreshed: %d added, %d updated, %d removed",
-                    len(report.added),
-                    len(report.updated),
-                    len(report.removed),
-                )
-        except Exception as exc:
-            log.error("archive refresh failed: %s", exc)
-
-
-def _install_signal_handlers(stop: threading.Event) -> None:
+def install_signal_handlers(stop: threading.Event) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+
+
+def _until_slack_answers(what: str, attempt: Callable[[], Any], stop: threading.Event) -> Any:
+    """``attempt()`` until it stops failing with a network error (one line, then retries with
+    backoff); None if ``stop`` was set meanwhile. Other errors (a rejected token) propagate."""
+    delay, said = 1.0, False
+    while True:
+        try:
+            result = attempt()
+        except OSError as exc:
+            if not said:
+                print(
+                    f"newsbot serve: cannot reach Slack to {what}"
+                    f" ({redact(f'{type(exc).__name__}: {exc}')}); retrying with backoff"
+                    " until it answers (check the network, a proxy, or SLACK_API_URL)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said = True
+            if stop.wait(delay):
+                return None
+            delay = min(delay * 2, MAX_BACKOFF)
+            continue
+        if said:
+            print("newsbot serve: Slack answered", file=sys.stderr, flush=True)
+        return result
 
 
 def _shutdown_listeners(app: App, timeout: float) -> None:
@@ -146,7 +172,6 @@ def run_serve(
     stop: threading.Event | None = None,
     on_ready: Callable[[str], None] | None = None,
     ping_interval: float = 5.0,
-    alert_poll_seconds: float = POLL_SECONDS,
 ) -> int:
     """Serve until SIGTERM / Ctrl-C (or ``stop`` is set). Returns the exit code.
 
@@ -168,9 +193,13 @@ def run_serve(
         print(f"newsbot serve: {exc}", file=sys.stderr)
         return 2
     stop = stop or threading.Event()
-    _install_signal_handlers(stop)
+    install_signal_handlers(stop)
     try:
-        app = build_app(settings, archive)
+        app = _until_slack_answers(
+            "check the bot token", lambda: build_app(settings, archive), stop
+        )
+        if app is None:
+            return 0
     except (BoltError, SlackApiError) as exc:
         print(
             f"newsbot serve: Slack did not accept the bot token ({redact(str(exc))}). "
@@ -178,20 +207,21 @@ def run_serve(
             file=sys.stderr,
         )
         return 1
-    refresher = threading.Thread(
-        target=_refresher, args=(archive, settings.rescan_minutes, stop), daemon=True
-    )
-    if settings.rescan_minutes > 0:
-        refresher.start()
-    AlertSender(archive, app.client).start(stop, alert_poll_seconds)
-    start_arrivals(settings, archive, stop)
     ready = on_ready or (lambda line: print(line, file=sys.stderr))
     if settings.slack_mode == "socket":
         socket_handler = GuardedSocketModeHandler(
             app, settings.app_token, ping_interval=ping_interval
         )
         try:
-            socket_handler.connect()
+            if (
+                _until_slack_answers(
+                    "open Socket Mode", lambda: socket_handler.connect() or True, stop
+                )
+                is None
+            ):
+                threading.Thread(target=socket_handler.close, daemon=True).start()
+                _shutdown_listeners(app, timeout=1.0)
+                return 0
         except Exception as exc:
             threading.Thread(target=socket_handler.close, daemon=True).start()
             _shutdown_listeners(app, timeout=1.0)

@@ -29,7 +29,7 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
     channel = payload.channel_of(body)
     if channel is None:
         raise payload.InvalidButton("the click names no channel")
-    found = archive.store.passages_by_id([payload.int_field(value, "p")])
+    found = archive.passages_by_id([payload.int_field(value, "p")])
     if not found:
         respond(
             **views.notice("That passage is no longer in the archive.").as_kwargs(),
@@ -39,7 +39,7 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
         return
     passage, article = next(iter(found.values()))
     spans = payload.spans(value.get("s"), len(passage.text))
-    total = len(archive.store.passages_of(article.id))
+    total = len(archive.passages_of(article.id))
     message = views.shared_passage(
         article, passage.position, passage.text, spans, total=total, user_id=payload.user_of(body)
     )
@@ -72,9 +72,10 @@ def related_hit(archive: Archive, action: dict, respond: Respond) -> None:
     """Show the passages of other articles most like one hit, only to the person who asked."""
     passage_id = payload.int_field(payload.button_value(action), "p", 1, payload.MAX_ID)
     result = archive.related(passage_id, limit=PAGE_SIZE)
-    store = archive.store
     totals = (
-        {h.article.id: len(store.passages_of(h.article.id)) for h in result.hits} if result else {}
+        {h.article.id: len(archive.passages_of(h.article.id)) for h in result.hits}
+        if result
+        else {}
     )
     respond(
         **views.related_results(result, totals=totals).as_kwargs(),
@@ -86,11 +87,10 @@ def related_hit(archive: Archive, action: dict, respond: Respond) -> None:
 def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
     """Show the opening passages of a digest story's articles, only to the person who asked."""
     ids = payload.int_list(payload.button_value(action), "a")
-    store = archive.store
     items = []
     for article_id in ids[:10]:
-        article = store.article(article_id)
-        passages = store.passages_of(article_id) if article else []
+        article = archive.article(article_id)
+        passages = archive.passages_of(article_id) if article else []
         if article and passages:
             items.append((article, [p.text for p in passages[:2]], len(passages)))
     respond(
@@ -150,7 +150,7 @@ def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, re
         for message in messages:
             respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
         return
-    ledger = Ledger(store.conn)
+    ledger = Ledger(store)
     click = payload.as_str(action.get("action_ts")) or payload.as_str(body.get("trigger_id"))
     click = (click or "")[:40]
     claim = ledger.claim(f"{channel}/{thread_ts}/all/{click}", day)

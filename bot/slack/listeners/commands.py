@@ -99,12 +99,12 @@ def help_(req: CommandRequest) -> views.Message:
 @router.subcommand("sources", usage=f"{COMMAND} sources")
 def sources(req: CommandRequest) -> views.Message:
     """What the archive holds: counts and the newest articles."""
-    store = req.archive.store
-    articles, passages = store.counts()
+    archive = req.archive
+    articles, passages = archive.counts()
     # Newest first by publication date (first seen when the file has none): ingest order is
     # the order of the files on disk, not of the news.
     newest = sorted(
-        store.articles(), key=lambda a: (a.published or a.first_seen, a.id), reverse=True
+        archive.articles(), key=lambda a: (a.published or a.first_seen, a.id), reverse=True
     )
     return views.sources_view(newest, article_count=articles, passage_count=passages)
 

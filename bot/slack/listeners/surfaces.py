@@ -26,7 +26,7 @@ def home_facts(
     archive: Archive, now: datetime | None = None, user_id: str | None = None
 ) -> HomeFacts:
     settings = archive.settings
-    articles, passages = archive.store.counts()
+    articles, passages = archive.counts()
     channels = tuple(
         dict.fromkeys([*settings.digest_channels, *(d.channel for d in archive.desks())])
     )
@@ -39,7 +39,7 @@ def home_facts(
     return HomeFacts(
         articles=articles,
         passages=passages,
-        newest=archive.store.articles()[:5],
+        newest=archive.articles()[:5],
         digest_channels=channels,
         next_digest=next_digest,
         timezone=settings.digest_timezone,

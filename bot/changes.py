@@ -1,0 +1,98 @@
+"""Where a local search index stands in the store's change log (``passage_changes``).
+
+Each worker's index follows the log by sequence number. Sequence numbers can commit out of order
+(PostgreSQL hands them out at insert, transactions commit later), so "everything up to the
+highest seq I applied" would skip a late commit. The cursor keeps instead:
+
+- ``position``: every change up to it is applied (or was given up, see below);
+- ``applied``: the changes above ``position`` already applied;
+- ``gaps``: the missing numbers below the highest applied one, with when each was first noticed.
+
+A gap is re-read on every poll until its change shows up, or until ``GAP_TIMEOUT`` passes: then it
+belonged to a rolled-back transaction (numbers are never reused) and the cursor moves past it.
+Applying a change means re-indexing the article from the store as it is now, so applying one
+twice is harmless: a cursor that lags (a crash before it was saved) only repeats work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.store import Store
+
+GAP_TIMEOUT = 120.0  # seconds: far longer than any ingest transaction
+FETCH = 10_000
+
+
+@dataclass
+class Cursor:
+    position: int = 0
+    applied: set[int] = field(default_factory=set)
+    gaps: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def high(self) -> int:
+        return max(self.applied, default=self.position)
+
+    def pending(self, store: Store) -> list[tuple[int, int]]:
+        """Changes not applied yet: late commits into gaps, then new ones (at most FETCH)."""
+        late = store.changes_between(self.position, self.high) if self.gaps else []
+        new = store.changes_after(self.high, FETCH)
+        return [(seq, aid) for seq, aid in (*late, *new) if seq not in self.applied]
+
+    def mark(self, seqs: Iterable[int], now: float | None = None) -> None:
+        """Record ``seqs`` as applied and move ``position`` as far as it safely goes."""
+        now = time.time() if now is None else now
+        self.applied.update(s for s in seqs if s > self.position)
+        for seq in range(self.position + 1, self.high):
+            if seq not in self.applied:
+                self.gaps.setdefault(seq, now)
+        while True:
+            nxt = self.position + 1
+            if nxt in self.applied:
+                self.applied.discard(nxt)
+            elif nxt in self.gaps and now - self.gaps[nxt] >= GAP_TIMEOUT:
+                pass  # a rolled-back transaction's number: it never comes
+            else:
+                break
+            self.gaps.pop(nxt, None)
+            self.position = nxt
+
+    # -- persistence beside the index ----------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "position": self.position,
+                "applied": sorted(self.applied),
+                "gaps": {str(k): v for k, v in self.gaps.items()},
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Cursor:
+        data = json.loads(text)
+        return cls(
+            int(data["position"]),
+            {int(s) for s in data.get("applied", [])},
+            {int(k): float(v) for k, v in data.get("gaps", {}).items()},
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Cursor | None:
+        try:
+            return cls.from_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return cls()  # unreadable: replay the whole log (safe, only slower)
+
+    def save(self, path: Path) -> None:
+        """Written after the index commit, atomically (a crash leaves the old, lagging one)."""
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        os.replace(tmp, path)
