@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # imported lazily at run time: each command loads only what i
     from datetime import date, datetime
 
     from bot.archive import Archive
-    from bot.delivery import DigestPreview
-    from bot.digest import Digest
+    from bot.digest.build import Digest
+    from bot.digest.delivery import DigestPreview
 
 log = logging.getLogger("newsbot.cli")
 
@@ -432,7 +432,7 @@ def cmd_related(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
     from bot.articles import ArticleError, parse_article
-    from bot.summarize import summarize
+    from bot.digest.summarize import summarize
 
     if not 1 <= args.sentences <= 20:
         raise CliError("--sentences must be between 1 and 20")
@@ -482,7 +482,7 @@ def digest_builder(
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.digest import digest_to_json
+    from bot.digest.build import digest_to_json
     from bot.service import Service
 
     if args.resend and not args.post:

@@ -24,8 +24,8 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:  # imported when used: `newsbot --help` and one-line errors stay quick
     from bot.archive import Archive
-    from bot.delivery import DeliveryResult, DigestPreview
-    from bot.digest import Digest
+    from bot.digest.build import Digest
+    from bot.digest.delivery import DeliveryResult, DigestPreview
     from bot.slack.digest_post import SlackDigestPoster
 
 log = logging.getLogger("newsbot.service")
@@ -83,7 +83,7 @@ class Service:
         self, *, all_stories: bool = False
     ) -> Callable[[datetime, datetime, date], Digest]:
         """``build(since, until, day)``: the top stories (all of them with ``all_stories``)."""
-        from bot.digest import build_digest
+        from bot.digest.build import build_digest
 
         limit = None if all_stories else DIGEST_STORIES
         return lambda since, until, day: build_digest(
@@ -104,7 +104,7 @@ class Service:
 
     def run_digest(self, day: date) -> list[DeliveryResult]:
         """The scheduled digest of ``day`` to every channel, through the ledger."""
-        from bot.delivery import deliver_all
+        from bot.digest.delivery import deliver_all
 
         self.archive.refresh_if_stale()
         return deliver_all(
@@ -120,14 +120,14 @@ class Service:
         self, now: datetime | None = None, *, all_stories: bool = False
     ) -> DigestPreview:
         """The next digest as it would be posted now (nothing posted, the ledger untouched)."""
-        from bot.delivery import preview_digest
+        from bot.digest.delivery import preview_digest
 
         build = self.digest_builder(all_stories=all_stories)
         return preview_digest(self.settings, self.archive.store, build, now=now)
 
     def post_digest_now(self, *, resend: bool = False) -> list[DeliveryResult]:
         """``newsbot digest --post``: today's digest now, through the same ledger."""
-        from bot.delivery import post_digest_now
+        from bot.digest.delivery import post_digest_now
 
         return post_digest_now(
             self.settings,

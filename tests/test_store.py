@@ -106,7 +106,7 @@ def test_event_dedupe_races_have_one_winner(any_store: Store, tmp_path: Path) ->
 def test_copy_between_stores_keeps_ids_times_and_the_ledger(
     any_store: Store, tmp_path: Path
 ) -> None:
-    from bot.ledger import Ledger
+    from bot.digest.ledger import Ledger
 
     src = any_store
     add_article(src, "one")
