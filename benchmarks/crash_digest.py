@@ -4,8 +4,9 @@
     .venv/bin/python -m benchmarks.crash_digest race --db DB --channel-file F --date D ...
 
 Each run is one digest date. A child process delivers that date's digest to every channel
-through the real ``bot.delivery`` and ``bot.ledger`` on a real SQLite file, posting to a "channel"
-that is an append-only JSON-lines file (a line written and fsync'ed = Slack accepted the post).
+through the real ``bot.digest.delivery`` and ``bot.digest.ledger`` on a real SQLite file,
+posting to a "channel" that is an append-only JSON-lines file (a line written and fsync'ed =
+Slack accepted the post).
 The parent kills it with SIGKILL at a random moment, once or twice, then lets a clean run finish
 (the next scheduled retry). After every run it checks:
 
@@ -97,8 +98,8 @@ class FileChannel:
 
 
 def child_main(args: argparse.Namespace) -> int:
-    from bot.delivery import deliver_digest
-    from bot.ledger import Ledger
+    from bot.digest.delivery import deliver_digest
+    from bot.digest.ledger import Ledger
     from bot.store import Store
 
     store = Store.open(args.db)

@@ -7,7 +7,7 @@ which the grouping weights and threshold were chosen (``--grid``); ``held-out``,
 ``fit`` before any code and only measured (but looked at while the method was built); and
 ``check``, written after the code was frozen and measured once.
 
-Each part is ingested into a fresh SQLite store and digested by ``bot.digest.build_digest``
+Each part is ingested into a fresh SQLite store and digested by ``bot.digest.build.build_digest``
 with every story kept, once with the shipped grouping ("ours") and once with a TF-IDF
 average-link baseline (headline twice + first 400 words, cosine, threshold chosen on the fit
 part the same way), so ranking, summaries and disagreement checks run on each grouping.
@@ -37,10 +37,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot.articles import parse_article
-from bot.digest import Digest, build_digest, facts, is_comment
-from bot.figures import figures
-from bot.store import Store, transaction
-from bot.stories import (
+from bot.digest.build import Digest, build_digest, facts, is_comment
+from bot.digest.figures import figures
+from bot.digest.stories import (
     DEFAULT_GROUPING,
     GroupWeights,
     StoryInput,
@@ -51,7 +50,8 @@ from bot.stories import (
     pair_similarities,
     same_thing,
 )
-from bot.summarize import similarity, terms
+from bot.digest.summarize import similarity, terms
+from bot.store import Store, transaction
 
 DATA = Path(__file__).resolve().parent / "data" / "stories"
 PARTS = ("fit", "held-out", "check")

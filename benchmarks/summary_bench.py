@@ -6,9 +6,9 @@
 DATA_DIR holds ``bbc-news-summary/`` (articles/<category>/NNN.txt with summaries/<category>/NNN.txt;
 line 1 of an article is its headline, excluded from the candidate text) and
 ``cnndm-sample/train_sample.csv`` (columns id, article, highlights). Three methods run side by side
-on exactly the same sentence splitting (``bot.summarize.split_sentences``):
+on exactly the same sentence splitting (``bot.digest.summarize.split_sentences``):
 
-- ours: ``bot.summarize.summarize`` (the headline is passed as ``title``; CNN/DM has none);
+- ours: ``bot.digest.summarize.summarize`` (the headline is passed as ``title``; CNN/DM has none);
 - lead-3: the first three sentences of five words or more;
 - TextRank: Mihalcea & Tarau (2004) on the same sentences of five words or more: word-overlap
   similarity normalised by log sentence lengths, weighted PageRank (d = 0.85), top three in article
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.summarize import STOPWORDS, split_sentences, summarize, word_count
+from bot.digest.summarize import STOPWORDS, split_sentences, summarize, word_count
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"

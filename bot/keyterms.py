@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.summarize import STOPWORDS
+from bot.digest.summarize import STOPWORDS
 
 MAX_TERMS = 6
 _EMOJI = re.compile(r":[a-z0-9_+'-]+:")

@@ -1,6 +1,6 @@
 """When the digest runs: APScheduler 3 cron in DIGEST_TIMEZONE, catch-up, retries, rescans.
 
-Three kinds of job, none of which can post twice (the ledger decides, see ``bot.delivery``):
+Three kinds of job, none of which can post twice (the ledger decides, see ``bot.digest.delivery``):
 
 - ``digest``: a cron trigger at DIGEST_TIME on DIGEST_DAYS in the digest time zone, with a misfire
   grace of hours (APScheduler's default of 1 second would silently skip a late digest) and

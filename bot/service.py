@@ -24,8 +24,8 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:  # imported when used: `newsbot --help` and one-line errors stay quick
     from bot.archive import Archive
-    from bot.delivery import DeliveryResult, DigestPreview
-    from bot.digest import Digest
+    from bot.digest.build import Digest
+    from bot.digest.delivery import DeliveryResult, DigestPreview
     from bot.slack.digest_post import SlackDigestPoster
 
 log = logging.getLogger("newsbot.service")
@@ -83,7 +83,7 @@ class Service:
         self, *, all_stories: bool = False
     ) -> Callable[[datetime, datetime, date], Digest]:
         """``build(since, until, day)``: the top stories (all of them with ``all_stories``)."""
-        from bot.digest import build_digest
+        from bot.digest.build import build_digest
 
         limit = None if all_stories else DIGEST_STORIES
         return lambda since, until, day: build_digest(
@@ -116,8 +116,8 @@ class Service:
         """Deliver ``day``'s digest to every DIGEST_CHANNEL and every desk channel stored with
         ``/news digest here``, each with its own stories (a desk's query filters them), each at
         most once (the ledger)."""
-        from bot.delivery import deliver_all
-        from bot.desks import digest_targets
+        from bot.digest.delivery import deliver_all
+        from bot.digest.desks import digest_targets
 
         archive = self.archive
         results: list[DeliveryResult] = []
@@ -139,14 +139,14 @@ class Service:
         self, now: datetime | None = None, *, all_stories: bool = False
     ) -> DigestPreview:
         """The next digest as it would be posted now (nothing posted, the ledger untouched)."""
-        from bot.delivery import preview_digest
+        from bot.digest.delivery import preview_digest
 
         build = self.digest_builder(all_stories=all_stories)
         return preview_digest(self.settings, self.archive.store, build, now=now)
 
     def post_digest_now(self, *, resend: bool = False) -> list[DeliveryResult]:
         """``newsbot digest --post``: today's digest now, through the same ledger."""
-        from bot.delivery import post_digest_now
+        from bot.digest.delivery import post_digest_now
 
         return post_digest_now(
             self.settings,

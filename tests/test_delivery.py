@@ -20,7 +20,7 @@ import pytest
 import time_machine
 from conftest import add_article
 
-from bot.delivery import (
+from bot.digest.delivery import (
     ChannelNotFound,
     HistoryUnavailable,
     NotInChannel,
@@ -32,7 +32,7 @@ from bot.delivery import (
     post_digest_now,
     preview_digest,
 )
-from bot.ledger import Ledger
+from bot.digest.ledger import Ledger
 from bot.models import Article
 from bot.settings import Settings
 from bot.store import Store

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.digest import Digest, build_digest, digest_to_json
+from bot.digest.build import Digest, build_digest, digest_to_json
+from bot.digest.summarize import is_fragment
 from bot.models import Article
 from bot.store import Store, transaction
-from bot.summarize import is_fragment
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 DAY = date(2024, 5, 2)

@@ -17,7 +17,7 @@ from fakeslack import iter_blocks_text
 from test_cli import newsbot
 from test_slack_socket import assert_within_limits
 
-from bot.digest import build_digest
+from bot.digest.build import build_digest
 from bot.settings import Settings
 from bot.slack import views
 from bot.slack.console import run_console
@@ -137,7 +137,7 @@ def test_thread_replies_stay_within_limits_for_hundreds_of_stories():
     from test_slack_digest_view import digest_of
     from test_slack_views import HOSTILE, article
 
-    from bot.digest import Story
+    from bot.digest.build import Story
 
     stories = [
         Story(f"Story {i} {HOSTILE}" * 5, (f"{HOSTILE} sentence. " * 60,), (article(i),) * 30)
@@ -216,8 +216,8 @@ def test_sources_differ_line_shows_hostile_source_names_inertly():
     from test_slack_digest_view import BARE, digest_of
     from test_slack_views import HOSTILE, all_text, article, assert_valid
 
-    from bot.digest import Story
-    from bot.figures import Claim, Disagreement
+    from bot.digest.build import Story
+    from bot.digest.figures import Claim, Disagreement
 
     differ = Disagreement("death toll", (Claim(12, "a", "Wire"), Claim(14, "b", HOSTILE)))
     story = Story("Ferry capsizes", ("It sank.",), (article(1), article(2)), (differ,))

@@ -22,15 +22,15 @@ from fakeslack import BOT_ID, FakeSlack, iter_blocks_text
 from test_slack_socket import assert_within_limits, text_of
 
 from bot.archive import Archive
-from bot.delivery import (
+from bot.digest.build import build_digest
+from bot.digest.delivery import (
     PostInDoubt,
     deliver_all,
     digest_date_for,
     digest_marker,
     post_digest_now,
 )
-from bot.digest import build_digest
-from bot.ledger import Ledger
+from bot.digest.ledger import Ledger
 from bot.schedule import DigestJobs, start_scheduler, stop_scheduler
 from bot.slack import views
 from bot.slack.app import make_client

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from bot.articles import parse_article
-from bot.digest import build_digest, digest_to_json, is_comment
-from bot.figures import Report, figures, numbers, story_facts
+from bot.digest.build import build_digest, digest_to_json, is_comment
+from bot.digest.figures import Report, figures, numbers, story_facts
+from bot.digest.stories import StoryInput, group_stories
 from bot.models import Article
 from bot.store import Store, transaction
-from bot.stories import StoryInput, group_stories
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "stories"
 LABELS = json.loads((DATA / "labels.json").read_text("utf-8"))
@@ -164,7 +164,7 @@ def test_summary_does_not_say_4500_troops_twice(store):
 
 
 def test_summary_sentence_choice_rejects_repeated_figures_only_when_asked():
-    from bot.summarize import summarize_story
+    from bot.digest.summarize import summarize_story
 
     paragraphs = (
         "Twelve people died when the ferry capsized, officials said on Tuesday morning.",

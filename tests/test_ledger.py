@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.ledger import Claim, Ledger, Refusal, retry_delay
+from bot.digest.ledger import Claim, Ledger, Refusal, retry_delay
 from bot.store import open_store
 
 DAY = date(2024, 3, 11)

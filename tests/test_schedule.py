@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from conftest import add_article
 
-from bot.delivery import NotInChannel, deliver_all, digest_marker
+from bot.digest.delivery import NotInChannel, deliver_all, digest_marker
 from bot.schedule import (
     DigestJobs,
     digest_trigger,

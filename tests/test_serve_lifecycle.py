@@ -20,7 +20,7 @@ from conftest import APP_TOKEN, BOT_TOKEN, SEEDS, SocketModeDriver
 from fakeslack import FakeSlack
 from test_slack_socket import text_of
 
-from bot.delivery import digest_marker
+from bot.digest.delivery import digest_marker
 
 REPO = Path(__file__).resolve().parent.parent
 DESK = "C0DESK0001"

@@ -1,6 +1,6 @@
 """Rendering the digest for Slack, and its "See passages" button.
 
-The digest content is ``bot.digest``'s own dataclasses, built by hand here so the rendering is
+The digest content is ``bot.digest.build``'s own dataclasses, built by hand here so the rendering is
 checked on its own, at the sizes that stress Slack's limits.
 """
 
@@ -14,14 +14,14 @@ from conftest import find_button
 from fakeslack import iter_blocks_text
 from test_slack_views import HOSTILE, all_text, article, assert_valid
 
-from bot.digest import Digest, Story
+from bot.digest.build import Digest, Story
 from bot.slack import views
 
 BARE = re.compile(r"&(?!amp;|lt;|gt;)")
 
 
 def digest_of(stories: tuple[Story, ...], more: int = 0, day: date = date(2025, 3, 4)) -> Digest:
-    """A real ``bot.digest.Digest`` around hand-made stories."""
+    """A real ``bot.digest.build.Digest`` around hand-made stories."""
     since = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
     until = datetime(2025, 3, 4, 8, 0, tzinfo=UTC)
     total = sum(len(story.sources) for story in stories) + more

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from test_slack_digest_view import digest_of
 from test_slack_views import all_text, article, assert_valid
 
-from bot.digest import Story
+from bot.digest.build import Story
 from bot.models import Hit, SearchResult
 from bot.slack import views
 from bot.slack.listeners import search_message

@@ -106,7 +106,7 @@ def test_event_dedupe_races_have_one_winner(any_store: Store, tmp_path: Path) ->
 def test_copy_between_stores_keeps_ids_times_and_the_ledger(
     any_store: Store, tmp_path: Path
 ) -> None:
-    from bot.ledger import Ledger
+    from bot.digest.ledger import Ledger
 
     src = any_store
     add_article(src, "one")
@@ -214,7 +214,7 @@ def test_cursor_rereads_gaps_from_the_store(any_store: Store) -> None:
 
 def test_database_selection_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--db > DATABASE_URL > NEWSBOT_DB; a URL selects PostgreSQL, a path SQLite."""
-    from bot.cli import build_parser, load_settings
+    from bot.cli.parser import build_parser, load_settings
 
     url = "postgresql://newsbot:pw@db.internal:5432/news"
     env = {"NEWSBOT_DB": str(tmp_path / "env.db"), "DATABASE_URL": url}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.stories import StoryInput, group_stories, similarity
+from bot.digest.stories import StoryInput, group_stories, similarity
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import summary_bench
-from bot.summarize import (
+from bot.digest.summarize import (
     DEFAULT_WEIGHTS,
     QUALIFIED,
     Weights,

@@ -1,10 +1,11 @@
-"""Posting the digest to Slack for ``bot.delivery``: the poster and the history lookup.
+"""Posting the digest to Slack for ``bot.digest.delivery``: the poster and the history lookup.
 
-``bot.delivery`` decides *whether* to post (the ledger); this module only posts and says what
-Slack answered, as ``bot.delivery``'s exceptions. The post is never retried blindly: an answer
-that may have been lost (timeout, dropped connection, gateway error) is reported as
-:class:`~bot.delivery.PostInDoubt`, and :meth:`SlackDigestPoster.find_existing` later looks for
-the message by the marker it carries in its metadata, so a digest is neither lost nor doubled.
+``bot.digest.delivery`` decides *whether* to post (the ledger); this module only posts and says
+what Slack answered, as ``bot.digest.delivery``'s exceptions. The post is never retried blindly:
+an answer that may have been lost (timeout, dropped connection, gateway error) is reported as
+:class:`~bot.digest.delivery.PostInDoubt`, and :meth:`SlackDigestPoster.find_existing` later
+looks for the message by the marker it carries in its metadata, so a digest is neither lost nor
+doubled.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.http_retry.handler import RetryHandler
 
-from bot.delivery import (
+from bot.digest.delivery import (
     ChannelNotFound,
     HistoryUnavailable,
     NotInChannel,
@@ -79,7 +80,7 @@ def _marker_date(marker: str) -> date | None:
 
 
 def post_error(error: BaseException, method: str = "chat.postMessage") -> PostError:
-    """Slack's answer (or the lack of one) as a ``bot.delivery`` exception, with no token."""
+    """Slack's answer (or the lack of one) as a ``bot.digest.delivery`` exception, with no token."""
     if isinstance(error, SlackApiError):
         response = error.response
         status = int(getattr(response, "status_code", 200) or 200)
@@ -125,7 +126,8 @@ def post_error(error: BaseException, method: str = "chat.postMessage") -> PostEr
 
 
 class SlackDigestPoster:
-    """``post`` and ``find_existing`` for ``bot.delivery.deliver_all`` / ``post_digest_now``."""
+    """``post`` and ``find_existing`` for ``bot.digest.delivery``'s ``deliver_all`` and
+    ``post_digest_now``."""
 
     def __init__(self, client: WebClient, *, history_days: int = HISTORY_DAYS) -> None:
         self.client = client

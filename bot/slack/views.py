@@ -498,7 +498,7 @@ def _see_all(digest: Any, shown: int, total: int) -> Block:
 def render_digest(digest: Any, *, note: str | None = None) -> tuple[str, list[Block]]:
     """The daily digest: one section per story (headline, summary, sources, a passages button).
 
-    ``digest`` follows ``bot.digest.Digest``: ``date``, ``stories`` (each with ``headline``,
+    ``digest`` follows ``bot.digest.build.Digest``: ``date``, ``stories`` (each with ``headline``,
     ``summary`` sentences and ``sources`` articles) and ``more`` (stories left out by the
     builder). Stories that do not fit Slack's limits are counted into the closing "and N more",
     with a "See all N stories" button that posts the rest in the digest's thread.

@@ -174,7 +174,7 @@ class Store(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: str) -> None: ...
 
-    # -- the digest ledger (policy in bot.ledger) --------------------------------------------
+    # -- the digest ledger (policy in bot.digest.ledger) ----------------------------------------
     @abstractmethod
     def ledger_lock(self, channel: str, digest_date: date) -> AbstractContextManager[Any]:
         """A transaction in which no other claim of (channel, date) can interleave."""

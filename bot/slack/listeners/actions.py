@@ -13,8 +13,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.archive import Archive
-from bot.digest import build_digest
-from bot.ledger import Claim, Ledger
+from bot.digest.build import build_digest
+from bot.digest.ledger import Claim, Ledger
 from bot.slack import payload, views
 from bot.slack.listeners import PAGE_SIZE, search_message
 

@@ -16,8 +16,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.archive import Archive
-from bot.delivery import preview_digest
-from bot.digest import build_digest
+from bot.digest.build import build_digest
+from bot.digest.delivery import preview_digest
 from bot.slack import views
 from bot.slack.listeners import MAX_QUERY, HelpRegistry, desks, follows, search_message
 from bot.slack.mrkdwn import plain_from_slack
@@ -112,7 +112,8 @@ def sources(req: CommandRequest) -> views.Message:
 def digest_preview(archive: Archive, now: datetime | None = None) -> views.Message:
     """The next digest as it would be posted now (nothing posted, the ledger untouched).
 
-    ``bot.delivery.preview_digest`` chooses the window, ``bot.digest.build_digest`` the content.
+    ``bot.digest.delivery.preview_digest`` chooses the window, ``bot.digest.build.build_digest``
+    the content.
     """
     store = archive.store
     settings = archive.settings

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot.figures import Disagreement, Report, figures, numbers, story_facts
+from bot.digest.figures import Disagreement, Report, figures, numbers, story_facts
+from bot.digest.stories import StoryInput, cosine, group_stories, same_thing, vectors
+from bot.digest.summarize import split_sentences, summarize_story
 from bot.models import StoredArticle
 from bot.store import Store
-from bot.stories import StoryInput, cosine, group_stories, same_thing, vectors
-from bot.summarize import split_sentences, summarize_story
 
 SUMMARY_SENTENCES = 3
 MAX_SUMMARY_CHARS = 700  # a longer 3-sentence summary is cut to 2 sentences
@@ -179,7 +179,7 @@ def build_digest(
 
     Stories are ranked by news value (``news_value``); the top ``max_stories`` (all of them when
     None) are summarised and the rest only counted in ``more``. ``only`` (article ids) keeps the
-    stories with at least one of those articles (a desk's query; see ``bot.desks``).
+    stories with at least one of those articles (a desk's query; see ``bot.digest.desks``).
     """
     _require_aware("since", since)
     _require_aware("until", until)

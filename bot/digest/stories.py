@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from bot.figures import numbers
-from bot.summarize import STOPWORDS, terms
+from bot.digest.figures import numbers
+from bot.digest.summarize import STOPWORDS, terms
 
 T = TypeVar("T")
 

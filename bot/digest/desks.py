@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
-from bot.digest import Digest, build_digest
+from bot.digest.build import Digest, build_digest
 from bot.models import DeskChannel
 from bot.store import Store
 

@@ -16,8 +16,8 @@ by the database alone. The ledger makes it visible instead: a row that is not ``
 ``sent_at`` set is *in doubt* (a crash or a timeout after the request went out). A crash before
 that point (while building the digest, or before the request left) leaves ``sent_at`` empty, and
 the digest is simply posted by the next claimer. An in-doubt digest is never re-posted blindly:
-the delivery code first looks for it in the channel by its marker (see ``bot.delivery``). So a
-crash can neither post a second digest nor lose one.
+the delivery code first looks for it in the channel by its marker (see
+``bot.digest.delivery``). So a crash can neither post a second digest nor lose one.
 
 ``sent_at`` therefore means "when the post request went out"; with ``status = 'sent'`` it is the
 time Slack confirmed it. For ``failed`` rows ``lease_until`` is reused as "retry not before".

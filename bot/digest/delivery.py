@@ -2,7 +2,7 @@
 
 The content builder and the poster are injected:
 
-- ``build(since, until, digest_date) -> content`` (e.g. ``bot.digest.build_digest`` bound to a
+- ``build(since, until, digest_date) -> content`` (e.g. ``bot.digest.build.build_digest`` bound to a
   store). ``content`` is opaque here; it counts as empty when it has an empty ``stories``.
 - ``post(channel, content, marker) -> ts`` posts it and returns the message ``ts``. It must attach
   ``marker`` to the message (Slack message metadata, e.g. ``event_type="newsbot_digest"`` and
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.ledger import Claim, Ledger, Refusal, as_utc
+from bot.digest.ledger import Claim, Ledger, Refusal, as_utc
 from bot.store import Store, utcnow
 
 log = logging.getLogger("newsbot.delivery")

@@ -1,0 +1,83 @@
+"""The ``newsbot`` command line: the second adapter over the core (the first is Slack).
+
+``parser`` reads the arguments, ``commands`` runs them, ``render`` prints what they found; errors
+are one line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Sequence
+
+from bot.cli.commands import COMMANDS, CliError
+from bot.cli.parser import build_parser, load_settings
+from bot.logs import setup_logging
+from bot.service import ServiceError
+from bot.settings import Settings, SettingsError
+from bot.store.base import StoreError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except SettingsError as exc:
+        if args.command == "doctor":  # the doctor reports bad settings as failed checks
+            from bot.doctor import doctor
+
+            return doctor(None, exc.problems)
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args, settings)
+    except SettingsError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    except (CliError, ServiceError) as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        print(f"newsbot: {database_advice(settings, exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+            print(f"newsbot: {database_advice(settings, exc)}", file=sys.stderr)
+            return 1
+        raise
+    except KeyboardInterrupt:
+        print("newsbot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def database_advice(settings: Settings, exc: BaseException) -> str:
+    """One line about a database error: what, and a fix that never discards the digest ledger
+    (it is what stops a second post) or the first-seen times."""
+    from bot.logs import redact
+    from bot.store.postgres import redact_url
+
+    where = settings.database_label
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = redact(redact_url(text, str(settings.database)))
+    if "readonly" in text.replace("-", "").replace(" ", "").lower():
+        return (
+            f"the database {where} is read-only ({text}). Give the user running newsbot write"
+            " access to the file and its folder (SQLite writes -wal and -shm files beside it)"
+        )
+    if settings.database_url:
+        return (
+            f"the database {where} cannot be used ({text}). Check that PostgreSQL is running and"
+            " reachable, then run the command again"
+        )
+    return (
+        f"the database {where} cannot be used ({text}). Restore it from a backup, or point --db"
+        " at the right file; keep this one: it holds the digest ledger and first-seen times"
+    )
