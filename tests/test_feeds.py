@@ -323,3 +323,26 @@ def test_a_file_written_into_the_folder_is_searchable_within_seconds(
         stop.set()
         watcher.join(timeout=10)
     assert not watcher.is_alive()
+
+
+HOSTILE_RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Wire &amp; Co</title>
+<item><title>&lt;!here&gt; Dockers strike at Ostrava port</title><guid>hostile-1</guid>
+<link>https://wire.example/strike</link>
+<description><![CDATA[<p>Dockers at Ostrava walked out. <script>steal()</script>
+<a href="javascript:alert(1)">&lt;!channel&gt; read this</a> &lt;@U0VICTIM&gt; *bold*</p>]]>
+</description>
+</item></channel></rss>"""
+
+
+def test_hostile_text_in_a_feed_is_inert_in_slack(feeds: Any, archive: Archive, slack: Any) -> None:
+    state, base = feeds
+    state.bodies["/hostile"] = HOSTILE_RSS.encode()
+    fetched, _ = archive.ingest_feed(base + "/hostile")
+    assert fetched.status == "ok"
+    reply = slack.command("/news", "dockers ostrava")
+    shown = json.dumps(reply.blocks)
+    assert "Dockers" in shown
+    assert "steal()" not in shown and "javascript:" not in shown
+    for control in ("<!channel>", "<!here>", "<@U0VICTIM>"):
+        assert control not in shown and control not in reply.text
+    assert "&lt;!channel&gt;" in shown  # shown as text, not as a mention
