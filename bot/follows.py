@@ -11,7 +11,8 @@ again, by this process or another, after a restart or a retry. New articles reac
 ``follow_queue``, which the ingest writes in its own transaction; the process that sends alerts
 takes (deletes) them, so two processes never run the follows over the same article. An article
 is never alerted to a follow created after the article was first seen, and an updated article is
-not queued again (only articles first seen are).
+not queued again (only articles first seen are). A process that dies after taking articles
+and before claiming their alerts loses that batch's alerts: at most once, never twice.
 
 No Slack here: the adapter turns ``UserAlert`` into a DM.
 """
@@ -56,7 +57,7 @@ def add_follow(store: Store, user_id: str, query: str) -> Follow | str:
     with store.transaction():
         mine = store.follows(user_id)
         if any(f.query == query for f in mine):
-            return f"You already follow “{query}”."
+            return "You already follow that query: `/news following` lists them."
         if len(mine) >= MAX_FOLLOWS_PER_USER:
             return f"You follow {MAX_FOLLOWS_PER_USER} queries already; unfollow one first."
         return store.add_follow(user_id, query)

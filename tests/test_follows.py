@@ -38,7 +38,7 @@ def test_follow_rejects_a_malformed_query_with_the_search_hint(archive: Any) -> 
     saved = archive.follow("U1", '"french troops" by:nobody after:2020-01-01')
     assert isinstance(saved, Follow)
     assert archive.follow("U1", '"french troops" by:nobody after:2020-01-01').startswith(
-        "You already follow"
+        "You already follow that query"
     )
 
 

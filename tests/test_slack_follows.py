@@ -124,6 +124,8 @@ def test_hostile_follow_queries_stay_inert(slack: Any, archive: Any, alerts: Any
     raw = json.dumps(answer.body)
     assert "<!channel>" not in raw and "<@U0BOSS>" not in raw and "<!here>" not in raw
     assert "volcano &amp;&lt;!here&gt;" in raw
+    again = json.dumps(slack.command("/news", f"follow {query}").body)  # a duplicate
+    assert "already follow" in again and "<!here>" not in again
     listed = json.dumps(slack.command("/news", "following").body)
     assert "<!here>" not in listed and "&amp;&lt;!here&gt;" in listed
     write_article(archive.settings.articles_dir, "v", "Volcano <!here>", "A volcano woke up.")
