@@ -42,6 +42,7 @@ class BotProcess:
             "NEWSBOT_ARTICLES_DIR": str(home / "articles"),
             "NEWSBOT_RESCAN_MINUTES": "0",
             "LOG_LEVEL": "INFO",
+            "PYTHONFAULTHANDLER": "1",  # a stack dump of every thread if it must be aborted
             **env,
         }
         self.lines: list[str] = []
@@ -78,7 +79,14 @@ class BotProcess:
         """Send ``sig``; returns (exit code, seconds until the process was gone)."""
         started = time.monotonic()
         self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=30)
+        try:
+            code = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # A hang: SIGABRT makes the child (PYTHONFAULTHANDLER) print every thread's stack.
+            self.proc.send_signal(signal.SIGABRT)
+            self.proc.wait(10)
+            self._reader.join(5)
+            raise AssertionError(f"no exit 60 s after {sig!r}; threads:\n{self.output}") from None
         took = time.monotonic() - started
         self._reader.join(5)
         return code, took
