@@ -22,11 +22,20 @@ from typing import Any
 
 import tantivy
 
+from bot import follows
 from bot.articles import ArticleError, parse_article
 from bot.changes import Cursor
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
-from bot.models import Article, IngestReport, Passage, SearchResult, StoredArticle
+from bot.models import (
+    Article,
+    DeskChannel,
+    Follow,
+    IngestReport,
+    Passage,
+    SearchResult,
+    StoredArticle,
+)
 from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, open_store
@@ -44,6 +53,9 @@ INDEX_COMMIT_PASSAGES = 1_000_000
 # bad file is not re-read, and not reported again, by every search's freshness check.
 _SKIPPED_META = "skipped_files"
 Progress = Callable[[int, int], None]
+# Called after an ingest committed (the index included) with its report; ``report.new_ids`` are
+# the articles first seen in it.
+IngestListener = Callable[[IngestReport], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +75,7 @@ class Archive:
         self._stores_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
         self._index_lock = threading.Lock()
+        self._listeners: list[IngestListener] = []
         self.index = PassageIndex(settings.index_path)
         self.cursor_path = self.index.path / "changes.json"
         self.caught_up = False
@@ -96,6 +109,50 @@ class Archive:
             self._stores.clear()
             self._shared = None
         self._local = threading.local()
+
+    def add_ingest_listener(self, listener: IngestListener) -> None:
+        """Call ``listener(report)`` after every ingest that saw new articles (any path: the
+        folder, the watcher, a feed, ``newsbot ingest``)."""
+        self._listeners.append(listener)
+
+    def _tell_listeners(self, report: IngestReport) -> None:
+        if not report.new_ids:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(report)
+            except Exception as exc:  # a listener never fails the ingest
+                log.warning("ingest listener failed: %s: %s", type(exc).__name__, exc)
+
+    # -- follows and desk digests (the core is bot.follows) ------------------------------------
+    def follow(self, user_id: str, query: str) -> Follow | str:
+        """Save a follow; a malformed query gives the hint search would give instead."""
+        return follows.add_follow(self.store, user_id, query)
+
+    def following(self, user_id: str) -> list[Follow]:
+        return self.store.follows(user_id)
+
+    def unfollow(self, user_id: str, follow_id: int) -> bool:
+        return self.store.remove_follow(user_id, follow_id)
+
+    def take_alerts(self, limit: int = follows.TAKE_ARTICLES) -> list[follows.UserAlert]:
+        """Run every follow over the queued new articles and claim the alerts to send."""
+        return follows.take_alerts(self.store, self._index_rows, limit=limit)
+
+    def match_articles(self, query: str, article_ids: Sequence[int]) -> set[int]:
+        """The articles among ``article_ids`` with a passage matching ``query`` (percolated)."""
+        return follows.matching_articles(query, article_ids, self._index_rows)
+
+    def subscribe_desk(self, channel: str, query: str, user_id: str | None) -> None:
+        """Send ``channel`` the daily digest, only stories matching ``query`` when not ''."""
+        self.store.set_desk(channel, query, user_id)
+
+    def unsubscribe_desk(self, channel: str) -> bool:
+        return self.store.remove_desk(channel)
+
+    def desks(self) -> list[DeskChannel]:
+        """The channels subscribed with ``/news digest here`` (DIGEST_CHANNEL not included)."""
+        return self.store.desks()
 
     # -- search --------------------------------------------------------------------------------
     def search(
@@ -350,6 +407,7 @@ class Archive:
             self._write(batches(), removed, states, report)
             self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
+        self._tell_listeners(report)
         return report
 
     def ingest_feed(self, url: str) -> tuple[FeedFetch, IngestReport]:
@@ -391,6 +449,7 @@ class Archive:
         }
         self.store.set_meta(FEEDS_META_KEY, json.dumps(states))
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
+        self._tell_listeners(report)
         return fetched, report
 
     def feed_states(self) -> dict[str, dict[str, Any]]:
@@ -456,9 +515,11 @@ class Archive:
                         cursor = Cursor.load(self.cursor_path) or Cursor()
                     with store.transaction():
                         for f, article, digest in batch:
-                            _, is_new = store.upsert_article(
+                            article_id, is_new = store.upsert_article(
                                 f.realpath, article, f.size, f.mtime_ns, digest
                             )
+                            if is_new:
+                                report.new_ids.append(article_id)
                             known = states.get(f.realpath)
                             added = is_new or (known and known[3])
                             (report.added if added else report.updated).append(f.path)

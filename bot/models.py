@@ -90,7 +90,27 @@ class IngestReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, warning)
     took_ms: float = 0.0
+    new_ids: list[int] = field(default_factory=list)  # articles first seen in this ingest
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """A user's saved query: new articles with a matching passage are sent to them."""
+
+    id: int
+    user_id: str
+    query: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeskChannel:
+    """A channel subscribed to the daily digest, with the query its stories must match ('' for
+    every story)."""
+
+    channel: str
+    query: str

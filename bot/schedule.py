@@ -179,8 +179,12 @@ def start_scheduler(
     *,
     retry_minutes: int = RETRY_MINUTES,
     catch_up: bool = True,
+    always: bool = False,
 ) -> BackgroundScheduler:
-    """Start the background scheduler. ``run_digest(digest_date)`` delivers to every channel."""
+    """Start the background scheduler. ``run_digest(digest_date)`` delivers to every channel.
+
+    ``always`` schedules the digest without a DIGEST_CHANNEL (desk channels stored in the
+    database may subscribe at any time)."""
     scheduler = BackgroundScheduler(
         timezone=_tz(settings),
         job_defaults={
@@ -189,7 +193,7 @@ def start_scheduler(
             "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
         },
     )
-    if settings.digest_channels:
+    if settings.digest_channels or always:
         jobs = DigestJobs(settings, run_digest)
         scheduler.add_job(
             jobs.on_schedule, digest_trigger(settings), id="digest", name="daily digest"
@@ -211,7 +215,7 @@ def start_scheduler(
             settings.digest_days,
             settings.digest_time.strftime("%H:%M"),
             settings.digest_timezone,
-            ", ".join(settings.digest_channels),
+            ", ".join(settings.digest_channels) or "the desk channels",
             next_digest_time(settings, datetime.now(UTC)).isoformat(),
         )
     else:

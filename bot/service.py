@@ -104,17 +104,36 @@ class Service:
 
     def run_digest(self, day: date) -> list[DeliveryResult]:
         """The scheduled digest of ``day`` to every channel, through the ledger."""
-        from bot.digest.delivery import deliver_all
-
         self.archive.refresh_if_stale()
-        return deliver_all(
-            self.settings,
-            self.archive.store,
-            day,
-            self.build_digest,
-            self.poster.post,
-            find_existing=self.poster.find_existing,
-        )
+        return self.deliver_desks(day, self.poster.post, self.poster.find_existing)
+
+    def deliver_desks(
+        self,
+        day: date,
+        post: Callable[..., str],
+        find_existing: Callable[[str, str], str | None] | None = None,
+    ) -> list[DeliveryResult]:
+        """Deliver ``day``'s digest to every DIGEST_CHANNEL and every desk channel stored with
+        ``/news digest here``, each with its own stories (a desk's query filters them), each at
+        most once (the ledger)."""
+        from bot.digest.delivery import deliver_all
+        from bot.digest.desks import digest_targets
+
+        archive = self.archive
+        results: list[DeliveryResult] = []
+        for channel, build in digest_targets(
+            self.settings.digest_channels, archive.desks(), archive.store, archive.match_articles
+        ):
+            results += deliver_all(
+                self.settings,
+                archive.store,
+                day,
+                build,
+                post,
+                channels=[channel],
+                find_existing=find_existing,
+            )
+        return results
 
     def preview_digest(
         self, now: datetime | None = None, *, all_stories: bool = False
@@ -149,14 +168,30 @@ class Service:
         except Exception as exc:
             log.error("rescan of the articles folder failed: %s", exc)
         arrivals = threading.Event()
+        self.start_alerts(arrivals)
         start_arrivals(self.settings, self.archive, arrivals)
-        scheduler = start_scheduler(self.settings, self.run_digest, self.archive.refresh_if_stale)
+        # Always scheduled: a desk may subscribe with /news digest here at any time.
+        scheduler = start_scheduler(
+            self.settings, self.run_digest, self.archive.refresh_if_stale, always=True
+        )
 
         def stop() -> None:
             arrivals.set()
             stop_scheduler(scheduler)
 
         return stop
+
+    def start_alerts(self, stop: threading.Event) -> None:
+        """Follow alerts, on the active scheduler (the process that ingests): DMs for this
+        process's ingests at once, and every 30 s for articles another process queued (for
+        instance ``newsbot ingest``). Without a bot token there is no one to DM: not started."""
+        if not self.settings.bot_token:
+            log.info("no SLACK_BOT_TOKEN: follow alerts are not sent")
+            return
+        from bot.slack.alerts import AlertSender
+        from bot.slack.app import make_client
+
+        AlertSender(self.archive, make_client(self.settings)).start(stop)
 
     # -- serving ---------------------------------------------------------------------------------
     def serve(

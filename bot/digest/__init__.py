@@ -6,4 +6,5 @@
 - ``figures``: counted figures in reports, updates and disagreements between sources
 - ``ledger``: the delivery ledger's rules (claim, lease, sent / failed) over the store
 - ``delivery``: delivering one digest through the ledger; the errors a poster may raise
+- ``desks``: which channels get the digest (DIGEST_CHANNEL and the desks), each desk's stories
 """

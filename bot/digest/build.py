@@ -7,7 +7,7 @@ adapter decides how it looks. This module only decides what it says.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -173,11 +173,13 @@ def build_digest(
     sentences: int = SUMMARY_SENTENCES,
     *,
     grouping: Grouping = _group,
+    only: Collection[int] | None = None,
 ) -> Digest:
     """The digest of the articles first seen in ``[since, until)``.
 
     Stories are ranked by news value (``news_value``); the top ``max_stories`` (all of them when
-    None) are summarised and the rest only counted in ``more``.
+    None) are summarised and the rest only counted in ``more``. ``only`` (article ids) keeps the
+    stories with at least one of those articles (a desk's query; see ``bot.digest.desks``).
     """
     _require_aware("since", since)
     _require_aware("until", until)
@@ -198,6 +200,8 @@ def build_digest(
         for i in items
     ]
     stories = [[member.item for member in group] for group in grouping(inputs)]
+    if only is not None:
+        stories = [g for g in stories if any(i.article.id in only for i in g)]
     stories.sort(key=news_value)
     limit = len(stories) if max_stories is None else max_stories
     top = [_story(group, sentences) for group in stories[:limit]]
@@ -207,7 +211,7 @@ def build_digest(
         until=until,
         stories=tuple(top),
         more=max(0, len(stories) - len(top)),
-        total_articles=len(articles),
+        total_articles=len(articles) if only is None else sum(len(g) for g in stories),
     )
 
 

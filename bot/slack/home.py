@@ -6,6 +6,7 @@ text is escaped before it is placed in any block, as everywhere else.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -21,11 +23,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.models import StoredArticle
-from bot.slack.mrkdwn import cut_mrkdwn
+from bot.models import Follow, StoredArticle
+from bot.slack.mrkdwn import cut_mrkdwn, escape, truncate
 from bot.slack.views import SECTION_TEXT, article_meta, channel_mention, headline
 
 HOME_BLOCKS = 100  # Slack's limit for a home tab
+HOME_FOLLOWS = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class HomeFacts:
     digest_channels: Sequence[str]
     next_digest: datetime | None
     timezone: str
+    follows: Sequence[Follow] = ()  # the user's, each shown with an Unfollow button
 
 
 def _section(text: str) -> SectionBlock:
@@ -62,6 +66,24 @@ def home_view(facts: HomeFacts) -> dict[str, Any]:
                 blocks.append(_context(" · ".join(meta)))
     else:
         blocks.append(_context("Nothing in the archive yet."))
+    blocks += [DividerBlock(), _section("*What you follow*")]
+    if facts.follows:
+        for n, follow in enumerate(facts.follows[:HOME_FOLLOWS], 1):
+            query = escape(truncate(follow.query, 200)).replace("`", "ʼ")
+            button = ButtonElement(
+                text="Unfollow", action_id=f"unfollow:{n}", value=json.dumps({"f": follow.id})
+            )
+            blocks.append(
+                SectionBlock(text=MarkdownTextObject(text=f"{n}. `{query}`"), accessory=button)
+            )
+        if len(facts.follows) > HOME_FOLLOWS:
+            blocks.append(
+                _context(f"…and {len(facts.follows) - HOME_FOLLOWS} more: `/news following`.")
+            )
+    else:
+        blocks.append(
+            _context("Nothing yet: `/news follow QUERY` tells you when new articles match.")
+        )
     blocks += [DividerBlock(), _section("*Daily digest*")]
     if facts.digest_channels:
         where = ", ".join(channel_mention(c) for c in facts.digest_channels[:20])

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.models import Article, Passage, StoredArticle
+from bot.models import Article, DeskChannel, Follow, Passage, StoredArticle
 
 
 def is_url(target: object) -> bool:
@@ -55,7 +55,14 @@ class LedgerRow:
 
 
 # Tables copied by ``newsbot migrate-store``, in an order that respects foreign keys.
-COPIED_TABLES = ("articles", "passages", "digest_ledger")
+COPIED_TABLES = (
+    "articles",
+    "passages",
+    "digest_ledger",
+    "follows",
+    "follow_alerts",
+    "desk_channels",
+)
 
 
 class Store(ABC):
@@ -104,7 +111,8 @@ class Store(ABC):
         self, realpath: str, article: Article, size: int, mtime_ns: int, sha1: str
     ) -> tuple[int, bool]:
         """Insert or replace an article and its passages; (article id, was it new). Call inside
-        :meth:`transaction`; appends to the change log in the same transaction."""
+        :meth:`transaction`; appends to the change log in the same transaction, and queues a
+        new article for the follows (:meth:`take_follow_queue`)."""
 
     @abstractmethod
     def mark_removed(self, realpath: str) -> int | None:
@@ -211,6 +219,48 @@ class Store(ABC):
         """Clear an in-doubt row's ``sent_at`` so it may be posted again."""
 
     # -- Slack event dedupe ------------------------------------------------------------------
+    # -- follows, the alert ledger and desk channels (issue 12; see bot.follows) -------------
+    @abstractmethod
+    def add_follow(self, user_id: str, query: str) -> Follow:
+        """Save a follow, created now."""
+
+    @abstractmethod
+    def follows(self, user_id: str | None = None) -> list[Follow]:
+        """A user's follows (or everyone's), oldest first."""
+
+    @abstractmethod
+    def remove_follow(self, user_id: str, follow_id: int) -> bool:
+        """Remove the user's follow (only theirs); False when there is none such."""
+
+    @abstractmethod
+    def take_follow_queue(self, limit: int) -> list[int]:
+        """Take (remove) up to ``limit`` articles queued by ``upsert_article`` when first seen:
+        each is taken by one process only."""
+
+    @abstractmethod
+    def claim_alert(self, follow_id: int, article_id: int, user_id: str) -> bool:
+        """Claim (follow, article) in the alert ledger; False when claimed before, anywhere."""
+
+    @abstractmethod
+    def mark_alerts(
+        self, pairs: Sequence[tuple[int, int]], status: str, error: str | None = None
+    ) -> None:
+        """Record how the DM of these claims went ('sent' or 'failed')."""
+
+    @abstractmethod
+    def alert_rows(self) -> list[tuple[int, int, str, str]]:
+        """(follow id, article id, user id, status) of every claimed alert."""
+
+    @abstractmethod
+    def set_desk(self, channel: str, query: str, created_by: str | None) -> None:
+        """Subscribe a channel to the daily digest (its stories filtered by ``query``)."""
+
+    @abstractmethod
+    def remove_desk(self, channel: str) -> bool: ...
+
+    @abstractmethod
+    def desks(self) -> list[DeskChannel]: ...
+
     @abstractmethod
     def seen_before(self, keys: Sequence[str], ttl: float) -> bool:
         """True if any key was recorded less than ``ttl`` seconds ago; records them all."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from bot.models import Article, Passage, StoredArticle
+from bot.models import Article, DeskChannel, Follow, Passage, StoredArticle
 from bot.store.base import COPIED_TABLES, LedgerRow, Store
 from bot.store.times import from_iso, to_day, utcnow
 
@@ -43,6 +43,16 @@ EXPORT_COLUMNS = {
     ],
     "passages": ["id", "article_id", "position", "text"],
     "digest_ledger": [c.strip() for c in LEDGER_COLUMNS.split(",")],
+    "follows": ["id", "user_id", "query", "created_at"],
+    "follow_alerts": [
+        "follow_id",
+        "article_id",
+        "user_id",
+        "status",
+        "claimed_at",
+        "last_error",
+    ],
+    "desk_channels": ["channel", "query", "created_by", "created_at"],
 }
 TIME_COLUMNS = frozenset(
     {
@@ -55,6 +65,7 @@ TIME_COLUMNS = frozenset(
         "covers_from",
         "covers_to",
         "sent_at",
+        "created_at",
     }
 )
 LEDGER_SETTABLE = frozenset(
@@ -200,6 +211,11 @@ class SqlStore(Store):
             [(article_id, i, text) for i, text in enumerate(article.paragraphs)],
         )
         self._log_change(article_id)
+        if is_new:
+            self._run(
+                "INSERT INTO follow_queue(article_id) VALUES (?) ON CONFLICT DO NOTHING",
+                (article_id,),
+            )
         return article_id, is_new
 
     def mark_removed(self, realpath: str) -> int | None:
@@ -410,6 +426,79 @@ class SqlStore(Store):
             )
             == 1
         )
+
+    # -- follows, the alert ledger and desk channels (issue 12) ------------------------------
+    def add_follow(self, user_id: str, query: str) -> Follow:
+        now = utcnow()
+        row = self._one(
+            "INSERT INTO follows(user_id, query, created_at) VALUES (?, ?, ?) RETURNING id",
+            (user_id, query, self._t(now)),
+        )
+        return Follow(int(row[0]) if row else 0, user_id, query, now)
+
+    def follows(self, user_id: str | None = None) -> list[Follow]:
+        sql = "SELECT id, user_id, query, created_at FROM follows"
+        args: tuple[str, ...] = ()
+        if user_id is not None:
+            sql += " WHERE user_id = ?"
+            args = (user_id,)
+        rows = self._rows(sql + " ORDER BY id", args)
+        return [Follow(int(r[0]), r[1], r[2], from_iso(r[3]) or utcnow()) for r in rows]
+
+    def remove_follow(self, user_id: str, follow_id: int) -> bool:
+        return (
+            self._run("DELETE FROM follows WHERE id = ? AND user_id = ?", (follow_id, user_id)) == 1
+        )
+
+    def take_follow_queue(self, limit: int) -> list[int]:
+        # One statement: under PostgreSQL a concurrent taker skips the rows deleted here (its
+        # DELETE re-checks them), and SQLite runs one writer at a time.
+        with self.transaction():
+            rows = self._rows(
+                "DELETE FROM follow_queue WHERE article_id IN (SELECT article_id FROM follow_queue"
+                " ORDER BY article_id LIMIT ?) RETURNING article_id",
+                (limit,),
+            )
+        return sorted(int(r[0]) for r in rows)
+
+    def claim_alert(self, follow_id: int, article_id: int, user_id: str) -> bool:
+        rows = self._rows(
+            "INSERT INTO follow_alerts(follow_id, article_id, user_id, status, claimed_at)"
+            " VALUES (?, ?, ?, 'claimed', ?) ON CONFLICT DO NOTHING RETURNING follow_id",
+            (follow_id, article_id, user_id, self._t(utcnow())),
+        )
+        return bool(rows)
+
+    def mark_alerts(
+        self, pairs: Sequence[tuple[int, int]], status: str, error: str | None = None
+    ) -> None:
+        self._many(
+            "UPDATE follow_alerts SET status = ?, last_error = ? WHERE follow_id = ?"
+            " AND article_id = ?",
+            [(status, error, f, a) for f, a in pairs],
+        )
+
+    def alert_rows(self) -> list[tuple[int, int, str, str]]:
+        rows = self._rows(
+            "SELECT follow_id, article_id, user_id, status FROM follow_alerts"
+            " ORDER BY follow_id, article_id"
+        )
+        return [(int(r[0]), int(r[1]), r[2], r[3]) for r in rows]
+
+    def set_desk(self, channel: str, query: str, created_by: str | None) -> None:
+        self._run(
+            "INSERT INTO desk_channels(channel, query, created_by, created_at) VALUES (?,?,?,?)"
+            " ON CONFLICT(channel) DO UPDATE SET query = excluded.query,"
+            " created_by = excluded.created_by",
+            (channel, query, created_by, self._t(utcnow())),
+        )
+
+    def remove_desk(self, channel: str) -> bool:
+        return self._run("DELETE FROM desk_channels WHERE channel = ?", (channel,)) == 1
+
+    def desks(self) -> list[DeskChannel]:
+        rows = self._rows("SELECT channel, query FROM desk_channels ORDER BY channel")
+        return [DeskChannel(r[0], r[1]) for r in rows]
 
     # -- Slack event dedupe ------------------------------------------------------------------
     def seen_before(self, keys: Sequence[str], ttl: float) -> bool:

@@ -83,9 +83,41 @@ CREATE TABLE slack_events (
 CREATE INDEX slack_events_seen_at ON slack_events(seen_at)
 """
 
+# Version 3 (issue 12): follows, the queue of articles first seen and not yet run against them,
+# the alert ledger (one row per (follow, article), never deleted, not even with its follow) and
+# the desk channels subscribed to the daily digest.
+_V3 = """
+CREATE TABLE follows (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     TEXT NOT NULL,
+    query       TEXT NOT NULL,
+    created_at  TEXT NOT NULL          -- articles first seen before are never alerted
+);
+CREATE INDEX follows_user ON follows(user_id, id);
+CREATE TABLE follow_queue (
+    article_id  INTEGER PRIMARY KEY
+);
+CREATE TABLE follow_alerts (
+    follow_id   INTEGER NOT NULL,
+    article_id  INTEGER NOT NULL,
+    user_id     TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('claimed', 'sent', 'failed')),
+    claimed_at  TEXT NOT NULL,
+    last_error  TEXT,
+    PRIMARY KEY (follow_id, article_id)
+);
+CREATE TABLE desk_channels (
+    channel     TEXT PRIMARY KEY,
+    query       TEXT NOT NULL DEFAULT '',
+    created_by  TEXT,
+    created_at  TEXT NOT NULL
+)
+"""
+
 MIGRATIONS: list[migrations.Migration] = [
     (1, [s for s in _V1.split(";") if s.strip()]),
     (2, [s for s in _V2.split(";") if s.strip()]),
+    (3, [s for s in _V3.split(";") if s.strip()]),
 ]
 SCHEMA_VERSION = migrations.latest(MIGRATIONS)
 

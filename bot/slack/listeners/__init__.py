@@ -50,12 +50,13 @@ def search_message(
 
 def register(app: App, archive: Archive) -> HelpRegistry:
     """Register every listener on ``app``; returns the help registry they share."""
-    from bot.slack.listeners import actions, commands, fallback, messages, surfaces
+    from bot.slack.listeners import actions, commands, fallback, follows, messages, surfaces
 
     registry = HelpRegistry()
     commands.register(app, archive, registry)
     messages.register(app, archive, registry)
     actions.register(app, archive)
+    follows.register(app, archive)
     surfaces.register(app, archive)
     fallback.register(app)  # last: it matches what no listener above did
     return registry

@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.archive import Archive
 from bot.digest.build import build_digest
 from bot.digest.delivery import preview_digest
 from bot.slack import views
-from bot.slack.listeners import MAX_QUERY, HelpRegistry, search_message
+from bot.slack.listeners import MAX_QUERY, HelpRegistry, desks, follows, search_message
 from bot.slack.mrkdwn import plain_from_slack
 from bot.slack.payload import as_str
 
@@ -34,6 +35,7 @@ class CommandRequest:
     user_id: str | None
     channel_id: str | None
     registry: HelpRegistry
+    client: WebClient | None = None  # the Web API, for checks such as channel membership
 
 
 Handler = Callable[[CommandRequest], views.Message]
@@ -124,7 +126,51 @@ def digest_preview(archive: Archive, now: datetime | None = None) -> views.Messa
 @router.subcommand("digest", usage=f"{COMMAND} digest")
 def digest(req: CommandRequest) -> views.Message:
     """Preview the daily digest (only you see it)."""
+    word, _, rest = req.args.partition(" ")
+    if word.lower() == "here":
+        return desks.subscribe(req.archive, req.client, req.channel_id, req.user_id, rest.strip())
+    if word.lower() == "stop":
+        return desks.unsubscribe(req.archive, req.channel_id)
+    if word:
+        return views.notice(DIGEST_USAGE)
     return digest_preview(req.archive)
+
+
+DIGEST_USAGE = (
+    f"`{COMMAND} digest` previews the daily digest; `{COMMAND} digest here [QUERY]` sends it to"
+    f" this channel every day (only the stories matching QUERY, when given); `{COMMAND} digest"
+    " stop` ends that."
+)
+
+
+@router.subcommand(
+    "follow", usage=f"{COMMAND} follow QUERY", example=f"{COMMAND} follow wagner mali -russia"
+)
+def follow(req: CommandRequest) -> views.Message:
+    """Be told in a DM when new articles match a query (the full search syntax)."""
+    return follows.follow(req.archive, req.user_id, req.args)
+
+
+@router.subcommand("following", usage=f"{COMMAND} following")
+def following(req: CommandRequest) -> views.Message:
+    """List what you follow, each with an Unfollow button."""
+    return follows.following(req.archive, req.user_id)
+
+
+@router.subcommand("unfollow", usage=f"{COMMAND} unfollow N", example=f"{COMMAND} unfollow 2")
+def unfollow(req: CommandRequest) -> views.Message:
+    """Stop following query number N of your list."""
+    return follows.unfollow(req.archive, req.user_id, req.args)
+
+
+def digest_here(req: CommandRequest) -> views.Message:
+    """Send this channel the daily digest, only the stories matching QUERY if given."""
+    return digest(req)
+
+
+def digest_stop(req: CommandRequest) -> views.Message:
+    """Stop this channel's daily digest."""
+    return digest(req)
 
 
 def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
@@ -135,14 +181,18 @@ def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
     )
     for sub in router.subcommands.values():
         registry.add(sub.usage, sub.handler, example=sub.example)
+    registry.add(
+        f"{COMMAND} digest here [QUERY]", digest_here, example=f"{COMMAND} digest here football"
+    )
+    registry.add(f"{COMMAND} digest stop", digest_stop)
 
     @app.command(COMMAND)
-    def on_news(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def on_news(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         text = plain_from_slack(as_str(command.get("text")) or "")
         sub, args = router.route(text)
         user, channel = as_str(command.get("user_id")), as_str(command.get("channel_id"))
-        req = CommandRequest(archive, args, user, channel, registry)
+        req = CommandRequest(archive, args, user, channel, registry, client)
         if sub is None and not args:
             sub = router.subcommands["help"]
         message = sub.handler(req) if sub else search(req)

@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import App, BoltContext, Say
 
 from bot.archive import Archive
-from bot.slack.listeners import HelpRegistry, search_message
+from bot.slack.listeners import HelpRegistry, follows, search_message
 from bot.slack.mrkdwn import plain_from_slack
 from bot.slack.payload import as_str
 
@@ -62,7 +62,15 @@ def direct_message(archive: Archive, registry: HelpRegistry, event: dict, say: S
     if is_greeting(text):
         say(**registry.view().as_kwargs())
         return
+    answer = follows.dm_command(archive, as_str(event.get("user")), text)
+    if answer is not None:
+        say(**answer.as_kwargs(), unfurl_links=False)
+        return
     say(**search_message(archive, text, shareable=False).as_kwargs(), unfurl_links=False)
+
+
+def dm_follows() -> None:
+    """Follow, list and unfollow queries in a direct message too, as with `/news`."""
 
 
 def mention(archive: Archive, registry: HelpRegistry, event: dict, say: Say) -> None:
@@ -78,6 +86,11 @@ def mention(archive: Archive, registry: HelpRegistry, event: dict, say: Say) -> 
 def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
     registry.add("a direct message: KEYWORDS", direct_message, example="mali troops")
     registry.add("@newsbot KEYWORDS", mention, example="@newsbot mercenaries")
+    registry.add(
+        "a direct message: follow QUERY · following · unfollow N",
+        dm_follows,
+        example="follow wagner mali",
+    )
 
     @app.event("message")
     def on_message(event: dict[str, Any], say: Say, context: BoltContext) -> None:

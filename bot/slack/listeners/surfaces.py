@@ -22,11 +22,16 @@ log = logging.getLogger("newsbot.slack.surfaces")
 SHORTCUT_FIND = "find_in_archive"
 
 
-def home_facts(archive: Archive, now: datetime | None = None) -> HomeFacts:
+def home_facts(
+    archive: Archive, now: datetime | None = None, user_id: str | None = None
+) -> HomeFacts:
     settings = archive.settings
     articles, passages = archive.counts()
+    channels = tuple(
+        dict.fromkeys([*settings.digest_channels, *(d.channel for d in archive.desks())])
+    )
     next_digest = None
-    if settings.digest_channels:
+    if channels:
         try:
             next_digest = next_digest_time(settings, now or datetime.now(UTC))
         except ValueError:
@@ -35,9 +40,10 @@ def home_facts(archive: Archive, now: datetime | None = None) -> HomeFacts:
         articles=articles,
         passages=passages,
         newest=archive.articles()[:5],
-        digest_channels=settings.digest_channels,
+        digest_channels=channels,
         next_digest=next_digest,
         timezone=settings.digest_timezone,
+        follows=archive.following(user_id) if user_id else (),
     )
 
 
@@ -55,7 +61,7 @@ def register(app: App, archive: Archive) -> None:
         user = event.get("user")
         if event.get("tab") not in (None, "home") or not isinstance(user, str):
             return
-        client.views_publish(user_id=user, view=home_view(home_facts(archive)))
+        client.views_publish(user_id=user, view=home_view(home_facts(archive, user_id=user)))
 
     @app.shortcut(SHORTCUT_FIND)
     def on_find(ack: Ack, shortcut: dict[str, Any], respond: Respond) -> None:
