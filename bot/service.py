@@ -17,6 +17,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -145,17 +146,28 @@ class Service:
         return preview_digest(self.settings, self.archive.store, build, now=now)
 
     def post_digest_now(self, *, resend: bool = False) -> list[DeliveryResult]:
-        """``newsbot digest --post``: today's digest now, through the same ledger."""
+        """``newsbot digest --post``: today's digest now to every channel the schedule covers
+        (DIGEST_CHANNEL and the desks, each with its own stories), through the same ledger."""
         from bot.digest.delivery import post_digest_now
+        from bot.digest.desks import digest_targets
 
-        return post_digest_now(
-            self.settings,
-            self.archive.store,
-            self.build_digest,
-            self.poster.post,
-            find_existing=self.poster.find_existing,
-            resend=resend,
-        )
+        archive = self.archive
+        results: list[DeliveryResult] = []
+        for channel, build in digest_targets(
+            self.settings.digest_channels, archive.desks(), archive.store, archive.match_articles
+        ):
+            results += post_digest_now(
+                replace(self.settings, digest_channels=(channel,)),
+                archive.store,
+                build,
+                self.poster.post,
+                find_existing=self.poster.find_existing,
+                resend=resend,
+            )
+        return results
+
+    def has_digest_channels(self) -> bool:
+        return bool(self.settings.digest_channels or self.archive.desks())
 
     def start_jobs(self) -> Callable[[], None]:
         """The active scheduler's work: rescan now, watch the articles folder, poll the feeds,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHANNEL, DM_CHANNEL, USER, find_button
+from conftest import BOT_TOKEN, CHANNEL, DM_CHANNEL, USER, find_button
 from fakeslack import iter_blocks_text
 
 from bot.slack.alerts import AlertSender
@@ -254,6 +254,30 @@ def test_desk_digests_are_filtered_and_posted_once_a_day(slack: Any, archive: An
     assert sorted(c.params["channel"] for c in posts) == sorted([desk, sports])
     assert "Cup final tonight" in by_channel[sports] and "Budget vote" not in by_channel[sports]
     assert "Cup final tonight" in by_channel[desk] and "Budget vote" in by_channel[desk]
+
+
+def test_digest_post_now_covers_the_desks_too(slack: Any, archive: Any) -> None:
+    """`newsbot digest --post` posts where the schedule would: each desk its own stories."""
+    from bot.service import Service
+
+    sports = "C0SPORTS01"
+    archive.subscribe_desk(sports, "football", USER)
+    folder = archive.settings.articles_dir
+    write_article(folder, "f", "Cup final tonight", "The football cup final is tonight.")
+    write_article(folder, "r", "Budget vote", "Parliament votes on the budget.")
+    archive.ingest()
+    settings = archive.settings.with_overrides(
+        slack_api_url=slack.fake.api_url, bot_token=BOT_TOKEN
+    )
+    service = Service(settings, archive)  # its Slack client talks to the fake
+    assert service.has_digest_channels()
+    for _ in range(2):  # the ledger: a second --post that day posts nothing
+        results = service.post_digest_now()
+    assert [r.channel for r in results] == [sports]
+    [post] = slack.fake.calls_to("chat.postMessage")
+    text = "\n".join(iter_blocks_text(blocks_of(post.params)))
+    assert post.params["channel"] == sports
+    assert "Cup final tonight" in text and "Budget vote" not in text
 
 
 def test_app_home_lists_follows_and_unfollows_there(slack: Any, archive: Any) -> None:

@@ -241,8 +241,11 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 print_digest(preview, sys.stdout)
             return 0
-        if not settings.digest_channels:
-            raise CliError("DIGEST_CHANNEL is not set: no channel to post the digest to")
+        if not service.has_digest_channels():
+            raise CliError(
+                "no channel to post the digest to: set DIGEST_CHANNEL, or type"
+                " `/news digest here` in a channel"
+            )
         settings.require_slack_token()
         results = service.post_digest_now(resend=args.resend)
     finally:
