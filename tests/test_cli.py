@@ -155,3 +155,21 @@ def test_hostile_query_via_cli(workdir: Path) -> None:
     # The operators and quotes are plain words here, never FTS or SQL syntax.
     assert all(h["text"] for h in json.loads(out.stdout)["hits"])
     assert json.loads(newsbot(workdir, "search", "mali", "--json").stdout)["hits"]
+
+
+def test_output_cut_short_by_a_pipe_is_no_error(workdir: Path) -> None:
+    """`newsbot search ... | head -1`: the reader leaves early; no traceback, exit 0."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "SLACK_"))}
+    newsbot(workdir, "ingest")
+    (workdir / "queries.txt").write_text("mali troops\n" * 3000, encoding="utf-8")
+    out = subprocess.run(  # ~MBs of answers: far more than a pipe holds
+        f"{sys.executable} -m bot search --batch queries.txt --json | head -1",
+        shell=True,
+        cwd=workdir,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.stdout.count("\n") == 1
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr

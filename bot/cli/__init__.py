@@ -6,6 +6,7 @@ are one line on stderr and an exit code.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -46,16 +47,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:
         print(f"newsbot: {database_advice(settings, exc)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("newsbot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`newsbot search ... | head`)
+        # Python flushes stdout once more at exit: point it at /dev/null so that says nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         if type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
             print(f"newsbot: {database_advice(settings, exc)}", file=sys.stderr)
             return 1
         raise
-    except KeyboardInterrupt:
-        print("newsbot: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
 
 
 def database_advice(settings: Settings, exc: BaseException) -> str:
