@@ -423,7 +423,7 @@ class Archive:
         report = IngestReport(skipped=list(fetched.skipped))
         if fetched.status == "ok":
             with self._ingest_lock:
-                known = self.store.file_states()
+                known = self.store.file_states([e.key for e in fetched.entries])
                 parsed: list[tuple[_File, Article, str]] = []
                 for entry in fetched.entries:
                     state = known.get(entry.key)

@@ -43,6 +43,8 @@ def test_upsert_keeps_first_seen_and_logs_every_change(any_store: Store) -> None
         assert s.mark_removed("/r/one") is None
     assert s.counts() == (0, 0)
     assert s.file_states()["/r/one"][3] is True  # the row stays, marked removed
+    assert s.file_states(["/r/one", "/r/never"]) == {"/r/one": (11, 2, "sha2", True)}
+    assert s.file_states([]) == {}
     assert [a for _, a in s.changes_after(0)] == [aid, aid, aid]
     head = s.change_head()
     assert s.changes_after(head) == [] and s.changes_between(head - 2, head)[-1][0] == head

@@ -99,8 +99,11 @@ class Store(ABC):
 
     # -- files -------------------------------------------------------------------------------
     @abstractmethod
-    def file_states(self) -> dict[str, tuple[int, int, str, bool]]:
-        """realpath -> (size, mtime_ns, sha1, removed) for every file ever ingested."""
+    def file_states(
+        self, keys: Sequence[str] | None = None
+    ) -> dict[str, tuple[int, int, str, bool]]:
+        """realpath -> (size, mtime_ns, sha1, removed) for every file ever ingested, or only for
+        ``keys`` (a feed's entries: one poll need not read the whole archive)."""
 
     @abstractmethod
     def touch_file(self, realpath: str, path: str, size: int, mtime_ns: int) -> None:

@@ -232,7 +232,7 @@ class PostgresStore(SqlStore):
             cur.execute(_pg(sql), args)
             yield from cur
 
-    def _in(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+    def _in(self, column: str, ids: Sequence[int] | Sequence[str]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(ids)]
 
     def _t(self, value: datetime | None) -> Any:

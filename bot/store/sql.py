@@ -139,7 +139,7 @@ class SqlStore(Store):
     def _epoch(self, expression: str) -> str:
         """SQL for a time column's Unix seconds, as an integer."""
 
-    def _in(self, column: str, ids: Sequence[int]) -> tuple[str, list[Any]]:
+    def _in(self, column: str, ids: Sequence[int] | Sequence[str]) -> tuple[str, list[Any]]:
         """``column IN (...)`` for these ids: (SQL, arguments). PostgreSQL overrides it with one
         array argument, so the statement text is the same whatever the count (and prepared)."""
         return f"{column} IN ({','.join('?' * len(ids))})", list(ids)
@@ -155,10 +155,17 @@ class SqlStore(Store):
         )
 
     # -- files -------------------------------------------------------------------------------
-    def file_states(self) -> dict[str, tuple[int, int, str, bool]]:
-        rows = self._rows(
-            "SELECT realpath, size, mtime_ns, sha1, removed_at IS NOT NULL FROM articles"
-        )
+    def file_states(
+        self, keys: Sequence[str] | None = None
+    ) -> dict[str, tuple[int, int, str, bool]]:
+        sql = "SELECT realpath, size, mtime_ns, sha1, removed_at IS NOT NULL FROM articles"
+        if keys is None:
+            rows = self._rows(sql)
+        elif not keys:
+            return {}
+        else:
+            where, args = self._in("realpath", keys)
+            rows = self._rows(f"{sql} WHERE {where}", args)
         return {r[0]: (r[1], r[2], r[3], bool(r[4])) for r in rows}
 
     def touch_file(self, realpath: str, path: str, size: int, mtime_ns: int) -> None:
