@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cli import newsbot as run_newsbot
 
 from bot.archive import Archive
 from bot.arrivals import folder_watcher, poll_feeds
@@ -259,20 +258,12 @@ def test_cli_ingest_feed_and_feeds_listing(feeds: Any, tmp_path: Path) -> None:
     state.bodies["/rss"] = RSS.format(survivors=80).encode()
     (tmp_path / "articles").mkdir()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "SLACK_"))},
         "NEWSBOT_ARTICLES_DIR": str(tmp_path / "articles"),
         "NEWSBOT_FEEDS": f"{base}/rss, {base}/never",
     }
 
     def newsbot(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_newsbot(tmp_path, *args, env=env)
 
     out = newsbot("ingest", "--feed", base + "/rss", "--feed", base + "/missing")
     assert out.returncode == 1  # one feed failed: said on stderr, the other still ingested
