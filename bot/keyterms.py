@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.digest.summarize import STOPWORDS
+from bot.text import STOP_WORDS
 
 MAX_TERMS = 6
 _EMOJI = re.compile(r":[a-z0-9_+'-]+:")
@@ -25,7 +25,7 @@ def key_terms(text: str, limit: int = MAX_TERMS) -> list[str]:
         word = match.group().strip(".,'’-")
         folded = word.lower()
         number = any(c.isdigit() for c in word)
-        if (len(folded) < 3 and not number) or folded in STOPWORDS or folded in seen:
+        if (len(folded) < 3 and not number) or folded in STOP_WORDS or folded in seen:
             continue
         seen.add(folded)
         # Sentence starts are capitalised too: there a capital says nothing.
