@@ -16,7 +16,7 @@ from conftest import BOT_TOKEN, CHANNEL, DM_CHANNEL, USER, find_button
 from fakeslack import iter_blocks_text
 
 from bot.slack.alerts import AlertSender
-from bot.slack.views import MAX_BLOCKS, MESSAGE_CHARS
+from bot.slack.views.blocks import MAX_BLOCKS, MESSAGE_CHARS
 
 OTHER = "U0OTHERONE"
 

@@ -19,7 +19,7 @@ from bot.follows import UserAlert
 from bot.logs import redact
 from bot.models import IngestReport
 from bot.slack.digest_post import posting_client
-from bot.slack.follow_views import alert_message
+from bot.slack.views.follows import alert_message
 
 log = logging.getLogger("newsbot.slack.alerts")
 
