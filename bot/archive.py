@@ -16,15 +16,17 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tantivy
 
 from bot import follows
 from bot.articles import ArticleError, parse_article
 from bot.changes import Cursor
+from bot.digest.build import DIGEST_STORIES
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
 from bot.models import (
@@ -40,6 +42,11 @@ from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, open_store
 from bot.text import index_text
+
+if TYPE_CHECKING:
+    from bot.digest.build import Digest
+    from bot.digest.delivery import DigestPreview
+    from bot.digest.ledger import Ledger
 
 log = logging.getLogger("newsbot.archive")
 
@@ -139,6 +146,13 @@ class Archive:
         """Run every follow over the queued new articles and claim the alerts to send."""
         return follows.take_alerts(self.store, self._index_rows, limit=limit)
 
+    def mark_alerts(
+        self, pairs: Sequence[tuple[int, int]], status: str, error: str | None = None
+    ) -> None:
+        """Record how the DM of these claimed alerts (follow id, article id) went: 'sent' or
+        'failed' (with the error); they stay claimed either way, never sent twice."""
+        self.store.mark_alerts(pairs, status, error)
+
     def match_articles(self, query: str, article_ids: Sequence[int]) -> set[int]:
         """The articles among ``article_ids`` with a passage matching ``query`` (percolated)."""
         return follows.matching_articles(query, article_ids, self._index_rows)
@@ -153,6 +167,61 @@ class Archive:
     def desks(self) -> list[DeskChannel]:
         """The channels subscribed with ``/news digest here`` (DIGEST_CHANNEL not included)."""
         return self.store.desks()
+
+    def desk_query(self, channel: str | None) -> str | None:
+        """The query of the desk subscribed in ``channel`` ('' for every story), or None when
+        ``channel`` is not a desk."""
+        if not channel:
+            return None
+        return next((d.query for d in self.desks() if d.channel == channel), None)
+
+    # -- the digest, for the adapters (the core is bot.digest) ---------------------------------
+    def digest(
+        self,
+        since: datetime,
+        until: datetime,
+        day: date,
+        *,
+        channel: str | None = None,
+        max_stories: int | None = DIGEST_STORIES,
+    ) -> Digest:
+        """The digest of ``[since, until)`` as ``channel`` gets it: in a desk channel only the
+        stories matching the desk's query, as the schedule builds it; elsewhere every story.
+        ``max_stories`` None: all of them (the "See all" replies)."""
+        return self._digest_build(self.desk_query(channel) or "", max_stories)(since, until, day)
+
+    def preview_digest(
+        self,
+        channel: str | None = None,
+        now: datetime | None = None,
+        *,
+        max_stories: int | None = DIGEST_STORIES,
+    ) -> DigestPreview:
+        """The next digest as it would be posted now (nothing posted, the ledger untouched).
+
+        In a desk channel it is that desk's digest: its stories (the desk's query) over its own
+        window. Anywhere else it is the DIGEST_CHANNEL digest, every story.
+        """
+        from bot.digest.delivery import preview_digest
+
+        settings, query = self.settings, self.desk_query(channel)
+        if channel and query is not None:
+            settings = replace(settings, digest_channels=(channel,))
+        build = self._digest_build(query or "", max_stories)
+        return preview_digest(settings, self.store, build, now=now)
+
+    def digest_ledger(self) -> Ledger:
+        """The delivery ledger (claim, lease, sent / failed) over this thread's store."""
+        from bot.digest.ledger import Ledger
+
+        return Ledger(self.store)
+
+    def _digest_build(
+        self, query: str, max_stories: int | None
+    ) -> Callable[[datetime, datetime, date], Digest]:
+        from bot.digest.desks import desk_build
+
+        return desk_build(self.store, query, self.match_articles, max_stories)
 
     # -- search --------------------------------------------------------------------------------
     def search(

@@ -33,7 +33,6 @@ log = logging.getLogger("newsbot.service")
 
 ROLES = ("all", "web", "scheduler")
 FOLLOW_SECONDS = 1.0  # how often a worker looks for changes made elsewhere (goal: 5 s)
-DIGEST_STORIES = 10  # stories in a posted digest (its See all button shows the rest)
 
 
 class ServiceError(Exception):
@@ -84,12 +83,10 @@ class Service:
         self, *, all_stories: bool = False
     ) -> Callable[[datetime, datetime, date], Digest]:
         """``build(since, until, day)``: the top stories (all of them with ``all_stories``)."""
-        from bot.digest.build import build_digest
+        from bot.digest.build import DIGEST_STORIES
 
         limit = None if all_stories else DIGEST_STORIES
-        return lambda since, until, day: build_digest(
-            self.archive.store, since, until, day, max_stories=limit
-        )
+        return lambda since, until, day: self.archive.digest(since, until, day, max_stories=limit)
 
     def build_digest(self, since: datetime, until: datetime, day: date) -> Digest:
         return self.digest_builder()(since, until, day)
@@ -140,10 +137,10 @@ class Service:
         self, now: datetime | None = None, *, all_stories: bool = False
     ) -> DigestPreview:
         """The next digest as it would be posted now (nothing posted, the ledger untouched)."""
-        from bot.digest.delivery import preview_digest
+        from bot.digest.build import DIGEST_STORIES
 
-        build = self.digest_builder(all_stories=all_stories)
-        return preview_digest(self.settings, self.archive.store, build, now=now)
+        limit = None if all_stories else DIGEST_STORIES
+        return self.archive.preview_digest(now=now, max_stories=limit)
 
     def post_digest_now(self, *, resend: bool = False) -> list[DeliveryResult]:
         """``newsbot digest --post``: today's digest now to every channel the schedule covers

@@ -13,8 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.archive import Archive
-from bot.digest.build import build_digest
-from bot.digest.ledger import Claim, Ledger
+from bot.digest.ledger import Claim
 from bot.slack import payload
 from bot.slack.listeners import PAGE_SIZE, search_message
 from bot.slack.views.buttons import (
@@ -148,13 +147,13 @@ def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, re
         )
         return
     day, since, until, shown = parsed
-    store = archive.store
-    digest = build_digest(store, since, until, day, max_stories=None)
+    channel = payload.channel_of(body)
+    # In a desk channel the rest is the desk's stories only, as in the digest it came from.
+    digest = archive.digest(since, until, day, channel=channel, max_stories=None)
     messages = digest_rest(digest.stories, min(shown, len(digest.stories)))
     if not messages:
         messages = [notice("No more stories: every story of this digest is shown above.")]
     container = payload.as_dict(body.get("container"))
-    channel = payload.channel_of(body)
     thread_ts = payload.as_str(payload.as_dict(body.get("message")).get("ts")) or payload.as_str(
         container.get("message_ts")
     )
@@ -162,7 +161,7 @@ def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, re
         for message in messages:
             respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
         return
-    ledger = Ledger(store)
+    ledger = archive.digest_ledger()
     click = payload.as_str(action.get("action_ts")) or payload.as_str(body.get("trigger_id"))
     click = (click or "")[:40]
     claim = ledger.claim(f"{channel}/{thread_ts}/all/{click}", day)

@@ -16,8 +16,6 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.archive import Archive
-from bot.digest.build import build_digest
-from bot.digest.delivery import preview_digest
 from bot.slack.listeners import MAX_QUERY, HelpRegistry, desks, follows, search_message
 from bot.slack.mrkdwn import plain_from_slack
 from bot.slack.payload import as_str
@@ -112,17 +110,15 @@ def sources(req: CommandRequest) -> Message:
     return sources_view(newest, article_count=articles, passage_count=passages)
 
 
-def digest_preview(archive: Archive, now: datetime | None = None) -> Message:
-    """The next digest as it would be posted now (nothing posted, the ledger untouched).
-
-    ``bot.digest.delivery.preview_digest`` chooses the window, ``bot.digest.build.build_digest``
-    the content.
-    """
-    store = archive.store
-    settings = archive.settings
-    preview = preview_digest(settings, store, lambda s, u, d: build_digest(store, s, u, d), now=now)
-    note = preview_note(preview.channels, preview.since.astimezone(settings.tz))
-    text, blocks = render_digest(preview.content, note=note)
+def digest_preview(
+    archive: Archive, channel: str | None = None, now: datetime | None = None
+) -> Message:
+    """The next digest as it would be posted now (nothing posted, the ledger untouched): in a
+    desk channel that desk's digest, with only the stories matching its query."""
+    preview = archive.preview_digest(channel, now)
+    query = archive.desk_query(channel)  # None: not a desk, so the DIGEST_CHANNEL digest
+    since = preview.since.astimezone(archive.settings.tz)
+    text, blocks = render_digest(preview.content, note=preview_note(preview.channels, since, query))
     return Message(text, blocks)
 
 
@@ -136,7 +132,7 @@ def digest(req: CommandRequest) -> Message:
         return desks.unsubscribe(req.archive, req.channel_id)
     if word:
         return notice(DIGEST_USAGE)
-    return digest_preview(req.archive)
+    return digest_preview(req.archive, req.channel_id)
 
 
 DIGEST_USAGE = (

@@ -35,6 +35,7 @@ from bot.slack.views.blocks import (
     section,
 )
 from bot.slack.views.buttons import ACTION_DIGEST_ALL, ACTION_DIGEST_PASSAGES, digest_all_value
+from bot.slack.views.follows import quoted
 
 DIGEST_SOURCES_SHOWN = 3
 DIGEST_IDS_IN_BUTTON = 40
@@ -161,11 +162,13 @@ def _rest_message(blocks: list[Block], first: int, end: int) -> Message:
     return Message(fallback(f"Digest stories {first + 1}–{end}"), blocks)
 
 
-def preview_note(channels: Sequence[str], since: datetime) -> str:
-    """The line that marks a digest as a private preview: where it goes, what it covers."""
+def preview_note(channels: Sequence[str], since: datetime, query: str | None = None) -> str:
+    """The line that marks a digest as a private preview: where it goes, what it covers (a
+    desk's ``query``, when it has one)."""
     where = ", ".join(channel_mention(c) for c in channels) or "no channel (DIGEST_CHANNEL unset)"
+    only = f", only the stories matching {quoted(query)}" if query else ""
     return (
-        f":eyes: Preview, only you see this: the next digest for {where} as it stands now,"
+        f":eyes: Preview, only you see this: the next digest for {where} as it stands now{only},"
         f" covering articles since {format_date(since)} {since:%H:%M %Z}."
     )
 
