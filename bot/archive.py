@@ -25,7 +25,7 @@ import tantivy
 
 from bot import follows
 from bot.articles import ArticleError, parse_article
-from bot.changes import Cursor
+from bot.changes import RETENTION, Cursor
 from bot.digest.build import DIGEST_STORIES
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
@@ -40,7 +40,7 @@ from bot.models import (
 )
 from bot.search import PassageSearch
 from bot.settings import Settings
-from bot.store import Store, open_store
+from bot.store import Store, open_store, utcnow
 from bot.text import index_text
 
 if TYPE_CHECKING:
@@ -260,7 +260,8 @@ class Archive:
     # -- following the change log --------------------------------------------------------------
     def catch_up(self, wait_seconds: float = 30.0) -> int:
         """Bring the index in line with the store: build it if it is new, else apply the change
-        log from where it stands. Returns the changes applied (or passages, for a build)."""
+        log from where it stands (rebuilt instead if the log was pruned past that). Returns the
+        changes applied (or passages, for a build)."""
         with self._index_lock:
             cursor = Cursor.load(self.cursor_path)
             if self.index.needs_rebuild() and self.store.counts()[1]:
@@ -268,7 +269,11 @@ class Archive:
                 n = self._rebuild()
                 self.caught_up = True
                 return n
-            if cursor is not None and not cursor.pending(self.store):
+            if (
+                cursor is not None
+                and not cursor.pending(self.store)
+                and not cursor.behind(self.store)
+            ):
                 self.caught_up = True
                 return 0
             writer = self.index.writer(wait_seconds)
@@ -287,6 +292,15 @@ class Archive:
         self.caught_up = True
         return applied
 
+    def prune_changes(self, now: datetime | None = None) -> int:
+        """Drop the change log's entries older than ``bot.changes.RETENTION`` (the active
+        scheduler's job); a worker that lags further rebuilds its index. Returns rows deleted."""
+        cutoff = (now or utcnow()) - RETENTION
+        deleted = self.store.prune_changes(cutoff)
+        if deleted:
+            log.info("change log: %d entries older than %s pruned", deleted, cutoff.isoformat())
+        return deleted
+
     def index_status(self) -> dict[str, int | bool]:
         """The index's place in the change log and the log's head (for /readyz and doctor)."""
         cursor = Cursor.load(self.cursor_path) or Cursor()
@@ -304,28 +318,46 @@ class Archive:
             return self._rebuild()
 
     def _rebuild(self) -> int:
-        head = self.store.change_head()  # changes after this are applied again: harmless
         writer = self.index.writer()
         try:
-            self.index.clear(writer)
-            n = self.index.replace_articles(writer, (), self._index_rows(None))
-            self._commit_index(writer, Cursor(position=head))
+            cursor = Cursor()
+            n = self._refill(writer, cursor)
+            self._commit_index(writer, cursor)
             writer.wait_merging_threads()
         except BaseException:
             self.index.rollback(writer)
             raise
         return n
 
+    def _refill(self, writer: tantivy.IndexWriter, cursor: Cursor) -> int:
+        """Replace the whole index with the store's passages (uncommitted) and move ``cursor`` to
+        the log's head. Returns the passages indexed."""
+        head = self.store.change_head()  # changes after this are applied again: harmless
+        self.index.clear(writer)
+        n = self.index.replace_articles(writer, (), self._index_rows(None))
+        cursor.reset(max(head, self.store.changes_pruned_through()))
+        return n
+
     def _apply_changes(self, writer: tantivy.IndexWriter, cursor: Cursor) -> tuple[int, int]:
-        """Re-index every article the log says changed since ``cursor`` (uncommitted).
-        Returns (changes applied, passages indexed)."""
+        """Re-index every article the log says changed since ``cursor`` (uncommitted); the whole
+        index when the log was pruned past it. Returns (changes applied, passages indexed)."""
         applied = passages = 0
-        while changes := cursor.pending(self.store):
+        while True:
+            changes = cursor.pending(self.store)
+            if cursor.behind(self.store):  # asked after the read (see Cursor.behind)
+                log.warning(
+                    "search index at change %d, but the change log was pruned past it:"
+                    " rebuilding the index from the database",
+                    cursor.position,
+                )
+                passages += self._refill(writer, cursor)
+                continue
+            if not changes:
+                return applied, passages
             ids = sorted({aid for _, aid in changes})
             passages += self.index.replace_articles(writer, ids, self._index_rows(ids))
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
-        return applied, passages
 
     def _commit_index(self, writer: tantivy.IndexWriter, cursor: Cursor) -> None:
         self.index.commit(writer)

@@ -168,7 +168,8 @@ class Service:
 
     def start_jobs(self) -> Callable[[], None]:
         """The active scheduler's work: rescan now, watch the articles folder, poll the feeds,
-        and run the digest and rescan schedule. Returns what stops it all (stepping down)."""
+        run the digest and rescan schedule, and prune the change log. Returns what stops it all
+        (stepping down)."""
         from bot.arrivals import start_arrivals
         from bot.schedule import start_scheduler, stop_scheduler
 
@@ -181,7 +182,11 @@ class Service:
         start_arrivals(self.settings, self.archive, arrivals)
         # Always scheduled: a desk may subscribe with /news digest here at any time.
         scheduler = start_scheduler(
-            self.settings, self.run_digest, self.archive.refresh_if_stale, always=True
+            self.settings,
+            self.run_digest,
+            self.archive.refresh_if_stale,
+            always=True,
+            prune=self.archive.prune_changes,
         )
 
         def stop() -> None:
