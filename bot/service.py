@@ -65,6 +65,29 @@ def open_archive(settings: Settings, *, catch_up: bool = True) -> Archive:
         ) from exc
 
 
+def migrate_store(source: str, target: str) -> dict[str, int]:
+    """``newsbot migrate-store``: copy one database into another (``bot.store.copy``); returns
+    the rows copied per table."""
+    from pathlib import Path
+
+    from bot.store import describe, is_url, open_store
+    from bot.store.copy import copy_store
+
+    if not is_url(source) and not Path(source).is_file():
+        raise ServiceError(f"--from {source}: no such database file")
+    if describe(source) == describe(target):
+        raise ServiceError("--from and --to are the same database")
+    src = open_store(source)
+    try:
+        dst = open_store(target)
+        try:
+            return copy_store(src, dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
 class Service:
     def __init__(self, settings: Settings, archive: Archive) -> None:
         self.settings = settings
