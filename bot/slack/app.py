@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.error import URLError
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_bolt.context.respond.internals import _build_message
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -305,6 +306,43 @@ class ContextExecutor(ThreadPoolExecutor):
         return super().submit(context.run, once)
 
 
+class RequestSetup(Middleware):
+    """What every request gets before its listener, in one step (Bolt builds the arguments of a
+    function middleware by inspection on every call; five of them cost more than their work):
+
+    - its id on every log line: set for this dispatch thread, and copied into the listener pool
+      by ``ContextExecutor`` when Bolt submits the listener;
+    - a ``StickyAck``;
+    - its delivery keys (event id and message id, or the trigger id of a slash command or a
+      click), with which the pool drops a repeated delivery (Slack retries an event it thinks
+      failed) after the ack;
+    - the ack itself for slash commands and clicks, here in the request's own thread: Bolt would
+      otherwise wait for a free listener thread (busy with searches under load) before the
+      listener's first line, ``ack()``, could run. Every such listener acks with no body (its
+      answer goes through ``respond()``), so acking earlier changes nothing else;
+    - a ``respond()`` with retries and the ephemeral fallback.
+    """
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        body, context = req.body, req.context
+        set_log_context("req", request_id(body))
+        context["ack"] = StickyAck()
+        if body.get("type") == "event_callback":
+            event_id = as_str(body.get("event_id"))
+            msg_id = as_str(as_dict(body.get("event")).get("client_msg_id"))
+            keys = (f"event:{event_id}" if event_id else "", f"msg:{msg_id}" if msg_id else "")
+        else:  # slash commands and button clicks: each invocation has its own trigger_id
+            trigger = as_str(body.get("trigger_id"))
+            keys = (f"trigger:{trigger}" if trigger else "",)
+        DELIVERY.set(tuple(k for k in keys if k))
+        if body.get("command") or body.get("type") == "block_actions":
+            context.ack()
+        context["respond"] = respond_for(context, body)
+        return next()
+
+
 def build_app(
     settings: Settings,
     archive: Archive,
@@ -332,47 +370,7 @@ def build_app(
         ),
     )
 
-    @app.middleware
-    def tag_log_lines(body: dict[str, Any], next: Any) -> None:
-        """Every log line about a request carries its id: set for this dispatch thread, and
-        copied into the listener pool by ContextExecutor when Bolt submits the listener."""
-        set_log_context("req", request_id(body))
-        next()
-
-    @app.middleware
-    def keep_acks(context: BoltContext, next: Any) -> None:
-        context["ack"] = StickyAck()
-        next()
-
-    @app.middleware
-    def mark_delivery(body: dict[str, Any], next: Any) -> None:
-        """Slack retries an event it thinks failed; each delivery is answered once. Its keys go
-        with the listener into the pool (``ContextExecutor``), which drops a repeat there."""
-        if body.get("type") == "event_callback":
-            event_id = as_str(body.get("event_id"))
-            msg_id = as_str(as_dict(body.get("event")).get("client_msg_id"))
-            keys = (f"event:{event_id}" if event_id else "", f"msg:{msg_id}" if msg_id else "")
-        else:  # slash commands and button clicks: each invocation has its own trigger_id
-            trigger = as_str(body.get("trigger_id"))
-            keys = (f"trigger:{trigger}" if trigger else "",)
-        DELIVERY.set(tuple(k for k in keys if k))
-        next()
-
-    @app.middleware
-    def ack_at_once(body: dict[str, Any], context: BoltContext, next: Any) -> None:
-        """Slash commands and button clicks are acked here, in the request's own thread: Bolt
-        would otherwise wait for a free listener thread (busy with searches under load) before
-        the listener's first line, ``ack()``, could run. Every such listener acks with no body
-        (its answer goes through ``respond()``), so acking earlier changes nothing else."""
-        if body.get("command") or body.get("type") == "block_actions":
-            context.ack()
-        next()
-
-    @app.middleware
-    def respond_with_retries(context: BoltContext, body: dict[str, Any], next: Any) -> None:
-        context["respond"] = respond_for(context, body)
-        next()
-
+    app.middleware(RequestSetup())
     register(app, archive)
 
     @app.error
