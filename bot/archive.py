@@ -253,6 +253,16 @@ class Archive:
         """(live articles, passages)."""
         return self.store.counts()
 
+    def check_store(self) -> str:
+        """The database's own integrity check: 'ok', or what is wrong (for doctor)."""
+        return self.store.check()
+
+    def scheduler_heartbeat(self) -> dict[str, Any] | None:
+        """What the active scheduler last wrote (holder, since, heartbeat), or None (doctor)."""
+        from bot.election import read_heartbeat
+
+        return read_heartbeat(self.store)
+
     def seen_before(self, keys: Sequence[str], ttl: float) -> bool:
         """Slack event dedupe, shared by every worker on this store."""
         return self.store.seen_before(keys, ttl)
