@@ -72,7 +72,7 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     return data
 
 
-def _read(environ: dict[str, Any]) -> bytes:
+def read_body(environ: dict[str, Any]) -> bytes:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError as exc:
@@ -82,7 +82,7 @@ def _read(environ: dict[str, Any]) -> bytes:
     return environ["wsgi.input"].read(length) if length > 0 else b""
 
 
-def _answer(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
+def answer_plain(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
     data = text.encode()
     start_response(
         status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))]
@@ -103,11 +103,11 @@ def guard_wsgi(bolt: Wsgi) -> Wsgi:
             if environ.get("REQUEST_METHOD") != "POST":
                 return bolt(environ, start_response)
             try:
-                raw = _read(environ)
+                raw = read_body(environ)
                 body = parse_body(raw, environ.get("CONTENT_TYPE") or "")
             except BadRequest as exc:
                 log.warning("rejected a request to %s: %s", environ.get("PATH_INFO"), exc)
-                return _answer(start_response, exc.status, "Bad Request")
+                return answer_plain(start_response, exc.status, "Bad Request")
             set_log_context("req", request_id(body))
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
@@ -116,7 +116,7 @@ def guard_wsgi(bolt: Wsgi) -> Wsgi:
             except Exception as exc:  # a shape Bolt itself cannot read: the request's fault
                 reason = redact(f"{type(exc).__name__}: {exc}")
                 log.warning("could not handle a request: %s", reason)
-                return _answer(start_response, "400 Bad Request", "Bad Request")
+                return answer_plain(start_response, "400 Bad Request", "Bad Request")
 
     return application
 
