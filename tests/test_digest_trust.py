@@ -237,6 +237,15 @@ def test_figures_know_what_they_count():
     assert (march.value, march.what) == (35000, "protesters")
 
 
+def test_figures_count_any_plural_noun_but_units_and_time():
+    (f,) = figures("About 1,200 appointments were cancelled.")
+    assert (f.value, f.what) == (1200, "appointments")
+    (g,) = figures("He steered 14 harbour contracts to friends.")
+    assert (g.value, g.what) == (14, "contracts")
+    assert figures("He was jailed for six years and fined over 20 minutes of testimony.") == ()
+    assert figures("The 3 goals came in 12 seasons.") == ()
+
+
 def test_digest_json_carries_disagreements(store):
     arts = [_article("fit", s) for s in ("15", "16", "17", "18")]
     data = digest_to_json(_digest(store, arts), [])

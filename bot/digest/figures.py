@@ -1,6 +1,7 @@
 """Figures in news text ("12 dead", "4,500 troops") and where reports of one story disagree.
 
-A figure is a number with what it counts: the counted noun (people, troops, homes, ...) and
+A figure is a number with what it counts: the counted noun (people, troops, homes, ..., or any
+other plural noun right after it but units and spans of time) and
 its role in the sentence (killed, injured, missing, aboard, evacuated, ...), plus a year when
 the sentence names one ("5,000 troops in 2013" is not today's deployment). Only figures whose
 noun or role is known are kept: a bare number says nothing comparable.
@@ -50,6 +51,28 @@ for _w in (
     "hostages mercenaries firefighters carriages wagons jobs casualties police officers strikers"
 ).split():
     _NOUNS[_w] = _w
+
+# Any other plural noun right after a number counts too ("1,200 appointments", "14 harbour
+# contracts"), except units, spans of time and words that are not what a story counts.
+_NOT_COUNTED = frozenset(
+    """years months weeks days hours minutes seconds decades centuries times percent points
+    metres meters kilometres kilometers miles feet inches yards tonnes tons kilograms kilos
+    grams litres liters gallons acres hectares degrees euros dollars pounds pence cents
+    yuan rupees roubles francs others ones thousands millions billions hundreds dozens
+    tens sides ways kinds sorts lots parts bits steps levels stages rounds terms goals sets
+    games matches innings runs wickets laps seasons episodes pages chapters""".split()
+)
+
+
+def _counted(word: str) -> bool:
+    """A word that reads as a plural noun a story may count ("appointments", "contracts")."""
+    return (
+        len(word) >= 5
+        and word.endswith("s")
+        and not word.endswith(("ss", "us", "is", "ous", "ics"))
+        and word not in _NOT_COUNTED
+    )
+
 
 # Words that give a figure its role, and how a kind of figure is named.
 _ROLES: dict[str, str] = {}
@@ -154,6 +177,13 @@ def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...
             if not word.isalpha() or word in _CLAUSE_BREAK or len(word) <= 3:
                 break
             i += 1
+        if noun is None:  # a plural noun of its own: "1,200 appointments", "14 harbour contracts"
+            for k, word in enumerate(after[:2]):
+                if _counted(word) and word not in _ROLES:
+                    noun, i = word, k
+                    break
+                if not word.isalpha() or word in _CLAUSE_BREAK or len(word) <= 3:
+                    break
         if noun is not None:  # skip the rest of the noun phrase: "passengers and crew"
             i += 1
             while i + 1 < len(after) and after[i] in ("and", "or") and after[i + 1] in _NOUNS:
