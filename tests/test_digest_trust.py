@@ -75,6 +75,7 @@ def test_differently_worded_reports_flash_and_reaction_group_together():
         ("fit", ["01", "02", "04"], ["07"]),  # a ferry and a trawler off one port
         ("held-out", ["13", "14", "15", "16"], ["17", "18"]),  # a company's fire and results
         ("held-out", ["07", "08", "10"], ["11", "12"]),  # two derailments
+        ("check", ["13", "14", "15", "16"], ["17", "18"]),  # two protests, one city, one day
     ],
 )
 def test_near_miss_events_that_share_words_never_merge(part, a, b):
@@ -91,6 +92,19 @@ def test_no_story_mixes_two_labelled_events_in_either_part(tmp_path):
         for story in digest.stories:
             assert len({event_of[a.path] for a in story.sources}) == 1, story.headline
         store.close()
+
+
+def test_groups_told_by_words_the_other_never_says_stay_apart():
+    def story(n: int, topic: str, extra: str) -> list[StoryInput[int]]:
+        text = f"{topic} march in Varn, the ministry {extra}"
+        return [StoryInput(f"{topic} protest in Varn {k}", text, n + k) for k in range(2)]
+
+    fuel = story(0, "Fuel tax", "said.")
+    farm = story(10, "Farmers water", "said.")
+    assert len(group_stories(fuel + farm, threshold=0.05)) == 2
+    # One group telling the other's key words is one story growing, not two events.
+    told = story(10, "Farmers water", "and the fuel tax march said.")
+    assert len(group_stories(fuel + told, threshold=0.05)) == 1
 
 
 def test_articles_days_apart_count_for_less():

@@ -26,7 +26,7 @@ import heapq
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -57,6 +57,15 @@ class GroupWeights:
     # 0.34 won on the fit part but merged a fire with its company's results in the held-out
     # part, so it is not used; see docs/benchmarks.md.
     top: float = 1.0
+    # Two groups of two or more reports never merge when each group's headlines repeat event
+    # words that the other's texts never use, weighing at least this share (``distinct``).
+    distinct: float = 0.5
+    # Two reports that both count the same kind of casualty or loss (killed, injured, missing,
+    # evacuated, aboard, ...) count ``1 + signature`` times as alike.
+    signature: float = 0.0
+    # A view ("Analysis:", "Opinion:") left alone joins the story it is most like, when that
+    # mean similarity reaches this (0: never).
+    view_floor: float = 0.0
 
 
 DEFAULT_GROUPING = GroupWeights()
@@ -277,12 +286,17 @@ def pair_similarities(
 
 
 def average_link(
-    size: int, pairs: dict[tuple[int, int], float], threshold: float, top: float = 1.0
+    size: int,
+    pairs: dict[tuple[int, int], float],
+    threshold: float,
+    top: float = 1.0,
+    allowed: Callable[[list[int], list[int]], bool] | None = None,
 ) -> list[list[int]]:
     """Average-link agglomerative clustering of ``size`` items: merge the two groups with the
     highest mean pairwise similarity (missing pairs count 0) while it reaches ``threshold``.
 
-    Groups come back in order of their first item, items in order.
+    Groups come back in order of their first item, items in order. ``allowed(a, b)``, when
+    given, can forbid two groups (lists of items) to merge.
     """
     members: dict[int, list[int]] = {i: [i] for i in range(size)}
     sums: dict[int, dict[int, float]] = {i: {} for i in range(size)}
@@ -291,6 +305,8 @@ def average_link(
         sums[j][i] = sums[j].get(i, 0.0) + sim
 
     def link(a: int, b: int) -> float:
+        if allowed is not None and not allowed(members[a], members[b]):
+            return 0.0
         n = len(members[a]) * len(members[b])
         if top >= 1.0 or n == 1:
             return sums[a].get(b, 0.0) / n
@@ -326,6 +342,53 @@ def average_link(
     return sorted(groups, key=lambda g: g[0])
 
 
+_LABEL = re.compile(
+    r"^\W*(?:opinion|analysis|comment|commentary|editorial|column|viewpoint|view|letters?)"
+    r"\s*[:|–—-]\s*",
+    re.IGNORECASE,
+)
+
+
+def distinct_events(
+    articles: Sequence[StoryInput[T]], share: float
+) -> Callable[[list[int], list[int]], bool]:
+    """Whether two groups may merge: not when both are told by repeated headline words the
+    other never uses.
+
+    A group's key words are the event words (synonyms as one) in at least half of its
+    headlines, and in two or more. A fuel-tax march ("Thousands march in Varn against fuel
+    tax", "Fuel tax protest fills Varn streets", ...) and a farmers' protest in the same city
+    the same day ("Farmers protest over water quotas in Varn", "Tractors in Varn as farmers
+    fight water limits") share the city, the day and "protest", but neither group's texts ever
+    say the other's key words ("fuel", "tax" / "farmers", "water"). Reports and follow-ups of
+    one event do: a later group may add its own key words (a bay's name), the first group's
+    are in its texts. Weighted by IDF; groups of one report are always allowed.
+    """
+    heads = [set(_terms(_LABEL.sub("", a.title))) for a in articles]
+    texts = [set(_terms(f"{a.title}\n{a.text}")) for a in articles]
+    df: Counter[str] = Counter()
+    for words in texts:
+        df.update(words)
+    size = max(len(articles), MIN_BATCH)
+
+    def idf(term: str) -> float:
+        return math.log((size + 1) / (df[term] + 1)) + 1
+
+    def unsaid(a: list[int], b: list[int]) -> float:
+        counts = Counter(t for i in a for t in heads[i])
+        keys = [t for t, n in counts.items() if n >= max(2, len(a) / 2)]
+        told = set().union(*(texts[j] for j in b))
+        total = sum(idf(t) for t in keys)
+        return sum(idf(t) for t in keys if t not in told) / total if total else 0.0
+
+    def allowed(a: list[int], b: list[int]) -> bool:
+        if len(a) < 2 or len(b) < 2:
+            return True
+        return min(unsaid(a, b), unsaid(b, a)) < share
+
+    return allowed
+
+
 def group_stories(
     articles: Sequence[StoryInput[T]],
     threshold: float | None = None,
@@ -335,5 +398,7 @@ def group_stories(
     if not articles:
         return []
     limit = weights.threshold if threshold is None else threshold
-    groups = average_link(len(articles), pair_similarities(articles, weights), limit, weights.top)
+    allowed = distinct_events(articles, weights.distinct) if weights.distinct < 1 else None
+    pairs = pair_similarities(articles, weights)
+    groups = average_link(len(articles), pairs, limit, weights.top, allowed)
     return [[articles[i] for i in group] for group in groups]
