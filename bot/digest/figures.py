@@ -1,7 +1,7 @@
 """Figures in news text ("12 dead", "4,500 troops") and where reports of one story disagree.
 
 A figure is a number with what it counts: the counted noun (people, troops, homes, ..., or any
-other plural noun right after it but units and spans of time) and
+other lower-case plural noun right after it but units and spans of time) and
 its role in the sentence (killed, injured, missing, aboard, evacuated, ...), plus a year when
 the sentence names one ("5,000 troops in 2013" is not today's deployment). Only figures whose
 noun or role is known are kept: a bare number says nothing comparable.
@@ -62,6 +62,9 @@ _NOT_COUNTED = frozenset(
     tens sides ways kinds sorts lots parts bits steps levels stages rounds terms goals sets
     games matches innings runs wickets laps seasons episodes pages chapters""".split()
 )
+
+
+KNOWN_NOUNS = frozenset(_NOUNS.values())  # the classes of the fixed list above
 
 
 def _counted(word: str) -> bool:
@@ -165,7 +168,8 @@ def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...
         value = _parse_number(raw)
         if match.group(1) and 1900 <= value <= 2099 and "," not in raw:
             continue  # a year
-        after = [w.lower() for w in _WORDS.findall(sentence[match.end() :])[:10]]
+        after_raw = _WORDS.findall(sentence[match.end() :])[:10]
+        after = [w.lower() for w in after_raw]
         before = [w.lower() for w in _WORDS.findall(sentence[: match.start()])[-8:]]
         noun = None
         i = 0
@@ -177,10 +181,11 @@ def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...
             if not word.isalpha() or word in _CLAUSE_BREAK or len(word) <= 3:
                 break
             i += 1
+        general = False
         if noun is None:  # a plural noun of its own: "1,200 appointments", "14 harbour contracts"
             for k, word in enumerate(after[:2]):
-                if _counted(word) and word not in _ROLES:
-                    noun, i = word, k
+                if _counted(word) and word not in _ROLES and after_raw[k].islower():
+                    noun, i, general = word, k, True
                     break
                 if not word.isalpha() or word in _CLAUSE_BREAK or len(word) <= 3:
                     break
@@ -190,6 +195,8 @@ def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...
                 i += 2
         start = i if noun is not None else 0
         role = _role(after[start:], forward=True) or _role(before[::-1], forward=False)
+        if general and role is not None:
+            noun = None  # "nine miners were killed" and "eleven people died" tell one toll
         if noun is None and role is None:
             continue
         if noun == "people" and role is None:
