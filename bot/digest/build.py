@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.digest.figures import Disagreement, Report, figures, numbers, story_facts
-from bot.digest.stories import StoryInput, cosine, group_stories, same_thing, vectors
+from bot.digest.stories import (
+    StoryInput,
+    cosine,
+    followers,
+    group_stories,
+    same_thing,
+    vectors,
+)
 from bot.digest.summarize import split_sentences, summarize_story
 from bot.models import StoredArticle
 from bot.store import Store
@@ -150,11 +157,15 @@ def _story(group: list[_Item], sentences: int) -> Story:
     )
 
 
-def news_value(group: Sequence[_Item]) -> tuple[float, ...]:
-    """Sort key, biggest news first: reports plus distinct outlets, then the latest report."""
+def news_value(group: Sequence[_Item], followers: int = 0) -> tuple[float, ...]:
+    """Sort key, biggest news first: reports plus distinct outlets; between equals, the story
+    with more followers (single reports left on their own whose closest story this is, such
+    as a minister's reaction: ``bot.digest.stories.followers``); then the latest report. A
+    story is never ranked below one with fewer reports and outlets."""
     outlets = len({i.outlet for i in group})
     return (
         -(len(group) + outlets),
+        -followers,
         -max(i.when.timestamp() for i in group),
         min(i.article.id for i in group),
     )
@@ -199,10 +210,15 @@ def build_digest(
         )
         for i in items
     ]
-    stories = [[member.item for member in group] for group in grouping(inputs)]
+    groups = grouping(inputs)
+    follow = followers(inputs, groups)
+    ranked = sorted(
+        zip(([m.item for m in g] for g in groups), follow, strict=True),
+        key=lambda pair: news_value(*pair),
+    )
+    stories = [group for group, _ in ranked]
     if only is not None:
         stories = [g for g in stories if any(i.article.id in only for i in g)]
-    stories.sort(key=news_value)
     limit = len(stories) if max_stories is None else max_stories
     top = [_story(group, sentences) for group in stories[:limit]]
     return Digest(

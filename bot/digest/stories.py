@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from bot.digest.figures import numbers
-from bot.digest.summarize import STOPWORDS, terms
+from bot.digest.figures import KNOWN_NOUNS, figures, numbers
+from bot.digest.summarize import STOPWORDS, split_sentences, terms
 
 T = TypeVar("T")
 
@@ -57,15 +57,16 @@ class GroupWeights:
     # 0.34 won on the fit part but merged a fire with its company's results in the held-out
     # part, so it is not used; see docs/benchmarks.md.
     top: float = 1.0
+    # A view ("Analysis:", "Opinion:") left on its own joins the story whose reports it is most
+    # like, on average, when that reaches this share of ``threshold``; a single report that
+    # close to a story is its follower, which counts for the story's rank (``followers``).
+    attach: float = 0.5
+    # Reports that count the same kinds of thing (people killed, injured, evacuated; nurses,
+    # troops: ``bot.digest.figures``) are alike by up to ``1 + signature`` times more.
+    signature: float = 1.0
     # Two groups of two or more reports never merge when each group's headlines repeat event
     # words that the other's texts never use, weighing at least this share (``distinct``).
     distinct: float = 0.5
-    # Two reports that both count the same kind of casualty or loss (killed, injured, missing,
-    # evacuated, aboard, ...) count ``1 + signature`` times as alike.
-    signature: float = 0.0
-    # A view ("Analysis:", "Opinion:") left alone joins the story it is most like, when that
-    # mean similarity reaches this (0: never).
-    view_floor: float = 0.0
 
 
 DEFAULT_GROUPING = GroupWeights()
@@ -236,6 +237,20 @@ def _names(docs: Sequence[str]) -> list[Counter[str]]:
     return out
 
 
+def signature(article: StoryInput[T]) -> frozenset[tuple[str | None, str]]:
+    """The kinds of figure a report gives: what it counts and in which role ("people killed",
+    "nurses", "homes without power"), the values left out (reports update and disagree)."""
+    year = article.when.year if article.when else None
+    out = set()
+    for sentence in (article.title, *split_sentences(article.text)):
+        for fig in figures(sentence, this_year=year):
+            # Any plural noun is a figure ("12 places", "Six Nations" is not), but only a role
+            # or a noun of the fixed list tells what happened.
+            if fig.year is None and (fig.role is not None or fig.noun in KNOWN_NOUNS):
+                out.add((fig.role, fig.noun or "people"))
+    return frozenset(out)
+
+
 # -- grouping ------------------------------------------------------------------------------------
 
 
@@ -251,6 +266,7 @@ def pair_similarities(
     body = vectors([(a.title, a.text) for a in articles]) if weights.body else []
     heads = _weigh([Counter(_terms(a.title)) for a in articles])
     names = _weigh(_names([f"{a.title}\n{a.text}" for a in articles]))
+    kinds = [signature(a) for a in articles] if weights.signature else []
     out: dict[tuple[int, int], float] = {}
     # An inverted index over what the weighed views hold: pairs that share nothing there are
     # never compared (their similarity is 0).
@@ -277,6 +293,8 @@ def pair_similarities(
                 sim += weights.headline * cosine(heads[i], heads[j])
             if weights.body:
                 sim += weights.body * cosine(body[i], body[j])
+            if kinds and kinds[i] and kinds[j] and (both := kinds[i] & kinds[j]):
+                sim *= 1 + weights.signature * len(both) / min(len(kinds[i]), len(kinds[j]))
             wi, wj = articles[i].when, articles[j].when
             if wi is not None and wj is not None and abs(wi - wj) > MAX_GAP:
                 sim *= 0.5
@@ -401,4 +419,68 @@ def group_stories(
     allowed = distinct_events(articles, weights.distinct) if weights.distinct < 1 else None
     pairs = pair_similarities(articles, weights)
     groups = average_link(len(articles), pairs, limit, weights.top, allowed)
+    if weights.attach:
+        groups = _attach_views(articles, groups, pairs, limit * weights.attach)
     return [[articles[i] for i in group] for group in groups]
+
+
+def _is_view(title: str) -> bool:
+    return bool(_LABEL.match(title))
+
+
+def _closest(
+    item: int, groups: list[list[int]], pairs: dict[tuple[int, int], float]
+) -> tuple[float, int]:
+    """The mean similarity of ``item`` to its closest group, and that group's index."""
+    best = (0.0, -1)
+    for k, group in enumerate(groups):
+        if item in group:
+            continue
+        mean = sum(pairs.get((min(item, j), max(item, j)), 0.0) for j in group) / len(group)
+        best = max(best, (mean, k))
+    return best
+
+
+def _attach_views(
+    articles: Sequence[StoryInput[T]],
+    groups: list[list[int]],
+    pairs: dict[tuple[int, int], float],
+    floor: float,
+) -> list[list[int]]:
+    """Each view left alone ("Analysis: Why Kestrel Bay ferries keep running into trouble")
+    joins the story of news reports it is most like, when that mean similarity reaches
+    ``floor``: a view discusses an event already reported, it is rarely one of its own."""
+    stories = [g for g in groups if any(not _is_view(articles[i].title) for i in g)]
+    out = [list(g) for g in groups]
+    for group in groups:
+        if len(group) != 1 or not _is_view(articles[group[0]].title):
+            continue
+        mean, k = _closest(group[0], stories, pairs)
+        if k >= 0 and mean >= floor:
+            target = next(g for g in out if g[0] == stories[k][0])
+            target.append(group[0])
+            out.remove(group)
+    return sorted((sorted(g) for g in out), key=lambda g: g[0])
+
+
+def followers(
+    articles: Sequence[StoryInput[T]],
+    groups: Sequence[Sequence[StoryInput[T]]],
+    weights: GroupWeights = DEFAULT_GROUPING,
+) -> list[int]:
+    """For each group, how many single reports left on their own are closest to it, with a
+    mean similarity of at least ``attach`` x ``threshold`` (a minister's reaction, patients
+    waiting during a strike): not the same report, but coverage of the same news."""
+    index = {id(a): n for n, a in enumerate(articles)}
+    members = [[index[id(a)] for a in group] for group in groups]
+    out = [0] * len(members)
+    singles = [g[0] for g in members if len(g) == 1]
+    if not weights.attach or not singles:
+        return out
+    pairs = pair_similarities(articles, weights)
+    floor = weights.threshold * weights.attach
+    for item in singles:
+        mean, k = _closest(item, members, pairs)
+        if k >= 0 and mean >= floor and len(members[k]) > 1:
+            out[k] += 1
+    return out
