@@ -112,6 +112,10 @@ def baseline_grouping(threshold: float):
 
 
 def ours_grouping(weights: GroupWeights = DEFAULT_GROUPING):
+    """The shipped grouping (``None``: ``build_digest``'s own, which also ranks by followers),
+    or the same with other weights."""
+    if weights == DEFAULT_GROUPING:
+        return None
     return lambda items: group_stories(items, weights=weights)
 
 

@@ -20,8 +20,8 @@ from bot.digest.figures import Report, figures, numbers, story_facts
 from bot.digest.stories import (
     GroupWeights,
     StoryInput,
-    followers,
     group_stories,
+    group_with_followers,
     pair_similarities,
     signature,
 )
@@ -179,9 +179,8 @@ def test_a_story_with_followers_ranks_first_among_equals(store):
     assert equals[0] == "nurses-strike" and events.index("nurses-strike") < 5
     items = [StoryInput(a.title, " ".join(a.paragraphs), a.path, lead=a.paragraphs[0])
              for a in arts]  # fmt: skip
-    groups = group_stories(items)
-    counts = {event_of[g[0].item]: n for g, n in zip(groups, followers(items, groups), strict=True)
-              if len(g) > 1}  # fmt: skip
+    groups, follow = group_with_followers(items)
+    counts = {event_of[g[0].item]: n for g, n in zip(groups, follow, strict=True) if len(g) > 1}
     assert counts["nurses-strike"] >= 1 and counts["teachers-strike-vote"] == 0
 
 

@@ -158,9 +158,16 @@ def _bounds(value: int, before: str) -> tuple[float, float]:
     return value, value
 
 
+_DIGIT = re.compile(r"\d")
+_LETTERS = re.compile(r"[a-z]+")
+_NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS)
+
+
 @lru_cache(maxsize=4096)
 def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...]:
     """The figures of one sentence whose counted noun or role is known."""
+    if not _DIGIT.search(sentence) and _NUMBER_WORDS.isdisjoint(_LETTERS.findall(sentence.lower())):
+        return ()  # no number at all: most sentences, found cheaply
     years = {int(y) for y in _YEAR.findall(sentence)} - {this_year}
     out = []
     for match in _NUMBER.finditer(sentence):
@@ -168,9 +175,12 @@ def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...
         value = _parse_number(raw)
         if match.group(1) and 1900 <= value <= 2099 and "," not in raw:
             continue  # a year
-        after_raw = _WORDS.findall(sentence[match.end() :])[:10]
+        # Ten words after and eight before are all that is read: a window of characters wide
+        # enough for them, so a long sentence is not re-scanned for each of its numbers.
+        after_raw = _WORDS.findall(sentence[match.end() : match.end() + 240])[:10]
         after = [w.lower() for w in after_raw]
-        before = [w.lower() for w in _WORDS.findall(sentence[: match.start()])[-8:]]
+        window = sentence[max(0, match.start() - 200) : match.start()]
+        before = [w.lower() for w in _WORDS.findall(window)[-8:]]
         noun = None
         i = 0
         while i < min(len(after), 3):

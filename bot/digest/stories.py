@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from bot.digest.figures import KNOWN_NOUNS, figures, numbers
-from bot.digest.summarize import STOPWORDS, split_sentences, terms
+from bot.digest.summarize import STOPWORDS, terms
 
 T = TypeVar("T")
 
@@ -237,12 +237,16 @@ def _names(docs: Sequence[str]) -> list[Counter[str]]:
     return out
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\d\"“‘'])")
+
+
 def signature(article: StoryInput[T]) -> frozenset[tuple[str | None, str]]:
     """The kinds of figure a report gives: what it counts and in which role ("people killed",
     "nurses", "homes without power"), the values left out (reports update and disagree)."""
     year = article.when.year if article.when else None
     out = set()
-    for sentence in (article.title, *split_sentences(article.text)):
+    lead = " ".join(article.text.split()[:LEAD_WORDS])
+    for sentence in (article.title, *_SENTENCE_END.split(lead)):  # rough, but cheap
         for fig in figures(sentence, this_year=year):
             # Any plural noun is a figure ("12 places", "Six Nations" is not), but only a role
             # or a noun of the fixed list tells what happened.
@@ -380,22 +384,28 @@ def distinct_events(
     fight water limits") share the city, the day and "protest", but neither group's texts ever
     say the other's key words ("fuel", "tax" / "farmers", "water"). Reports and follow-ups of
     one event do: a later group may add its own key words (a bay's name), the first group's
-    are in its texts. Weighted by IDF; groups of one report are always allowed.
+    are in its texts. Weighted by IDF over the batch's headlines; groups of one report are
+    always allowed.
     """
     heads = [set(_terms(_LABEL.sub("", a.title))) for a in articles]
-    texts = [set(_terms(f"{a.title}\n{a.text}")) for a in articles]
-    df: Counter[str] = Counter()
-    for words in texts:
+    df: Counter[str] = Counter()  # over the headlines: texts are read only when needed
+    for words in heads:
         df.update(words)
     size = max(len(articles), MIN_BATCH)
+    texts: dict[int, set[str]] = {}
 
     def idf(term: str) -> float:
         return math.log((size + 1) / (df[term] + 1)) + 1
 
+    def text(i: int) -> set[str]:
+        if i not in texts:
+            texts[i] = set(_terms(f"{articles[i].title}\n{articles[i].text}"))
+        return texts[i]
+
     def unsaid(a: list[int], b: list[int]) -> float:
         counts = Counter(t for i in a for t in heads[i])
         keys = [t for t, n in counts.items() if n >= max(2, len(a) / 2)]
-        told = set().union(*(texts[j] for j in b))
+        told = set().union(*(text(j) for j in b))
         total = sum(idf(t) for t in keys)
         return sum(idf(t) for t in keys if t not in told) / total if total else 0.0
 
@@ -413,74 +423,82 @@ def group_stories(
     weights: GroupWeights = DEFAULT_GROUPING,
 ) -> list[list[StoryInput[T]]]:
     """Stories in order of their first article; each story's articles keep their input order."""
+    return group_with_followers(articles, threshold, weights)[0]
+
+
+def group_with_followers(
+    articles: Sequence[StoryInput[T]],
+    threshold: float | None = None,
+    weights: GroupWeights = DEFAULT_GROUPING,
+) -> tuple[list[list[StoryInput[T]]], list[int]]:
+    """``group_stories``'s stories, and for each how many followers it has: single reports left
+    on their own whose closest story it is, with a mean similarity of at least ``attach`` x
+    the threshold (a minister's reaction, patients waiting during a strike). Not merged, but
+    coverage of the same news: the digest ranks a story with followers first among equals."""
     if not articles:
-        return []
+        return [], []
     limit = weights.threshold if threshold is None else threshold
     allowed = distinct_events(articles, weights.distinct) if weights.distinct < 1 else None
     pairs = pair_similarities(articles, weights)
     groups = average_link(len(articles), pairs, limit, weights.top, allowed)
+    follow = [0] * len(groups)
     if weights.attach:
-        groups = _attach_views(articles, groups, pairs, limit * weights.attach)
-    return [[articles[i] for i in group] for group in groups]
+        closest = _closeness(pairs)
+        groups = _attach_views(articles, groups, closest, limit * weights.attach)
+        follow = _followers(groups, closest, limit * weights.attach)
+    return [[articles[i] for i in group] for group in groups], follow
 
 
 def _is_view(title: str) -> bool:
     return bool(_LABEL.match(title))
 
 
-def _closest(
-    item: int, groups: list[list[int]], pairs: dict[tuple[int, int], float]
-) -> tuple[float, int]:
-    """The mean similarity of ``item`` to its closest group, and that group's index."""
-    best = (0.0, -1)
-    for k, group in enumerate(groups):
-        if item in group:
-            continue
-        mean = sum(pairs.get((min(item, j), max(item, j)), 0.0) for j in group) / len(group)
-        best = max(best, (mean, k))
-    return best
+Closest = Callable[[int, list[list[int]]], tuple[float, int]]
+
+
+def _closeness(pairs: dict[tuple[int, int], float]) -> Closest:
+    """``closest(item, groups)``: the mean similarity of ``item`` to its closest group (other
+    than its own) and that group's index ((0.0, -1) when none shares anything)."""
+    near: dict[int, list[tuple[int, float]]] = {}
+    for (i, j), sim in pairs.items():
+        near.setdefault(i, []).append((j, sim))
+        near.setdefault(j, []).append((i, sim))
+
+    def closest(item: int, groups: list[list[int]]) -> tuple[float, int]:
+        where = {j: k for k, group in enumerate(groups) for j in group}
+        sums: dict[int, float] = {}
+        for j, sim in near.get(item, ()):
+            k = where.get(j)
+            if k is not None and item not in groups[k]:
+                sums[k] = sums.get(k, 0.0) + sim
+        return max(((total / len(groups[k]), k) for k, total in sums.items()), default=(0.0, -1))
+
+    return closest
 
 
 def _attach_views(
-    articles: Sequence[StoryInput[T]],
-    groups: list[list[int]],
-    pairs: dict[tuple[int, int], float],
-    floor: float,
+    articles: Sequence[StoryInput[T]], groups: list[list[int]], closest: Closest, floor: float
 ) -> list[list[int]]:
     """Each view left alone ("Analysis: Why Kestrel Bay ferries keep running into trouble")
     joins the story of news reports it is most like, when that mean similarity reaches
     ``floor``: a view discusses an event already reported, it is rarely one of its own."""
     stories = [g for g in groups if any(not _is_view(articles[i].title) for i in g)]
-    out = [list(g) for g in groups]
+    joining: dict[int, list[int]] = {}
     for group in groups:
-        if len(group) != 1 or not _is_view(articles[group[0]].title):
-            continue
-        mean, k = _closest(group[0], stories, pairs)
-        if k >= 0 and mean >= floor:
-            target = next(g for g in out if g[0] == stories[k][0])
-            target.append(group[0])
-            out.remove(group)
-    return sorted((sorted(g) for g in out), key=lambda g: g[0])
+        if len(group) == 1 and _is_view(articles[group[0]].title):
+            mean, k = closest(group[0], stories)
+            if k >= 0 and mean >= floor:
+                joining.setdefault(stories[k][0], []).append(group[0])
+    moved = {i for views in joining.values() for i in views}
+    out = [sorted(g + joining.get(g[0], [])) for g in groups if not (len(g) == 1 and g[0] in moved)]
+    return sorted(out, key=lambda g: g[0])
 
 
-def followers(
-    articles: Sequence[StoryInput[T]],
-    groups: Sequence[Sequence[StoryInput[T]]],
-    weights: GroupWeights = DEFAULT_GROUPING,
-) -> list[int]:
-    """For each group, how many single reports left on their own are closest to it, with a
-    mean similarity of at least ``attach`` x ``threshold`` (a minister's reaction, patients
-    waiting during a strike): not the same report, but coverage of the same news."""
-    index = {id(a): n for n, a in enumerate(articles)}
-    members = [[index[id(a)] for a in group] for group in groups]
-    out = [0] * len(members)
-    singles = [g[0] for g in members if len(g) == 1]
-    if not weights.attach or not singles:
-        return out
-    pairs = pair_similarities(articles, weights)
-    floor = weights.threshold * weights.attach
-    for item in singles:
-        mean, k = _closest(item, members, pairs)
-        if k >= 0 and mean >= floor and len(members[k]) > 1:
-            out[k] += 1
+def _followers(groups: list[list[int]], closest: Closest, floor: float) -> list[int]:
+    out = [0] * len(groups)
+    for group in groups:
+        if len(group) == 1:
+            mean, k = closest(group[0], groups)
+            if k >= 0 and mean >= floor and len(groups[k]) > 1:
+                out[k] += 1
     return out
