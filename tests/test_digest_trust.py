@@ -308,6 +308,8 @@ def test_figures_count_any_plural_noun_but_units_and_time():
     assert figures("The 3 goals came in 12 seasons.") == ()
     assert figures("Nine miners were killed.")[0].what == "death toll"  # as "9 people died"
     assert figures("They play in the Six Nations.") == ()  # a name, not a count
+    assert figures("Divers found 12 bodies.")[0].what == "death toll"
+    assert figures("It covers about 100,000 public bodies.") == ()  # offices, not dead
 
 
 def test_digest_json_carries_disagreements(store):

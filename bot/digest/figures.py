@@ -64,9 +64,6 @@ _NOT_COUNTED = frozenset(
 )
 
 
-KNOWN_NOUNS = frozenset(_NOUNS.values())  # the classes of the fixed list above
-
-
 def _counted(word: str) -> bool:
     """A word that reads as a plural noun a story may count ("appointments", "contracts")."""
     return (
@@ -231,6 +228,8 @@ def _role(words: Sequence[str], *, forward: bool) -> str | None:
             continue
         if word == "board" and (words[n - 1] if forward and n else "") == "on":
             return "aboard"
+        if word == "bodies" and not (forward and n == 0):
+            continue  # "12 bodies" are dead; "100,000 public bodies" are offices
         if word in _ROLES:
             return _ROLES[word]
     return None

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from bot.digest.figures import KNOWN_NOUNS, figures, numbers
+from bot.digest.figures import figures, numbers
 from bot.digest.summarize import STOPWORDS, terms
 
 T = TypeVar("T")
@@ -73,7 +73,10 @@ class GroupWeights:
     attach: float = 0.5
     # Reports that count the same kinds of thing (people killed, injured, evacuated; nurses,
     # troops: ``bot.digest.figures``) are alike by up to ``1 + signature`` times more.
-    signature: float = 1.0
+    signature: float = 2.0
+    # ... but only between reports that also share names this much (names cosine): "has died
+    # aged 44" and "has died aged 92" are two deaths, not one event.
+    signature_names: float = 0.2
     # Two groups of two or more reports never merge when each group's headlines repeat event
     # words that the other's texts never use, weighing at least this share (``distinct``).
     distinct: float = 0.5
@@ -251,16 +254,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\d\"“‘'])")
 
 
 def signature(article: StoryInput[T]) -> frozenset[tuple[str | None, str]]:
-    """The kinds of figure a report gives: what it counts and in which role ("people killed",
-    "nurses", "homes without power"), the values left out (reports update and disagree)."""
+    """The kinds of figure a report gives in a role: what it counts and the role ("people
+    killed", "homes without power"), the values left out (reports update and disagree)."""
     year = article.when.year if article.when else None
     out = set()
     lead = " ".join(article.text.split()[:LEAD_WORDS])
     for sentence in (article.title, *_SENTENCE_END.split(lead)):  # rough, but cheap
         for fig in figures(sentence, this_year=year):
-            # Any plural noun is a figure ("12 places", "Six Nations" is not), but only a role
-            # or a noun of the fixed list tells what happened.
-            if fig.year is None and (fig.role is not None or fig.noun in KNOWN_NOUNS):
+            # Only a role tells what happened: "146,000 jobs" or "12 places" are counted in
+            # every month's figures and every chart; "killed", "evacuated" are an event.
+            if fig.year is None and fig.role is not None:
                 out.add((fig.role, fig.noun or "people"))
     return frozenset(out)
 
@@ -307,8 +310,12 @@ def pair_similarities(
                 sim += weights.headline * cosine(heads[i], heads[j])
             if weights.body:
                 sim += weights.body * cosine(body[i], body[j])
-            if kinds and kinds[i] and kinds[j] and (both := kinds[i] & kinds[j]):
-                sim *= 1 + weights.signature * len(both) / min(len(kinds[i]), len(kinds[j]))
+            if (
+                kinds
+                and (both := kinds[i] & kinds[j])
+                and cosine(names[i], names[j]) >= weights.signature_names
+            ):
+                sim *= 1 + weights.signature * len(both) / max(len(kinds[i]), len(kinds[j]))
             wi, wj = articles[i].when, articles[j].when
             if wi is not None and wj is not None and abs(wi - wj) > MAX_GAP:
                 sim *= 0.5
