@@ -11,12 +11,12 @@ What identifies an event is compared on three views of each article (DESIGN.md s
   cities share their words but not their names.
 
 The cosines are mixed with the weights of ``GroupWeights``; reports further apart in time
-than ``MAX_GAP`` count for half, and two reports that count the same kinds of thing (people
-killed, injured, evacuated; nurses, troops: their event signature, ``signature``) count up to
-twice as alike. Stories are then formed by average-link agglomerative clustering: two groups
-merge while the mean similarity of their articles reaches the threshold, so an article joins a
-story only when it resembles the story as a whole, not just one of its reports; and two groups
-of reports never merge when each is told by repeated headline words the other never uses
+than ``MAX_GAP`` count for half, and two reports that share names and count things in the
+same roles (people killed, injured, evacuated: their event signature, ``signature``) count up
+to three times as alike. Stories are then formed by average-link agglomerative clustering:
+two groups merge while the mean similarity of their articles reaches the threshold, so an
+article joins a story only when it resembles the story as a whole, not just one of its
+reports; and two groups of reports never merge when each is told by repeated headline words the other never uses
 (``distinct_events``: a fuel-tax march and a farmers' protest in one city on one day). Then a
 view ("Analysis:", "Opinion:") left on its own joins the story it discusses, and single reports
 close to a story are counted as its followers, for ranking (``group_with_followers``).
@@ -25,9 +25,9 @@ Weights and threshold were chosen on the fit part of ``benchmarks/data/stories``
 (``benchmarks/story_bench.py --grid``; docs/benchmarks.md): the opening 0.6, names 0.4,
 threshold 0.3. The body and the headline alone (a fourth view) scored no better there, so they
 weigh 0; the body view then is not even computed. ``signature``, ``distinct`` and ``attach``
-were set in the middle of the ranges that gave every earlier labelled part (fit, held-out,
-check, blind) no mixed story, and checked on an unlabelled BBC sample for new merges
-(``benchmarks/story_merges.py``).
+were set inside the ranges that keep every earlier labelled part's targets (fit, held-out,
+check, blind), and checked for new merges on unlabelled BBC text
+(``benchmarks/story_merges.py``; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ class GroupWeights:
     # like, on average, when that reaches this share of ``threshold``; a single report that
     # close to a story is its follower, which counts for the story's rank (``followers``).
     attach: float = 0.5
-    # Reports that count the same kinds of thing (people killed, injured, evacuated; nurses,
-    # troops: ``bot.digest.figures``) are alike by up to ``1 + signature`` times more.
+    # Reports that count things in the same roles (people killed, injured, evacuated:
+    # ``signature``) are ``1 + signature x shared kinds / the larger set of kinds`` times as
+    # alike ...
     signature: float = 2.0
     # ... but only between reports that also share names this much (names cosine): "has died
     # aged 44" and "has died aged 92" are two deaths, not one event.
