@@ -10,13 +10,13 @@ What identifies an event is compared on three views of each article (DESIGN.md s
   whole text, weighted by how rare they are in the batch. Two bridges collapsing in two
   cities share their words but not their names.
 
-The cosines are mixed with the weights of ``GroupWeights``; reports further apart in time
-than ``MAX_GAP`` count for half, and two reports that share names and count things in the
-same roles (people killed, injured, evacuated: their event signature, ``signature``) count up
-to three times as alike. Stories are then formed by average-link agglomerative clustering:
-two groups merge while the mean similarity of their articles reaches the threshold, so an
-article joins a story only when it resembles the story as a whole, not just one of its
-reports; and two groups of reports never merge when each is told by repeated headline words the other never uses
+The cosines are mixed with the weights of ``GroupWeights``; reports further apart in time than
+``MAX_GAP`` count for half, and two reports that share names and count things in the same roles
+(people killed, injured, evacuated: their event signature, ``signature``) count up to three
+times as alike. Stories are then formed by average-link agglomerative clustering: two groups
+merge while the mean similarity of their articles reaches the threshold, so an article joins a
+story only when it resembles the story as a whole, not just one of its reports; and two groups
+of reports never merge when each is told by repeated headline words the other never uses
 (``distinct_events``: a fuel-tax march and a farmers' protest in one city on one day). Then a
 view ("Analysis:", "Opinion:") left on its own joins the story it discusses, and single reports
 close to a story are counted as its followers, for ranking (``group_with_followers``).
