@@ -25,6 +25,10 @@ _SCHEMA_VERSION = "6"
 _WRITER_HEAP = 256 * 1024 * 1024
 # How much of a typo match's BM25 counts beside its distance tier (1 apart): BM25 stays below 20.
 _TYPO_BM25 = 0.04
+# How much an exact form's body BM25 counts on top of the stem's BM25 (a word form matches the
+# stem only): an exact form wins among passages of comparable stem BM25, not against a much
+# better word-form match.
+_EXACT_BOOST = 0.3
 # What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
 # well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
 _WORD = 10_000.0
@@ -326,7 +330,10 @@ class PassageIndex:
         Q, should = tantivy.Query, tantivy.Occur.Should
         return Q.boolean_query(
             [
-                (should, Q.boost_query(Q.term_query(self.schema, "body", word.token), 2.0)),
+                (
+                    should,
+                    Q.boost_query(Q.term_query(self.schema, "body", word.token), _EXACT_BOOST),
+                ),
                 (should, Q.term_query(self.schema, "stem", stem(word.token))),
                 (should, Q.term_query(self.schema, "title", word.token)),
             ]
