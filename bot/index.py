@@ -42,10 +42,13 @@ class IndexBusy(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class WordQuery:
-    """One query word: the folded token and how many typos it may have (0 = exact only)."""
+    """One query word: the folded token and how many typos it may have (0 = exact only);
+    ``near``: the words it stands for with their edits, when the caller chose them (else the
+    vocabulary's words within ``typos``)."""
 
     token: str
     typos: int
+    near: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +342,10 @@ class PassageIndex:
             ]
         )
 
+    def expand(self, word: WordQuery) -> tuple[tuple[str, int], ...]:
+        """(word, edits) for the indexed words within the word's typo budget, closest first."""
+        return tuple(self.vocab.expand(word.token, word.typos)) if word.typos else ()
+
     def _word_query(self, word: WordQuery) -> tantivy.Query:
         Q, should = tantivy.Query, tantivy.Occur.Should
         parts = [(should, self._exact_query(word))]
@@ -347,7 +354,7 @@ class PassageIndex:
             # match scores by its distance first (one typo 2, two typos 1), then a little of the
             # corrected word's BM25: the closest word wins, never index order.
             typos = []
-            for term, edits in self.vocab.expand(word.token, word.typos):
+            for term, edits in self.expand(word) if word.near is None else word.near:
                 found = Q.term_query(self.schema, "body", term)
                 typos.append(
                     Q.boolean_query(

@@ -134,8 +134,19 @@ class PassageSearch:
         # however long the posting lists are); the last one ranks passages by how many words
         # they have.
         if not found and any(w.typos for w in fuzzy):
+            # The closest words first: a word allowed two typos stands for the words one typo
+            # away when there are any (they would rank first anyway, and the two-typo walk of
+            # the vocabulary is most of a typo search's time); for all the words within two
+            # only when that finds nothing.
+            fuzzy, wider = self._closest(fuzzy)
             for pid, score in self.index.search(fuzzy, limit=pool, filters=filters, newest=newest):
                 found[pid] = _Candidate(pid, score)
+            if not found and wider:
+                fuzzy = [replace(w, near=self.index.expand(w)) if w in wider else w for w in fuzzy]
+                for pid, score in self.index.search(
+                    fuzzy, limit=pool, filters=filters, newest=newest
+                ):
+                    found[pid] = _Candidate(pid, score)
         if not found and len(words) > 1:
             for pid, score, _ in self.index.search_most_words(fuzzy, limit=pool, filters=filters):
                 found[pid] = _Candidate(pid, score)
@@ -173,6 +184,19 @@ class PassageSearch:
             offset=offset,
             has_more=len(hits) > need,
         )
+
+    def _closest(self, words: list[WordQuery]) -> tuple[list[WordQuery], list[WordQuery]]:
+        """The words with what they stand for: a word allowed two typos stands for the words
+        one typo away when there are any. Also the words narrowed that way."""
+        out, narrowed = [], []
+        for word in words:
+            near = self.index.expand(replace(word, typos=1)) if word.typos > 1 else ()
+            if near:
+                narrowed.append(word := replace(word, near=near))
+            else:
+                word = replace(word, near=self.index.expand(word))
+            out.append(word)
+        return out, narrowed
 
     def related(self, passage_id: int, limit: int = 5) -> SearchResult | None:
         """The passages of other articles most like this one (None: no such passage).
