@@ -146,6 +146,10 @@ def word_spans(text: str, wanted: Collection[str]) -> tuple[tuple[int, int], ...
         return tuple((start, end) for start, end, token in iter_tokens(text) if token in wanted)
     found = []
     for m in _TOKEN.finditer(text.lower()):
-        if _token(m.group()) in wanted:
+        raw = m.group()
+        # A lower-case ASCII word is its own token (most words: no _token call).
+        if raw in wanted or (
+            not (raw.isalpha() and len(raw) <= MAX_TOKEN_LEN) and _token(raw) in wanted
+        ):
             found.append(m.span())
     return tuple(found)
