@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -23,6 +24,7 @@ from bot.models import Hit, SearchResult, StoredArticle
 from bot.query import parse_query
 from bot.store import Store
 from bot.text import (
+    MAX_TOKEN_LEN,
     STOP_WORDS,
     edit_budget,
     iter_tokens,
@@ -51,16 +53,31 @@ NOTHING_RELATED_HINT = "No passage of another article is like this one."
 
 class _Words:
     """A text's word counts, and the words in it near each query word or in another form of it
-    (computed once: ranking, highlighting and "did you mean" all ask)."""
+    (computed once: ranking, highlighting and "did you mean" all ask).
 
-    __slots__ = ("_forms", "_near", "counts")
+    The text is tokenized only when something needs every word (counts, typos): in ASCII text
+    (most news copy) whether a word is there, and its forms, are found in the lower-cased text
+    directly, the same words ``tokens`` would give."""
+
+    __slots__ = ("_counts", "_forms", "_lower", "_near", "text")
 
     def __init__(self, text: str) -> None:
-        self.counts = Counter(tokens(text))
+        self.text = text
+        # "_" joins words into one token and non-ASCII text is folded: those take the tokens.
+        self._lower = text.lower() if text.isascii() and "_" not in text else None
+        self._counts: Counter[str] | None = None
         self._near: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self._forms: dict[str, list[str]] = {}
 
+    @property
+    def counts(self) -> Counter[str]:
+        if self._counts is None:
+            self._counts = Counter(tokens(self.text))
+        return self._counts
+
     def __contains__(self, word: str) -> bool:
+        if self._counts is None and self._lower is not None and _plain(word):
+            return _has_word(self._lower, word)
         return word in self.counts
 
     def near(self, word: str, budget: int) -> list[tuple[str, int]]:
@@ -77,9 +94,43 @@ class _Words:
         found = self._forms.get(word)
         if found is None:
             target, first = stem(word), word[:1]
-            found = [t for t in self.counts if t[:1] == first and stem(t) == target]
+            if self._counts is None and self._lower is not None and _plain(word):
+                starting = dict.fromkeys(
+                    t[:MAX_TOKEN_LEN] for t in _starting_with(first).findall(self._lower)
+                )
+            else:
+                starting = {t: 0 for t in self.counts if t[:1] == first}
+            found = [t for t in starting if stem(t) == target]
             self._forms[word] = found
         return found
+
+
+def _plain(word: str) -> bool:
+    """A word that is a run of ASCII letters in the text exactly as it is in a query."""
+    return 3 <= len(word) < MAX_TOKEN_LEN and word.isascii() and word.isalpha()
+
+
+def _has_word(lower: str, word: str) -> bool:
+    """True when the lower-cased ASCII text has the word as a whole token."""
+    start = lower.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if (start == 0 or not _word_char(lower[start - 1])) and (
+            end == len(lower) or not _word_char(lower[end])
+        ):
+            return True
+        start = lower.find(word, end)
+    return False
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+@lru_cache(maxsize=64)
+def _starting_with(letter: str) -> re.Pattern[str]:
+    """The tokens of lower-cased ASCII text that start with this letter."""
+    return re.compile(rf"(?<!\w){re.escape(letter)}\w*")
 
 
 @dataclass(frozen=True, slots=True)
