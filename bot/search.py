@@ -462,12 +462,15 @@ def _near(word: str, choices: list[str], budget: int) -> list[tuple[str, int]]:
 def _spans(
     text: str, words: list[str], budgets: dict[str, int], body: _Words
 ) -> tuple[tuple[int, int], ...]:
-    """Where the matched words stand: as typed, in another form, or within their typo budget.
-    Stop words are never marked."""
+    """Where the matched words stand: as typed or in another form, else within their typo
+    budget (a word the passage has is what matched, not its neighbours one typo away). Stop
+    words are never marked."""
     wanted = set(words)
     for word in words:
-        wanted.update(body.forms(word))
-        wanted.update(t for t, _ in body.near(word, budgets.get(word, 0)))
+        forms = body.forms(word)
+        wanted.update(forms)
+        if not forms:
+            wanted.update(t for t, _ in body.near(word, budgets.get(word, 0)))
     return word_spans(text, wanted - STOP_WORDS)
 
 
