@@ -27,10 +27,8 @@ _WRITER_HEAP = 256 * 1024 * 1024
 _TYPO_BM25 = 0.04
 # How much an exact form's body BM25 counts on top of the stem's BM25 (a word form matches the
 # stem only): an exact form wins among passages of comparable stem BM25, not against a much
-# better word-form match. Chosen on the even BBC word-form queries and the synthetic 100k set
-# (flat from 0.3 to 1.5 there; 2.0, the old weight, lost word-form queries): the middle, which
-# keeps the most of the old preference for the exact form (docs/benchmarks.md, issue 9).
-_EXACT_BOOST = 1.0
+# better word-form match (2.0 before; how 0.3 was chosen: docs/benchmarks.md, issue 9).
+_EXACT_BOOST = 0.3
 # What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
 # well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
 _WORD = 10_000.0
