@@ -26,9 +26,9 @@ _WRITER_HEAP = 256 * 1024 * 1024
 # How much of a typo match's BM25 counts beside its distance tier (1 apart): BM25 stays below 20.
 _TYPO_BM25 = 0.04
 # How much an exact form's body BM25 counts on top of the stem's BM25 (a word form matches the
-# stem only): an exact form wins among passages of comparable stem BM25, not against a much
-# better word-form match (2.0 before; how 0.3 was chosen: docs/benchmarks.md, issue 9).
-_EXACT_BOOST = 0.3
+# stem only). Lower weights (0.3-1.0) let a better word-form match win and found more word-form
+# queries, but cost clean queries on a fresh BBC query seed (docs/benchmarks.md, issue 9).
+_EXACT_BOOST = 2.0
 # What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
 # well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
 _WORD = 10_000.0

@@ -475,13 +475,13 @@ def _spans(
 
 
 _IN_BODY = 0.45  # a quality at or above this is a match in the passage itself
-_FORM = 0.99  # a word-form match (exact 1.0): a tie-breaker among near-equal passages
+_FORM = 0.9  # a word-form match (exact 1.0); 0.99 traded clean for word-form queries
 
 
 def _word_quality(
     word: str, budget: int, body: _Words, head: _Words, idf: Callable[[str], float]
 ) -> float:
-    """How a word matched: exact 1.0 > word form 0.99 > one typo ~0.65 > two typos ~0.5 > the
+    """How a word matched: exact 1.0 > word form 0.9 > one typo ~0.65 > two typos ~0.5 > the
     headline only. Among typo matches of one distance, the corrected word's BM25 in the passage
     decides (``_bm25``: never index order)."""
     if word in body:
