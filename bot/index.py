@@ -377,7 +377,9 @@ class PassageIndex:
                     terms[0] if len(terms) == 1 else Q.boolean_query([(should, t) for t in terms])
                 )
                 tiers.append(Q.const_score_query(found, 3.0 - edits))
-                optional.append(Q.boost_query(found, _TYPO_BM25))
+                # The best neighbour's BM25 (a max, as one word stands for one of them).
+                best = [Q.boost_query(t, _TYPO_BM25) for t in terms]
+                optional.append(best[0] if len(best) == 1 else Q.disjunction_max_query(best))
             if tiers:
                 required.append(tiers[0] if len(tiers) == 1 else Q.disjunction_max_query(tiers))
         return Q.boolean_query([(should, q) for q in required]), optional
