@@ -240,7 +240,7 @@ class Service:
         on_ready: Callable[[str], None] | None = None,
     ) -> int:
         from bot.election import SchedulerSeat, election_for
-        from bot.slack.serve import install_signal_handlers, run_serve
+        from bot.slack.serve import install_signal_handlers, run_serve, wait_for_stop
 
         stop = stop or threading.Event()
         install_signal_handlers(stop)
@@ -264,7 +264,7 @@ class Service:
             if role in ("all", "web"):
                 return run_serve(self.settings, self.archive, port, stop=stop, on_ready=on_ready)
             (on_ready or _say)("newsbot: scheduler role started (no Slack listener); Ctrl-C stops")
-            stop.wait()
+            wait_for_stop(stop)
             return 0
         finally:
             stop.set()

@@ -124,6 +124,15 @@ class HttpServer:
             self._thread.join(timeout)
 
 
+def wait_for_stop(stop: threading.Event) -> None:
+    """Block the main thread until ``stop`` is set, in short waits: Python runs a signal handler
+    only in the main thread between bytecodes, and Linux may deliver SIGTERM to any other
+    thread, which does not interrupt a wait without a timeout (a SIGTERM was seen to go
+    unanswered for over a minute that way)."""
+    while not stop.wait(0.5):
+        pass
+
+
 def install_signal_handlers(stop: threading.Event) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
@@ -236,7 +245,7 @@ def run_serve(
             )
             return 1
         ready("newsbot: connected to Slack in Socket Mode; Ctrl-C to stop")
-        stop.wait()
+        wait_for_stop(stop)
         # slack_sdk's close waits out its socket read timeout and joins its threads; on a loaded
         # machine that was seen to take over a minute. New work already stopped coming with
         # the signal, so the close gets a bound and the process exits on time regardless.
@@ -262,7 +271,7 @@ def run_serve(
             print(f"newsbot serve: {exc} (is the port taken?)", file=sys.stderr)
             return 1
         ready(f"newsbot: serving HTTP on port {front.port} ({EVENTS_PATH}, {HEALTH_PATH})")
-        stop.wait()
+        wait_for_stop(stop)
         front.stop()
         server.stop()
     _shutdown_listeners(app, timeout=5.0)
