@@ -9,11 +9,14 @@ PostgreSQL database (a fresh database on ``--pg-url``'s server, dropped after), 
 over both (``--pg-commands`` from ``--pg-senders``), and then a second pass in which one worker is
 killed with SIGKILL mid-run: every command the surviving worker acked must be answered once.
 
-The real bot (``build_app`` served by waitress, as ``newsbot serve`` does in HTTP mode) answers
-correctly signed ``/news`` requests; its Web API calls and ``response_url`` posts go to the fake
-Slack from the tests (``tests/fakeslack.py``). Measured in one run, on the same server:
+The real bot (``build_app`` served by waitress behind the ack front, as ``newsbot serve`` does in
+HTTP mode) answers correctly signed ``/news`` requests; its Web API calls and ``response_url``
+posts go to the fake Slack from the tests (``tests/fakeslack.py``). The SQLite process is measured
+twice in one run: the bot's server alone (the senders reach it directly, no front: the baseline
+the front is judged by) and behind the front. Measured on each:
 
-- ``GET /healthz``: the baseline, a loopback round trip through waitress without Bolt;
+- ``GET /healthz``: a loopback round trip through waitress without Bolt (through the front, it is
+  passed to the bot and back);
 - ``/news`` ack, 1 sender: HTTP response time (the ack Slack waits for, 3 s at most) alone;
 - ``/news`` ack, N senders: the same under N concurrent senders;
 - ``/news`` answer: from sending the command to the search result arriving at the response_url.
@@ -51,6 +54,7 @@ from fakeslack import FakeSlack  # noqa: E402
 from bot.archive import Archive  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.slack.app import build_app  # noqa: E402
+from bot.slack.front import FrontProcess  # noqa: E402
 from bot.slack.serve import HttpServer  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -118,11 +122,20 @@ def _get(url: str) -> float:
 
 
 def serve_child(
-    articles: Path, db: str, api_url: str, threads: int, index_dir: Path | None = None
+    articles: Path,
+    db: str,
+    api_url: str,
+    threads: int,
+    index_dir: Path | None = None,
+    *,
+    front: bool = True,
 ) -> int:
     """The bot in its own process (as in production), so the load generator does not share its
-    interpreter lock. Prints the port, serves until stdin closes. With a SQLite file it ingests
-    first; on PostgreSQL (a web worker) it builds its own index from the database."""
+    interpreter lock: the bot's server on loopback and, as ``newsbot serve`` runs it, the ack
+    front (``bot.slack.front``) in a process of its own on the port the senders use; without
+    ``front``, the senders reach the bot's server directly. Prints the port, serves until stdin
+    closes. With a SQLite file it ingests first; on PostgreSQL (a web worker) it builds its own
+    index from the database."""
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     base = Settings(articles_dir=articles, index_dir=index_dir).with_database(db)
     archive = Archive.open(base)
@@ -135,15 +148,28 @@ def serve_child(
         build_app(settings, archive), archive, host="127.0.0.1", port=0, threads=threads
     )
     server.start()
-    print(f"PORT {server.port}", flush=True)
+    gate = (
+        FrontProcess(server.url, SECRET, host="127.0.0.1", port=0, log_level="ERROR").start()
+        if front
+        else None
+    )
+    print(f"PORT {gate.port if gate else server.port}", flush=True)
     sys.stdin.read()
+    if gate:
+        gate.stop()
     server.stop()
     archive.close()
     return 0
 
 
 def _start_child(
-    folder: Path, db: str, api_url: str, threads: int, index_dir: Path | None = None
+    folder: Path,
+    db: str,
+    api_url: str,
+    threads: int,
+    index_dir: Path | None = None,
+    *,
+    front: bool = True,
 ) -> tuple[subprocess.Popen, str]:
     args = [
         sys.executable,
@@ -161,6 +187,8 @@ def _start_child(
     ]
     if index_dir is not None:
         args += ["--index-dir", str(index_dir)]
+    if not front:
+        args.append("--no-front")
     child = subprocess.Popen(
         args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -182,15 +210,21 @@ def _stop_child(child: subprocess.Popen) -> None:
 
 
 def run(
-    commands: int, senders: int, articles: Path | None, *, threads: int = 16, quiet: bool = False
+    commands: int,
+    senders: int,
+    articles: Path | None,
+    *,
+    threads: int = 16,
+    quiet: bool = False,
+    front: bool = True,
 ) -> dict:
-    """Run the load check on one SQLite process; returns the numbers (also printed as a table
-    unless ``quiet``)."""
+    """Run the load check on one SQLite process (behind the ack front unless ``front`` is
+    False); returns the numbers (also printed as a table unless ``quiet``)."""
     with tempfile.TemporaryDirectory(prefix="newsbot-load-") as tmp, FakeSlack() as fake:
         folder = Path(tmp) / "articles"
         shutil.copytree(articles or ROOT / "seeds", folder)
         child, url = _start_child(
-            folder, str(Path(tmp) / "db" / "newsbot.db"), fake.api_url, threads
+            folder, str(Path(tmp) / "db" / "newsbot.db"), fake.api_url, threads, front=front
         )
         try:
             return _measure(fake, [url], commands, senders, quiet)
@@ -397,12 +431,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--index-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--no-front", action="store_true", help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     if ns.child:
-        return serve_child(ns.articles, ns.db, ns.api_url, ns.threads, ns.index_dir)
-    print("== one process, SQLite ==")
-    results = {"sqlite": run(ns.commands, ns.senders, ns.articles, threads=ns.threads)}
-    ok = results["sqlite"]["answered_once"] == ns.commands
+        return serve_child(
+            ns.articles, ns.db, ns.api_url, ns.threads, ns.index_dir, front=not ns.no_front
+        )
+    print("== one process, SQLite, the bot's server alone (no ack front) ==")
+    results = {
+        "sqlite_no_front": run(
+            ns.commands, ns.senders, ns.articles, threads=ns.threads, front=False
+        )
+    }
+    print("\n== one process, SQLite, behind the ack front (as newsbot serve runs it) ==")
+    results["sqlite"] = run(ns.commands, ns.senders, ns.articles, threads=ns.threads)
+    ok = all(results[k]["answered_once"] == ns.commands for k in ("sqlite", "sqlite_no_front"))
     if ns.workers:
         print("\n== two web workers, PostgreSQL ==")
         results["postgres"] = run_workers(

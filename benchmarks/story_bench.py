@@ -2,10 +2,12 @@
 
 The set (``benchmarks/data/stories``) is our own: hand-written wire-style articles about
 fictional events, several outlets each, with near-miss events that share words, updates with
-changed figures and one labelled disagreement per big event. It has three parts: ``fit``, on
+changed figures and one labelled disagreement per big event. It has five parts: ``fit``, on
 which the grouping weights and threshold were chosen (``--grid``); ``held-out``, written with
 ``fit`` before any code and only measured (but looked at while the method was built); and
-``check``, written after the code was frozen and measured once.
+``check``, written after the code was frozen and measured once; ``blind`` (issue 10b) and
+``blind2`` (issue 10c), each written before that round's code changes and measured once at its
+end.
 
 Each part is ingested into a fresh SQLite store and digested by ``bot.digest.build.build_digest``
 with every story kept, once with the shipped grouping ("ours") and once with a TF-IDF
@@ -54,7 +56,7 @@ from bot.digest.summarize import similarity, terms
 from bot.store import Store, transaction
 
 DATA = Path(__file__).resolve().parent / "data" / "stories"
-PARTS = ("fit", "held-out", "check")
+PARTS = ("fit", "held-out", "check", "blind", "blind2")
 BIG_EVENTS = 4
 # Chosen on the fit part by ``--grid``: the rule ours follows (the best F1 with no mixed story)
 # and, for comparison, the baseline's best F1 whatever it mixes.
@@ -110,6 +112,10 @@ def baseline_grouping(threshold: float):
 
 
 def ours_grouping(weights: GroupWeights = DEFAULT_GROUPING):
+    """The shipped grouping (``None``: ``build_digest``'s own, which also ranks by followers),
+    or the same with other weights."""
+    if weights == DEFAULT_GROUPING:
+        return None
     return lambda items: group_stories(items, weights=weights)
 
 
@@ -312,7 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", nargs="?", type=Path, default=DATA, help="the labelled set")
     parser.add_argument("--grid", action="store_true", help="the threshold search (fit part)")
-    parser.add_argument("--part", choices=(*PARTS, "all"), default="all")
+    parser.add_argument(
+        "--part",
+        default="all",
+        help=f"parts to run, comma-separated ({', '.join(PARTS)}) or 'all'",
+    )
     args = parser.parse_args(argv)
     try:
         parts = load(args.data)
@@ -322,9 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.grid:
         grid(parts[0])
         return 0
+    wanted = set(PARTS) if args.part == "all" else set(args.part.split(","))
+    if unknown := wanted - set(PARTS):
+        print(f"story_bench: no such part: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
     rows = []
     for part in parts:
-        if args.part not in ("all", part.name):
+        if part.name not in wanted:
             continue
         methods = [("ours", ours_grouping())]
         methods += [(name, baseline_grouping(t)) for name, t in BASELINES.items()]

@@ -17,7 +17,14 @@ import pytest
 from bot.articles import parse_article
 from bot.digest.build import build_digest, digest_to_json, is_comment
 from bot.digest.figures import Report, figures, numbers, story_facts
-from bot.digest.stories import StoryInput, group_stories
+from bot.digest.stories import (
+    GroupWeights,
+    StoryInput,
+    group_stories,
+    group_with_followers,
+    pair_similarities,
+    signature,
+)
 from bot.models import Article
 from bot.store import Store, transaction
 
@@ -75,6 +82,7 @@ def test_differently_worded_reports_flash_and_reaction_group_together():
         ("fit", ["01", "02", "04"], ["07"]),  # a ferry and a trawler off one port
         ("held-out", ["13", "14", "15", "16"], ["17", "18"]),  # a company's fire and results
         ("held-out", ["07", "08", "10"], ["11", "12"]),  # two derailments
+        ("check", ["13", "14", "15", "16"], ["17", "18"]),  # two protests, one city, one day
     ],
 )
 def test_near_miss_events_that_share_words_never_merge(part, a, b):
@@ -83,7 +91,7 @@ def test_near_miss_events_that_share_words_never_merge(part, a, b):
 
 
 def test_no_story_mixes_two_labelled_events_in_either_part(tmp_path):
-    for part in ("fit", "held-out"):
+    for part in ("fit", "held-out", "check", "blind"):
         store = Store.open(tmp_path / f"{part}.db")
         arts = [_article(part, p.stem) for p in sorted((DATA / part).glob("*.txt"))]
         digest = _digest(store, arts, max_stories=None)
@@ -91,6 +99,44 @@ def test_no_story_mixes_two_labelled_events_in_either_part(tmp_path):
         for story in digest.stories:
             assert len({event_of[a.path] for a in story.sources}) == 1, story.headline
         store.close()
+
+
+def test_groups_told_by_words_the_other_never_says_stay_apart():
+    def story(n: int, topic: str, extra: str) -> list[StoryInput[int]]:
+        text = f"{topic} march in Varn, the ministry {extra}"
+        return [StoryInput(f"{topic} protest in Varn {k}", text, n + k) for k in range(2)]
+
+    fuel = story(0, "Fuel tax", "said.")
+    farm = story(10, "Farmers water", "said.")
+    assert len(group_stories(fuel + farm, threshold=0.05)) == 2
+    # One group telling the other's key words is one story growing, not two events.
+    told = story(10, "Farmers water", "and the fuel tax march said.")
+    assert len(group_stories(fuel + told, threshold=0.05)) == 1
+
+
+def test_a_view_left_alone_joins_the_story_it_discusses():
+    # "Analysis: Why Kestrel Bay ferries keep running into trouble" and "Analysis: Dunmore's
+    # crumbling bridges" are like their stories on average only weakly; a view is about an
+    # event already reported, so it joins its closest story (and the trawler stays apart).
+    ferry = ["01", "02", "03", "04", "05", "06"]
+    assert set(ferry) in _groups("fit", [*ferry, "07"]) and {"07"} in _groups("fit", ["07"])
+    assert {"08", "09", "10", "11", "12"} in _groups("fit", ["08", "09", "10", "11", "12"])
+    no_views = GroupWeights(attach=0.0)
+    inputs = [StoryInput(a.title, " ".join(a.paragraphs), a.path, lead=a.paragraphs[0])
+              for a in (_article("fit", s) for s in ferry)]  # fmt: skip
+    alone = [g for g in group_stories(inputs, weights=no_views) if len(g) == 1]
+    assert [g[0].item for g in alone] == ["fit/05"]
+
+
+def test_reports_counting_the_same_kind_of_thing_are_more_alike():
+    a = StoryInput("Blast at Brask mine", "Nine miners were killed in a blast at Brask.", 1)
+    b = StoryInput("Brask pit explosion", "Eleven people died after the Brask explosion.", 2)
+    c = StoryInput("Brask pit explosion", "The Brask explosion shut the pit for a week.", 3)
+    assert signature(a) == signature(b) == {("dead", "people")} and signature(c) == set()
+    plain = pair_similarities([a, b, c], GroupWeights(signature=0.0))
+    boosted = pair_similarities([a, b, c], GroupWeights(signature=1.0))
+    assert boosted[(0, 1)] == pytest.approx(2 * plain[(0, 1)])
+    assert boosted[(0, 2)] == pytest.approx(plain[(0, 2)])
 
 
 def test_articles_days_apart_count_for_less():
@@ -120,6 +166,22 @@ def test_biggest_stories_first_and_no_opinion_headline(store):
     # The flash's "at least seven dead" is superseded: its headline does not lead.
     assert "seven" not in ferry.headline
     assert ferry.headline == ferry.sources[0].title
+
+
+def test_a_story_with_followers_ranks_first_among_equals(store):
+    # The nurses' strike: two reports from two outlets, like three other stories of the day,
+    # plus a minister's reaction and a piece on patients waiting that stay on their own.
+    arts = [_article("held-out", p.stem) for p in sorted((DATA / "held-out").glob("*.txt"))]
+    digest = _digest(store, arts, max_stories=None)
+    event_of = _event_of("held-out")
+    events = [event_of[s.sources[0].path] for s in digest.stories]
+    equals = [e for s, e in zip(digest.stories, events, strict=True) if len(s.sources) == 2]
+    assert equals[0] == "nurses-strike" and events.index("nurses-strike") < 5
+    items = [StoryInput(a.title, " ".join(a.paragraphs), a.path, lead=a.paragraphs[0])
+             for a in arts]  # fmt: skip
+    groups, follow = group_with_followers(items)
+    counts = {event_of[g[0].item]: n for g, n in zip(groups, follow, strict=True) if len(g) > 1}
+    assert counts["nurses-strike"] >= 1 and counts["teachers-strike-vote"] == 0
 
 
 def test_is_comment():
@@ -235,6 +297,19 @@ def test_figures_know_what_they_count():
     assert figures("The €40m fine, a 3-1 win, 6.4 magnitude and 4% growth in 2019.") == ()
     (march,) = figures("Some 35,000 demonstrators filled the centre of Varn.")
     assert (march.value, march.what) == (35000, "protesters")
+
+
+def test_figures_count_any_plural_noun_but_units_and_time():
+    (f,) = figures("About 1,200 appointments were cancelled.")
+    assert (f.value, f.what) == (1200, "appointments")
+    (g,) = figures("He steered 14 harbour contracts to friends.")
+    assert (g.value, g.what) == (14, "contracts")
+    assert figures("He was jailed for six years and fined over 20 minutes of testimony.") == ()
+    assert figures("The 3 goals came in 12 seasons.") == ()
+    assert figures("Nine miners were killed.")[0].what == "death toll"  # as "9 people died"
+    assert figures("They play in the Six Nations.") == ()  # a name, not a count
+    assert figures("Divers found 12 bodies.")[0].what == "death toll"
+    assert figures("It covers about 100,000 public bodies.") == ()  # offices, not dead
 
 
 def test_digest_json_carries_disagreements(store):

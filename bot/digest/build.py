@@ -13,7 +13,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.digest.figures import Disagreement, Report, figures, numbers, story_facts
-from bot.digest.stories import StoryInput, cosine, group_stories, same_thing, vectors
+from bot.digest.stories import (
+    StoryInput,
+    cosine,
+    group_with_followers,
+    same_thing,
+    vectors,
+)
 from bot.digest.summarize import split_sentences, summarize_story
 from bot.models import StoredArticle
 from bot.store import Store
@@ -150,18 +156,18 @@ def _story(group: list[_Item], sentences: int) -> Story:
     )
 
 
-def news_value(group: Sequence[_Item]) -> tuple[float, ...]:
-    """Sort key, biggest news first: reports plus distinct outlets, then the latest report."""
+def news_value(group: Sequence[_Item], followers: int = 0) -> tuple[float, ...]:
+    """Sort key, biggest news first: reports plus distinct outlets; between equals, the story
+    with more followers (single reports left on their own whose closest story this is, such
+    as a minister's reaction: ``bot.digest.stories.followers``); then the latest report. A
+    story is never ranked below one with fewer reports and outlets."""
     outlets = len({i.outlet for i in group})
     return (
         -(len(group) + outlets),
+        -followers,
         -max(i.when.timestamp() for i in group),
         min(i.article.id for i in group),
     )
-
-
-def _group(items: Sequence[StoryInput[_Item]]) -> list[list[StoryInput[_Item]]]:
-    return group_stories(items)
 
 
 def build_digest(
@@ -172,7 +178,7 @@ def build_digest(
     max_stories: int | None = 10,
     sentences: int = SUMMARY_SENTENCES,
     *,
-    grouping: Grouping = _group,
+    grouping: Grouping | None = None,
     only: Collection[int] | None = None,
 ) -> Digest:
     """The digest of the articles first seen in ``[since, until)``.
@@ -180,6 +186,8 @@ def build_digest(
     Stories are ranked by news value (``news_value``); the top ``max_stories`` (all of them when
     None) are summarised and the rest only counted in ``more``. ``only`` (article ids) keeps the
     stories with at least one of those articles (a desk's query; see ``bot.digest.desks``).
+    ``grouping`` replaces the shipped grouping (``bot.digest.stories.group_with_followers``),
+    e.g. a benchmark's baseline; its stories rank without followers.
     """
     _require_aware("since", since)
     _require_aware("until", until)
@@ -199,10 +207,18 @@ def build_digest(
         )
         for i in items
     ]
-    stories = [[member.item for member in group] for group in grouping(inputs)]
+    if grouping is None:
+        groups, follow = group_with_followers(inputs)
+    else:  # a caller's own grouping (a benchmark's baseline) ranks without followers
+        groups = grouping(inputs)
+        follow = [0] * len(groups)
+    ranked = sorted(
+        zip(([m.item for m in g] for g in groups), follow, strict=True),
+        key=lambda pair: news_value(*pair),
+    )
+    stories = [group for group, _ in ranked]
     if only is not None:
         stories = [g for g in stories if any(i.article.id in only for i in g)]
-    stories.sort(key=news_value)
     limit = len(stories) if max_stories is None else max_stories
     top = [_story(group, sentences) for group in stories[:limit]]
     return Digest(

@@ -1,6 +1,7 @@
 """Figures in news text ("12 dead", "4,500 troops") and where reports of one story disagree.
 
-A figure is a number with what it counts: the counted noun (people, troops, homes, ...) and
+A figure is a number with what it counts: the counted noun (people, troops, homes, ..., or any
+other lower-case plural noun right after it but units and spans of time) and
 its role in the sentence (killed, injured, missing, aboard, evacuated, ...), plus a year when
 the sentence names one ("5,000 troops in 2013" is not today's deployment). Only figures whose
 noun or role is known are kept: a bare number says nothing comparable.
@@ -50,6 +51,28 @@ for _w in (
     "hostages mercenaries firefighters carriages wagons jobs casualties police officers strikers"
 ).split():
     _NOUNS[_w] = _w
+
+# Any other plural noun right after a number counts too ("1,200 appointments", "14 harbour
+# contracts"), except units, spans of time and words that are not what a story counts.
+_NOT_COUNTED = frozenset(
+    """years months weeks days hours minutes seconds decades centuries times percent points
+    metres meters kilometres kilometers miles feet inches yards tonnes tons kilograms kilos
+    grams litres liters gallons acres hectares degrees euros dollars pounds pence cents
+    yuan rupees roubles francs others ones thousands millions billions hundreds dozens
+    tens sides ways kinds sorts lots parts bits steps levels stages rounds terms goals sets
+    games matches innings runs wickets laps seasons episodes pages chapters""".split()
+)
+
+
+def _counted(word: str) -> bool:
+    """A word that reads as a plural noun a story may count ("appointments", "contracts")."""
+    return (
+        len(word) >= 5
+        and word.endswith("s")
+        and not word.endswith(("ss", "us", "is", "ous", "ics"))
+        and word not in _NOT_COUNTED
+    )
+
 
 # Words that give a figure its role, and how a kind of figure is named.
 _ROLES: dict[str, str] = {}
@@ -132,9 +155,16 @@ def _bounds(value: int, before: str) -> tuple[float, float]:
     return value, value
 
 
+_DIGIT = re.compile(r"\d")
+_LETTERS = re.compile(r"[a-z]+")
+_NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS)
+
+
 @lru_cache(maxsize=4096)
 def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...]:
     """The figures of one sentence whose counted noun or role is known."""
+    if not _DIGIT.search(sentence) and _NUMBER_WORDS.isdisjoint(_LETTERS.findall(sentence.lower())):
+        return ()  # no number at all: most sentences, found cheaply
     years = {int(y) for y in _YEAR.findall(sentence)} - {this_year}
     out = []
     for match in _NUMBER.finditer(sentence):
@@ -142,8 +172,12 @@ def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...
         value = _parse_number(raw)
         if match.group(1) and 1900 <= value <= 2099 and "," not in raw:
             continue  # a year
-        after = [w.lower() for w in _WORDS.findall(sentence[match.end() :])[:10]]
-        before = [w.lower() for w in _WORDS.findall(sentence[: match.start()])[-8:]]
+        # Ten words after and eight before are all that is read: a window of characters wide
+        # enough for them, so a long sentence is not re-scanned for each of its numbers.
+        after_raw = _WORDS.findall(sentence[match.end() : match.end() + 240])[:10]
+        after = [w.lower() for w in after_raw]
+        window = sentence[max(0, match.start() - 200) : match.start()]
+        before = [w.lower() for w in _WORDS.findall(window)[-8:]]
         noun = None
         i = 0
         while i < min(len(after), 3):
@@ -154,12 +188,22 @@ def figures(sentence: str, *, this_year: int | None = None) -> tuple[Figure, ...
             if not word.isalpha() or word in _CLAUSE_BREAK or len(word) <= 3:
                 break
             i += 1
+        general = False
+        if noun is None:  # a plural noun of its own: "1,200 appointments", "14 harbour contracts"
+            for k, word in enumerate(after[:2]):
+                if _counted(word) and word not in _ROLES and after_raw[k].islower():
+                    noun, i, general = word, k, True
+                    break
+                if not word.isalpha() or word in _CLAUSE_BREAK or len(word) <= 3:
+                    break
         if noun is not None:  # skip the rest of the noun phrase: "passengers and crew"
             i += 1
             while i + 1 < len(after) and after[i] in ("and", "or") and after[i + 1] in _NOUNS:
                 i += 2
         start = i if noun is not None else 0
         role = _role(after[start:], forward=True) or _role(before[::-1], forward=False)
+        if general and role is not None:
+            noun = None  # "nine miners were killed" and "eleven people died" tell one toll
         if noun is None and role is None:
             continue
         if noun == "people" and role is None:
@@ -184,6 +228,8 @@ def _role(words: Sequence[str], *, forward: bool) -> str | None:
             continue
         if word == "board" and (words[n - 1] if forward and n else "") == "on":
             return "aboard"
+        if word == "bodies" and not (forward and n == 0):
+            continue  # "12 bodies" are dead; "100,000 public bodies" are offices
         if word in _ROLES:
             return _ROLES[word]
     return None

@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.error import URLError
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_bolt.context.respond.internals import _build_message
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -271,11 +272,75 @@ def slack_error_code(error: BaseException) -> str | None:
     return None
 
 
+# The keys of the delivery being dispatched in this thread, set by the dedupe middleware.
+DELIVERY: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("delivery", default=())
+
+
 class ContextExecutor(ThreadPoolExecutor):
-    """A listener pool that runs each task in the submitter's context (its log request id)."""
+    """A listener pool that runs each task in the submitter's context (its log request id) and
+    drops a repeated delivery there, after Slack has its ack.
+
+    Asking the store whether a delivery was seen is a database write (the shared table is what
+    lets another worker answer a retry once). Done in the request thread it sat in the ack path
+    and, with SQLite's write lock contended under load, made the slowest acks wait on the busy
+    handler's sleeps (ack p99 several hundred ms with 20 senders); the listener is where the
+    answer is made, so it is where a repeat is dropped."""
+
+    def __init__(self, *args: Any, seen: SeenCache | SharedSeen | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.seen = seen
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+        context = contextvars.copy_context()
+        keys = context.get(DELIVERY, ())
+        if not keys or self.seen is None:
+            return super().submit(context.run, fn, *args, **kwargs)
+        seen = self.seen
+
+        def once() -> Any:
+            if seen.seen_before(*keys):
+                log.info("ignoring a repeated delivery (%s)", keys[0])
+                return None
+            return fn(*args, **kwargs)
+
+        return super().submit(context.run, once)
+
+
+class RequestSetup(Middleware):
+    """What every request gets before its listener, in one step (Bolt builds the arguments of a
+    function middleware by inspection on every call; five of them cost more than their work):
+
+    - its id on every log line: set for this dispatch thread, and copied into the listener pool
+      by ``ContextExecutor`` when Bolt submits the listener;
+    - a ``StickyAck``;
+    - its delivery keys (event id and message id, or the trigger id of a slash command or a
+      click), with which the pool drops a repeated delivery (Slack retries an event it thinks
+      failed) after the ack;
+    - the ack itself for slash commands and clicks, here in the request's own thread: Bolt would
+      otherwise wait for a free listener thread (busy with searches under load) before the
+      listener's first line, ``ack()``, could run. Every such listener acks with no body (its
+      answer goes through ``respond()``), so acking earlier changes nothing else;
+    - a ``respond()`` with retries and the ephemeral fallback.
+    """
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        body, context = req.body, req.context
+        set_log_context("req", request_id(body))
+        context["ack"] = StickyAck()
+        if body.get("type") == "event_callback":
+            event_id = as_str(body.get("event_id"))
+            msg_id = as_str(as_dict(body.get("event")).get("client_msg_id"))
+            keys = (f"event:{event_id}" if event_id else "", f"msg:{msg_id}" if msg_id else "")
+        else:  # slash commands and button clicks: each invocation has its own trigger_id
+            trigger = as_str(body.get("trigger_id"))
+            keys = (f"trigger:{trigger}" if trigger else "",)
+        DELIVERY.set(tuple(k for k in keys if k))
+        if body.get("command") or body.get("type") == "block_actions":
+            context.ack()
+        context["respond"] = respond_for(context, body)
+        return next()
 
 
 def build_app(
@@ -291,6 +356,7 @@ def build_app(
     ``process_before_response`` stays False: each listener acks first, and Bolt answers Slack
     (HTTP response or Socket Mode ack) at once while the search continues in the listener pool.
     """
+    seen = seen or SharedSeen(archive)
     app = App(
         # Not "newsbot": Bolt resets its app logger's level to the root's on every request,
         # which would silence the INFO lines of every newsbot.* logger.
@@ -300,63 +366,11 @@ def build_app(
         process_before_response=False,
         raise_error_for_unhandled_request=True,
         listener_executor=ContextExecutor(
-            max_workers=listener_threads, thread_name_prefix="newsbot-listener"
+            max_workers=listener_threads, thread_name_prefix="newsbot-listener", seen=seen
         ),
     )
-    seen = seen or SharedSeen(archive)
 
-    @app.middleware
-    def tag_log_lines(body: dict[str, Any], next: Any) -> None:
-        """Every log line about a request carries its id: set for this dispatch thread, and
-        copied into the listener pool by ContextExecutor when Bolt submits the listener."""
-        set_log_context("req", request_id(body))
-        next()
-
-    @app.middleware
-    def keep_acks(context: BoltContext, next: Any) -> None:
-        context["ack"] = StickyAck()
-        next()
-
-    @app.middleware
-    def drop_repeated_deliveries(body: dict[str, Any], next: Any) -> BoltResponse | None:
-        """Slack retries an event it thinks failed; answer each event once (by id)."""
-        trigger = as_str(body.get("trigger_id"))
-        if body.get("type") == "event_callback":
-            event_id, msg_id = (
-                as_str(body.get("event_id")),
-                as_str(as_dict(body.get("event")).get("client_msg_id")),
-            )
-            keys = [
-                f"event:{event_id}" if event_id else None,
-                f"msg:{msg_id}" if msg_id else None,
-            ]
-            if seen.seen_before(*keys):
-                log.info("ignoring a repeated delivery of %s", event_id)
-                return BoltResponse(status=200, body="")
-        elif trigger and seen.seen_before(f"trigger:{trigger}"):
-            # slash commands and button clicks: each invocation has its own trigger_id
-            log.info(
-                "ignoring a repeated delivery of a %s", body.get("command") or body.get("type")
-            )
-            return BoltResponse(status=200, body="")
-        next()
-        return None
-
-    @app.middleware
-    def ack_at_once(body: dict[str, Any], context: BoltContext, next: Any) -> None:
-        """Slash commands and button clicks are acked here, in the request's own thread: Bolt
-        would otherwise wait for a free listener thread (busy with searches under load) before
-        the listener's first line, ``ack()``, could run. Every such listener acks with no body
-        (its answer goes through ``respond()``), so acking earlier changes nothing else."""
-        if body.get("command") or body.get("type") == "block_actions":
-            context.ack()
-        next()
-
-    @app.middleware
-    def respond_with_retries(context: BoltContext, body: dict[str, Any], next: Any) -> None:
-        context["respond"] = respond_for(context, body)
-        next()
-
+    app.middleware(RequestSetup())
     register(app, archive)
 
     @app.error

@@ -1,6 +1,7 @@
 """``newsbot serve``: Socket Mode (app token) or HTTP mode (signing secret) with waitress.
 
-HTTP mode serves Bolt's WSGI adapter at ``/slack/events`` (Slack's documented path), a liveness
+HTTP mode serves Bolt's WSGI adapter at ``/slack/events`` (Slack's documented path), behind the
+ack front (``bot.slack.front``, its own process on the public port), a liveness
 check at ``GET /healthz`` and a readiness check at ``GET /readyz`` (503 until this worker's search
 index has caught up with the database) with waitress, a production WSGI server; Bolt's own server
 is for development only. Both modes stop cleanly on SIGTERM / Ctrl-C. Slack unreachable at start
@@ -27,6 +28,7 @@ from bot.archive import Archive
 from bot.logs import RedactingFilter, redact
 from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
+from bot.slack.front import FrontProcess
 from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
 
 log = logging.getLogger("newsbot.slack.serve")
@@ -236,9 +238,24 @@ def run_serve(
         stop.wait()
         socket_handler.close()
     else:
-        server = HttpServer(app, archive, port=settings.port if port is None else port).start()
-        ready(f"newsbot: serving HTTP on port {server.port} ({EVENTS_PATH}, {HEALTH_PATH})")
+        # The bot on loopback; the ack front (its own process) on the public port.
+        server = HttpServer(app, archive, host="127.0.0.1", port=0).start()
+        try:
+            front = FrontProcess(
+                server.url,
+                settings.signing_secret or "",
+                host="0.0.0.0",
+                port=settings.port if port is None else port,
+                log_level=settings.log_level,
+            ).start()
+        except (OSError, RuntimeError) as exc:
+            server.stop()
+            _shutdown_listeners(app, timeout=1.0)
+            print(f"newsbot serve: {exc} (is the port taken?)", file=sys.stderr)
+            return 1
+        ready(f"newsbot: serving HTTP on port {front.port} ({EVENTS_PATH}, {HEALTH_PATH})")
         stop.wait()
+        front.stop()
         server.stop()
     _shutdown_listeners(app, timeout=5.0)
     return 0
