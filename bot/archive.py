@@ -248,7 +248,7 @@ class Archive:
         writer = self.index.writer()
         try:
             self.index.clear(writer)
-            n = self.index.replace_articles(writer, (), *self._index_rows_of(None, workers))
+            n = self.index.replace_articles(writer, (), self._index_rows(None, workers))
             self._commit_index(writer, Cursor(position=head))
             writer.wait_merging_threads()
         except BaseException:
@@ -266,7 +266,8 @@ class Archive:
         applied = passages = 0
         while changes := cursor.pending(self.store):
             ids = sorted({aid for _, aid in changes})
-            passages += self.index.replace_articles(writer, ids, *self._index_rows_of(ids, workers))
+            rows = self._index_rows(ids, workers)
+            passages += self.index.replace_articles(writer, ids, rows)
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
         return applied, passages
@@ -276,29 +277,14 @@ class Archive:
         self.index.refresh()
         cursor.save(self.cursor_path)
 
-    def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
-        """The index rows of these articles (None: all)."""
-        return tokenize_rows(self.store.index_rows(article_ids))
-
-    def _index_rows_of(
-        self, article_ids: Sequence[int] | None, workers: Workers | None
-    ) -> tuple[Iterable[IndexRow], set[str] | None]:
-        """The index rows of these articles and, when ``workers`` tokenize them, their distinct
-        words (filled as the rows are read; None: the index splits the bodies itself)."""
-        if workers is None:
-            return self._index_rows(article_ids), None
-        words: set[str] = set()
-        # plain tuples: a database row may not pickle
-        chunks = workers.chunks(
-            tokenize_chunk, map(tuple, self.store.index_rows(article_ids)), chunk=500
-        )
-
-        def rows() -> Iterator[IndexRow]:
-            for found, found_words in chunks:
-                words.update(found_words)
-                yield from found
-
-        return rows(), words
+    def _index_rows(
+        self, article_ids: Sequence[int] | None, workers: Workers | None = None
+    ) -> Iterable[IndexRow]:
+        """The index rows of these articles (None: all), tokenized by ``workers`` if given."""
+        rows = self.store.index_rows(article_ids)
+        if workers is not None:  # plain tuples: a database row may not pickle
+            return workers.ordered(tokenize_chunk, map(tuple, rows), chunk=500)
+        return tokenize_rows(rows)
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(

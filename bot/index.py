@@ -133,17 +133,13 @@ class PassageIndex:
         writer: tantivy.IndexWriter,
         article_ids: Iterable[int],
         rows: Iterable[IndexRow],
-        words: set[str] | None = None,
     ) -> int:
         """Delete the given articles' documents and add ``rows`` (``IndexRow``). Nothing is
-        visible until ``writer.commit()``. ``words``: the distinct words of the rows' bodies
-        when the caller gathers them (complete once ``rows`` is exhausted); else each body is
-        split here."""
+        visible until ``writer.commit()``."""
         for article_id in article_ids:
             writer.delete_documents_by_term("article_id", article_id)
         added = 0
         new_words = self._new_words
-        split = words is None
         for passage_id, article_id, body, title, author, ts in rows:
             doc = tantivy.Document(
                 passage_id=passage_id,
@@ -155,11 +151,8 @@ class PassageIndex:
             )
             doc.add_unsigned("ts", max(0, ts))  # a keyword argument would be a signed integer
             writer.add_document(doc)
-            if split:
-                new_words.update(body.split())
+            new_words.update(body.split())
             added += 1
-        if words is not None:
-            new_words.update(words)
         return added
 
     def commit(self, writer: tantivy.IndexWriter) -> None:

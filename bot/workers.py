@@ -24,7 +24,6 @@ from typing import TypeVar
 from bot.articles import MAX_FILE_BYTES, ArticleError, parse_bytes
 from bot.models import Article
 from bot.text import index_text
-from bot.vocabulary import MIN_LEN
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -74,15 +73,8 @@ def tokenize_rows(rows: Iterable[StoreRow]) -> Iterator[StoreRow]:
         yield pid, aid, index_text(body), head, by, ts
 
 
-def tokenize_chunk(rows: list[StoreRow]) -> tuple[list[StoreRow], list[str]]:
-    """The rows tokenized, and the distinct body words a typo could match (what the index's
-    vocabulary must hold): gathered here, the main process merges a few thousand words a chunk
-    instead of hashing every word of every passage."""
-    out = list(tokenize_rows(rows))
-    words: set[str] = set()
-    for row in out:
-        words.update(row[2].split())
-    return out, [w for w in words if len(w) >= MIN_LEN]
+def tokenize_chunk(rows: list[StoreRow]) -> list[StoreRow]:
+    return list(tokenize_rows(rows))
 
 
 def worker_count() -> int:
@@ -108,20 +100,8 @@ class Workers:
     ) -> Iterator[R]:
         """``fn`` over ``items`` in chunks, results in order. ``items`` is read in the calling
         thread (a database cursor stays in its thread)."""
-        for result in self.chunks(fn, items, chunk=chunk, ahead=ahead):
-            yield from result
-
-    def chunks(
-        self,
-        fn: Callable[[list[T]], R],
-        items: Iterable[T],
-        *,
-        chunk: int,
-        ahead: int | None = None,
-    ) -> Iterator[R]:
-        """``fn`` of each chunk of ``items``, in order, at most ``ahead`` chunks in flight."""
         ahead = ahead or 2 * self.processes
-        pending: deque[AsyncResult[R]] = deque()
+        pending: deque[AsyncResult[list[R]]] = deque()
         batch: list[T] = []
         for item in items:
             batch.append(item)
@@ -129,11 +109,11 @@ class Workers:
                 pending.append(self._pool.apply_async(fn, (batch,)))
                 batch = []
                 if len(pending) > ahead:
-                    yield pending.popleft().get()
+                    yield from pending.popleft().get()
         if batch:
             pending.append(self._pool.apply_async(fn, (batch,)))
         while pending:
-            yield pending.popleft().get()
+            yield from pending.popleft().get()
 
     def close(self) -> None:
         self._pool.close()
