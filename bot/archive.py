@@ -9,6 +9,7 @@ article ingested by any process on any host reaches this process's index at its 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from typing import Any
 import tantivy
 
 from bot import follows
+from bot.articles import ArticleError, parse_article
 from bot.changes import Cursor
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
@@ -37,17 +39,7 @@ from bot.models import (
 from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, open_store
-from bot.workers import (
-    MIN_FILES,
-    MIN_PASSAGES,
-    Loaded,
-    Workers,
-    load_file,
-    load_files,
-    tokenize_chunk,
-    tokenize_rows,
-    worker_count,
-)
+from bot.text import index_text
 
 log = logging.getLogger("newsbot.archive")
 
@@ -244,30 +236,24 @@ class Archive:
 
     def _rebuild(self) -> int:
         head = self.store.change_head()  # changes after this are applied again: harmless
-        workers = _start_workers(self.store.counts()[1], MIN_PASSAGES)
         writer = self.index.writer()
         try:
             self.index.clear(writer)
-            n = self.index.replace_articles(writer, (), self._index_rows(None, workers))
+            n = self.index.replace_articles(writer, (), self._index_rows(None))
             self._commit_index(writer, Cursor(position=head))
             writer.wait_merging_threads()
         except BaseException:
             self.index.rollback(writer)
             raise
-        finally:
-            _stop_workers(workers)
         return n
 
-    def _apply_changes(
-        self, writer: tantivy.IndexWriter, cursor: Cursor, workers: Workers | None = None
-    ) -> tuple[int, int]:
+    def _apply_changes(self, writer: tantivy.IndexWriter, cursor: Cursor) -> tuple[int, int]:
         """Re-index every article the log says changed since ``cursor`` (uncommitted).
         Returns (changes applied, passages indexed)."""
         applied = passages = 0
         while changes := cursor.pending(self.store):
             ids = sorted({aid for _, aid in changes})
-            rows = self._index_rows(ids, workers)
-            passages += self.index.replace_articles(writer, ids, rows)
+            passages += self.index.replace_articles(writer, ids, self._index_rows(ids))
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
         return applied, passages
@@ -277,14 +263,13 @@ class Archive:
         self.index.refresh()
         cursor.save(self.cursor_path)
 
-    def _index_rows(
-        self, article_ids: Sequence[int] | None, workers: Workers | None = None
-    ) -> Iterable[IndexRow]:
-        """The index rows of these articles (None: all), tokenized by ``workers`` if given."""
-        rows = self.store.index_rows(article_ids)
-        if workers is not None:  # plain tuples: a database row may not pickle
-            return workers.ordered(tokenize_chunk, map(tuple, rows), chunk=500)
-        return tokenize_rows(rows)
+    def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
+        # Rows come article by article: an article's headline and byline are tokenized once.
+        last, head, by = -1, "", ""
+        for pid, aid, body, title, byline, ts in self.store.index_rows(article_ids):
+            if aid != last:
+                last, head, by = aid, index_text(title), index_text(byline)
+            yield pid, aid, index_text(body), head, by, ts
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(
@@ -401,20 +386,6 @@ class Archive:
                 if not was_removed and real not in seen and _under(real, roots)
             ]
 
-            def to_read(f: _File) -> bool:
-                known = states.get(f.realpath)
-                if not recheck and skipped.get(f.realpath) == [f.size, f.mtime_ns]:
-                    return False
-                return not (known and not known[3] and known[:2] == (f.size, f.mtime_ns))
-
-            reading = [f for f in files if to_read(f)]
-            workers = _start_workers(len(reading), MIN_FILES)
-            if workers is not None:
-                paths = [(f.realpath, f.path) for f in reading]
-                loaded = workers.ordered(load_files, paths, chunk=50, ahead=10)
-            else:
-                loaded = (load_file(f.realpath, f.path) for f in reading)
-
             def batches() -> Iterator[list[tuple[_File, Article, str]]]:
                 """Files read BATCH at a time: a big first ingest never holds every text."""
                 parsed: list[tuple[_File, Article, str]] = []
@@ -425,7 +396,7 @@ class Archive:
                     elif known and not known[3] and known[:2] == (f.size, f.mtime_ns):
                         report.unchanged += 1
                     else:
-                        self._accept(f, known, next(loaded), report, parsed)
+                        self._read(f, known, report, parsed)
                     if progress:
                         progress(done, len(files))
                     if len(parsed) >= BATCH:
@@ -433,10 +404,7 @@ class Archive:
                         parsed = []
                 yield parsed
 
-            try:
-                self._write(batches(), removed, states, report, workers)
-            finally:
-                _stop_workers(workers)
+            self._write(batches(), removed, states, report)
             self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         self._tell_listeners(report)
@@ -493,23 +461,25 @@ class Archive:
             return {}
         return states if isinstance(states, dict) else {}
 
-    def _accept(
+    def _read(
         self,
         f: _File,
         known: tuple[int, int, str, bool] | None,
-        loaded: Loaded,
         report: IngestReport,
         parsed: list[tuple[_File, Article, str]],
     ) -> None:
-        """Take one file as ``bot.workers.load_file`` read it: report why it could not be read,
-        or add it to ``parsed`` unless its bytes are unchanged."""
-        article, digest = loaded
-        if article is None:
-            reason = digest
+        try:
+            article = parse_article(f.realpath, display_path=f.path)
+            digest = hashlib.sha1(Path(f.realpath).read_bytes()).hexdigest()
+        except ArticleError as exc:
+            reason = str(exc)
             if known and not known[3]:
                 reason += " (the previous version stays searchable)"
             report.skipped.append((f.path, reason))
             log.info("skipped %s: %s", f.path, reason)
+            return
+        except OSError as exc:
+            report.skipped.append((f.path, f"cannot read: {exc.strerror or exc}"))
             return
         for warning in article.warnings:
             report.warnings.append((f.path, warning))
@@ -527,7 +497,6 @@ class Archive:
         removed: list[str],
         states: dict[str, tuple[int, int, str, bool]],
         report: IngestReport,
-        workers: Workers | None = None,
     ) -> None:
         """Write the batches to the store (each in one transaction, logged in the change log),
         then bring this process's index up to the log: its own changes and any other's."""
@@ -560,7 +529,7 @@ class Archive:
                                 if article_id is not None:
                                     report.removed.append(_display(store, article_id, real))
                     first = False
-                    rows += self._apply_changes(writer, cursor, workers)[1]
+                    rows += self._apply_changes(writer, cursor)[1]
                     if rows >= INDEX_COMMIT_PASSAGES:
                         self._commit_index(writer, cursor)
                         rows = 0
@@ -571,19 +540,6 @@ class Archive:
                 if writer is not None:
                     self.index.rollback(writer)
                 raise
-
-
-def _start_workers(items: int, at_least: int) -> Workers | None:
-    """A pool for a big ingest (``items`` files or passages), else None (work inline)."""
-    processes = worker_count()
-    if items < at_least or not processes:
-        return None
-    return Workers(processes)
-
-
-def _stop_workers(workers: Workers | None) -> None:
-    if workers is not None:
-        workers.terminate()
 
 
 def _display(store: Store, article_id: int, fallback: str) -> str:
