@@ -16,15 +16,17 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tantivy
 
 from bot import follows
 from bot.articles import ArticleError, parse_article
-from bot.changes import Cursor
+from bot.changes import RETENTION, Cursor
+from bot.digest.build import DIGEST_STORIES
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
 from bot.models import (
@@ -38,8 +40,13 @@ from bot.models import (
 )
 from bot.search import PassageSearch
 from bot.settings import Settings
-from bot.store import Store, open_store
+from bot.store import Store, open_store, utcnow
 from bot.text import index_text
+
+if TYPE_CHECKING:
+    from bot.digest.build import Digest
+    from bot.digest.delivery import DigestPreview
+    from bot.digest.ledger import Ledger
 
 log = logging.getLogger("newsbot.archive")
 
@@ -139,6 +146,13 @@ class Archive:
         """Run every follow over the queued new articles and claim the alerts to send."""
         return follows.take_alerts(self.store, self._index_rows, limit=limit)
 
+    def mark_alerts(
+        self, pairs: Sequence[tuple[int, int]], status: str, error: str | None = None
+    ) -> None:
+        """Record how the DM of these claimed alerts (follow id, article id) went: 'sent' or
+        'failed' (with the error); they stay claimed either way, never sent twice."""
+        self.store.mark_alerts(pairs, status, error)
+
     def match_articles(self, query: str, article_ids: Sequence[int]) -> set[int]:
         """The articles among ``article_ids`` with a passage matching ``query`` (percolated)."""
         return follows.matching_articles(query, article_ids, self._index_rows)
@@ -153,6 +167,61 @@ class Archive:
     def desks(self) -> list[DeskChannel]:
         """The channels subscribed with ``/news digest here`` (DIGEST_CHANNEL not included)."""
         return self.store.desks()
+
+    def desk_query(self, channel: str | None) -> str | None:
+        """The query of the desk subscribed in ``channel`` ('' for every story), or None when
+        ``channel`` is not a desk."""
+        if not channel:
+            return None
+        return next((d.query for d in self.desks() if d.channel == channel), None)
+
+    # -- the digest, for the adapters (the core is bot.digest) ---------------------------------
+    def digest(
+        self,
+        since: datetime,
+        until: datetime,
+        day: date,
+        *,
+        channel: str | None = None,
+        max_stories: int | None = DIGEST_STORIES,
+    ) -> Digest:
+        """The digest of ``[since, until)`` as ``channel`` gets it: in a desk channel only the
+        stories matching the desk's query, as the schedule builds it; elsewhere every story.
+        ``max_stories`` None: all of them (the "See all" replies)."""
+        return self._digest_build(self.desk_query(channel) or "", max_stories)(since, until, day)
+
+    def preview_digest(
+        self,
+        channel: str | None = None,
+        now: datetime | None = None,
+        *,
+        max_stories: int | None = DIGEST_STORIES,
+    ) -> DigestPreview:
+        """The next digest as it would be posted now (nothing posted, the ledger untouched).
+
+        In a desk channel it is that desk's digest: its stories (the desk's query) over its own
+        window. Anywhere else it is the DIGEST_CHANNEL digest, every story.
+        """
+        from bot.digest.delivery import preview_digest
+
+        settings, query = self.settings, self.desk_query(channel)
+        if channel and query is not None:
+            settings = replace(settings, digest_channels=(channel,))
+        build = self._digest_build(query or "", max_stories)
+        return preview_digest(settings, self.store, build, now=now)
+
+    def digest_ledger(self) -> Ledger:
+        """The delivery ledger (claim, lease, sent / failed) over this thread's store."""
+        from bot.digest.ledger import Ledger
+
+        return Ledger(self.store)
+
+    def _digest_build(
+        self, query: str, max_stories: int | None
+    ) -> Callable[[datetime, datetime, date], Digest]:
+        from bot.digest.desks import desk_build
+
+        return desk_build(self.store, query, self.match_articles, max_stories)
 
     # -- search --------------------------------------------------------------------------------
     def search(
@@ -184,6 +253,16 @@ class Archive:
         """(live articles, passages)."""
         return self.store.counts()
 
+    def check_store(self) -> str:
+        """The database's own integrity check: 'ok', or what is wrong (for doctor)."""
+        return self.store.check()
+
+    def scheduler_heartbeat(self) -> dict[str, Any] | None:
+        """What the active scheduler last wrote (holder, since, heartbeat), or None (doctor)."""
+        from bot.election import read_heartbeat
+
+        return read_heartbeat(self.store)
+
     def seen_before(self, keys: Sequence[str], ttl: float) -> bool:
         """Slack event dedupe, shared by every worker on this store."""
         return self.store.seen_before(keys, ttl)
@@ -191,7 +270,8 @@ class Archive:
     # -- following the change log --------------------------------------------------------------
     def catch_up(self, wait_seconds: float = 30.0) -> int:
         """Bring the index in line with the store: build it if it is new, else apply the change
-        log from where it stands. Returns the changes applied (or passages, for a build)."""
+        log from where it stands (rebuilt instead if the log was pruned past that). Returns the
+        changes applied (or passages, for a build)."""
         with self._index_lock:
             cursor = Cursor.load(self.cursor_path)
             if self.index.needs_rebuild() and self.store.counts()[1]:
@@ -199,7 +279,11 @@ class Archive:
                 n = self._rebuild()
                 self.caught_up = True
                 return n
-            if cursor is not None and not cursor.pending(self.store):
+            if (
+                cursor is not None
+                and not cursor.pending(self.store)
+                and not cursor.behind(self.store)
+            ):
                 self.caught_up = True
                 return 0
             writer = self.index.writer(wait_seconds)
@@ -218,6 +302,15 @@ class Archive:
         self.caught_up = True
         return applied
 
+    def prune_changes(self, now: datetime | None = None) -> int:
+        """Drop the change log's entries older than ``bot.changes.RETENTION`` (the active
+        scheduler's job); a worker that lags further rebuilds its index. Returns rows deleted."""
+        cutoff = (now or utcnow()) - RETENTION
+        deleted = self.store.prune_changes(cutoff)
+        if deleted:
+            log.info("change log: %d entries older than %s pruned", deleted, cutoff.isoformat())
+        return deleted
+
     def index_status(self) -> dict[str, int | bool]:
         """The index's place in the change log and the log's head (for /readyz and doctor)."""
         cursor = Cursor.load(self.cursor_path) or Cursor()
@@ -235,28 +328,46 @@ class Archive:
             return self._rebuild()
 
     def _rebuild(self) -> int:
-        head = self.store.change_head()  # changes after this are applied again: harmless
         writer = self.index.writer()
         try:
-            self.index.clear(writer)
-            n = self.index.replace_articles(writer, (), self._index_rows(None))
-            self._commit_index(writer, Cursor(position=head))
+            cursor = Cursor()
+            n = self._refill(writer, cursor)
+            self._commit_index(writer, cursor)
             writer.wait_merging_threads()
         except BaseException:
             self.index.rollback(writer)
             raise
         return n
 
+    def _refill(self, writer: tantivy.IndexWriter, cursor: Cursor) -> int:
+        """Replace the whole index with the store's passages (uncommitted) and move ``cursor`` to
+        the log's head. Returns the passages indexed."""
+        head = self.store.change_head()  # changes after this are applied again: harmless
+        self.index.clear(writer)
+        n = self.index.replace_articles(writer, (), self._index_rows(None))
+        cursor.reset(max(head, self.store.changes_pruned_through()))
+        return n
+
     def _apply_changes(self, writer: tantivy.IndexWriter, cursor: Cursor) -> tuple[int, int]:
-        """Re-index every article the log says changed since ``cursor`` (uncommitted).
-        Returns (changes applied, passages indexed)."""
+        """Re-index every article the log says changed since ``cursor`` (uncommitted); the whole
+        index when the log was pruned past it. Returns (changes applied, passages indexed)."""
         applied = passages = 0
-        while changes := cursor.pending(self.store):
+        while True:
+            changes = cursor.pending(self.store)
+            if cursor.behind(self.store):  # asked after the read (see Cursor.behind)
+                log.warning(
+                    "search index at change %d, but the change log was pruned past it:"
+                    " rebuilding the index from the database",
+                    cursor.position,
+                )
+                passages += self._refill(writer, cursor)
+                continue
+            if not changes:
+                return applied, passages
             ids = sorted({aid for _, aid in changes})
             passages += self.index.replace_articles(writer, ids, self._index_rows(ids))
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
-        return applied, passages
 
     def _commit_index(self, writer: tantivy.IndexWriter, cursor: Cursor) -> None:
         self.index.commit(writer)

@@ -12,6 +12,12 @@ A gap is re-read on every poll until its change shows up, or until ``GAP_TIMEOUT
 belonged to a rolled-back transaction (numbers are never reused) and the cursor moves past it.
 Applying a change means re-indexing the article from the store as it is now, so applying one
 twice is harmless: a cursor that lags (a crash before it was saved) only repeats work.
+
+The log does not grow without bound: the active scheduler prunes the changes older than
+``RETENTION`` every ``PRUNE_EVERY`` (the newest one always stays, so the head is kept), and the
+store remembers the pruned horizon. A cursor below the horizon (a worker down for longer than
+that, or an unreadable cursor file) may have lost changes it never applied, so its index is
+rebuilt from the store instead (``Cursor.behind``, ``Archive.catch_up``).
 """
 
 from __future__ import annotations
@@ -21,12 +27,15 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from bot.store import Store
 
 GAP_TIMEOUT = 120.0  # seconds: far longer than any ingest transaction
 FETCH = 10_000
+RETENTION = timedelta(days=7)  # far longer than any worker should lag; a longer one rebuilds
+PRUNE_EVERY = timedelta(hours=6)
 
 
 @dataclass
@@ -44,6 +53,19 @@ class Cursor:
         late = store.changes_between(self.position, self.high) if self.gaps else []
         new = store.changes_after(self.high, FETCH)
         return [(seq, aid) for seq, aid in (*late, *new) if seq not in self.applied]
+
+    def reset(self, position: int) -> None:
+        """Everything up to ``position`` is applied, nothing above it (after a rebuild)."""
+        self.position = position
+        self.applied.clear()
+        self.gaps.clear()
+
+    def behind(self, store: Store) -> bool:
+        """True when the log was pruned past ``position``: changes not applied may be gone.
+
+        Ask after reading the changes: a prune that deleted some of them before they were read
+        committed its horizon with the deletion, so it shows here."""
+        return self.position < store.changes_pruned_through()
 
     def mark(self, seqs: Iterable[int], now: float | None = None) -> None:
         """Record ``seqs`` as applied and move ``position`` as far as it safely goes."""

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings, SettingsError
 
@@ -96,10 +96,13 @@ def _database(settings: Settings) -> list[Check]:
     from bot.store import StoreError
 
     where = settings.database_label
+    archive = None
     try:
         archive = open_archive(settings, catch_up=False)
-        archive.store  # noqa: B018 - opens (and migrates) the store now
+        ok = archive.check_store()  # opens (and migrates) the store now
     except (sqlite3.DatabaseError, StoreError, ServiceError) as exc:
+        if archive is not None:
+            archive.close()
         fix = (
             "start PostgreSQL or fix DATABASE_URL (host, port, user, database)"
             if settings.database_url
@@ -108,7 +111,6 @@ def _database(settings: Settings) -> list[Check]:
         )
         return [Check("database", "FAIL", f"{where}: {str(exc).splitlines()[0]}", fix)]
     try:
-        ok = archive.store.check()
         articles, passages = archive.counts()
         status = archive.index_status()
         indexed = archive.index.num_docs()
@@ -146,7 +148,7 @@ def _database(settings: Settings) -> list[Check]:
                 )
             )
         if settings.digest_channels:
-            checks.append(_scheduler(archive.store))
+            checks.append(_scheduler(archive.scheduler_heartbeat()))
         return checks
     finally:
         archive.close()
@@ -173,10 +175,7 @@ def _index(settings: Settings, status: dict, indexed: int, passages: int) -> Che
     return Check("search index", "PASS", f"{indexed} passages indexed, no lag")
 
 
-def _scheduler(store: object) -> Check:
-    from bot.election import read_heartbeat
-
-    beat = read_heartbeat(store)  # type: ignore[arg-type]
+def _scheduler(beat: dict[str, Any] | None) -> Check:
     start = "start `newsbot serve` (or `newsbot serve --role scheduler`) so the digest runs"
     if beat is None:
         return Check("scheduler", "WARN", "no scheduler has run on this database yet", start)

@@ -25,6 +25,10 @@ _SCHEMA_VERSION = "6"
 _WRITER_HEAP = 256 * 1024 * 1024
 # How much of a typo match's BM25 counts beside its distance tier (1 apart): BM25 stays below 20.
 _TYPO_BM25 = 0.04
+# How much an exact form's body BM25 counts on top of the stem's BM25 (a word form matches the
+# stem only). Lower weights (0.3-1.0) let a better word-form match win and found more word-form
+# queries, but cost clean queries on a fresh BBC query seed (docs/benchmarks.md, issue 9).
+_EXACT_BOOST = 2.0
 # What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
 # well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
 _WORD = 10_000.0
@@ -38,10 +42,13 @@ class IndexBusy(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class WordQuery:
-    """One query word: the folded token and how many typos it may have (0 = exact only)."""
+    """One query word: the folded token and how many typos it may have (0 = exact only);
+    ``near``: the words it stands for with their edits, when the caller chose them (else the
+    vocabulary's words within ``typos``)."""
 
     token: str
     typos: int
+    near: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +220,18 @@ class PassageIndex:
         headline/standfirst/byline, or within its typo budget. ``require_all`` makes every word
         required; otherwise any word will do. With no words, the filters alone choose.
         """
-        occur = tantivy.Occur.Must if require_all else tantivy.Occur.Should
-        clauses = [(occur, self._word_query(w)) for w in words]
+        must, should = tantivy.Occur.Must, tantivy.Occur.Should
+        if require_all:
+            # What a word must match is one flat union; what only adds to a matching passage's
+            # score comes as optional clauses, scored for the passages the words select (the
+            # same scores as _word_query, a few times faster over long posting lists).
+            clauses = []
+            for word in words:
+                required, optional = self._word_clauses(word)
+                clauses.append((must, required))
+                clauses += [(should, q) for q in optional]
+        else:
+            clauses = [(should, self._word_query(w)) for w in words]
         if not clauses and not filters.narrows:
             return []
         return self._top(self._filtered(clauses, filters), limit, newest=newest)
@@ -326,11 +343,46 @@ class PassageIndex:
         Q, should = tantivy.Query, tantivy.Occur.Should
         return Q.boolean_query(
             [
-                (should, Q.boost_query(Q.term_query(self.schema, "body", word.token), 2.0)),
+                (
+                    should,
+                    Q.boost_query(Q.term_query(self.schema, "body", word.token), _EXACT_BOOST),
+                ),
                 (should, Q.term_query(self.schema, "stem", stem(word.token))),
                 (should, Q.term_query(self.schema, "title", word.token)),
             ]
         )
+
+    def expand(self, word: WordQuery) -> tuple[tuple[str, int], ...]:
+        """(word, edits) for the indexed words within the word's typo budget, closest first."""
+        return tuple(self.vocab.expand(word.token, word.typos)) if word.typos else ()
+
+    def _word_clauses(self, word: WordQuery) -> tuple[tantivy.Query, list[tantivy.Query]]:
+        """(what a passage must match for the word, what only adds to its score): the word's
+        stem, its headline words or its typo neighbours (a constant by distance); then the
+        exact form's body BM25 (boosted) and a little of the typo neighbours' BM25."""
+        Q, should = tantivy.Query, tantivy.Occur.Should
+        body = Q.term_query(self.schema, "body", word.token)
+        required = [
+            Q.term_query(self.schema, "stem", stem(word.token)),
+            Q.term_query(self.schema, "title", word.token),
+        ]
+        optional = [Q.boost_query(body, _EXACT_BOOST)]
+        if word.typos:
+            by_edits: dict[int, list[tantivy.Query]] = {}
+            for term, edits in self.expand(word) if word.near is None else word.near:
+                by_edits.setdefault(edits, []).append(Q.term_query(self.schema, "body", term))
+            tiers = []
+            for edits, terms in sorted(by_edits.items()):
+                found = (
+                    terms[0] if len(terms) == 1 else Q.boolean_query([(should, t) for t in terms])
+                )
+                tiers.append(Q.const_score_query(found, 3.0 - edits))
+                # The best neighbour's BM25 (a max, as one word stands for one of them).
+                best = [Q.boost_query(t, _TYPO_BM25) for t in terms]
+                optional.append(best[0] if len(best) == 1 else Q.disjunction_max_query(best))
+            if tiers:
+                required.append(tiers[0] if len(tiers) == 1 else Q.disjunction_max_query(tiers))
+        return Q.boolean_query([(should, q) for q in required]), optional
 
     def _word_query(self, word: WordQuery) -> tantivy.Query:
         Q, should = tantivy.Query, tantivy.Occur.Should
@@ -340,7 +392,7 @@ class PassageIndex:
             # match scores by its distance first (one typo 2, two typos 1), then a little of the
             # corrected word's BM25: the closest word wins, never index order.
             typos = []
-            for term, edits in self.vocab.expand(word.token, word.typos):
+            for term, edits in self.expand(word) if word.near is None else word.near:
                 found = Q.term_query(self.schema, "body", term)
                 typos.append(
                     Q.boolean_query(

@@ -27,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.changes import PRUNE_EVERY
 from bot.logs import log_context
 
 log = logging.getLogger("newsbot.schedule")
@@ -180,11 +181,14 @@ def start_scheduler(
     retry_minutes: int = RETRY_MINUTES,
     catch_up: bool = True,
     always: bool = False,
+    prune: Callable[[], object] | None = None,
+    prune_every: timedelta = PRUNE_EVERY,
 ) -> BackgroundScheduler:
     """Start the background scheduler. ``run_digest(digest_date)`` delivers to every channel.
 
     ``always`` schedules the digest without a DIGEST_CHANNEL (desk channels stored in the
-    database may subscribe at any time)."""
+    database may subscribe at any time). ``prune`` trims the change log every ``prune_every``,
+    the first time right away."""
     scheduler = BackgroundScheduler(
         timezone=_tz(settings),
         job_defaults={
@@ -227,6 +231,15 @@ def start_scheduler(
             id="rescan",
             name="rescan the articles folder",
             misfire_grace_time=settings.rescan_minutes * 60,
+        )
+    if prune is not None:
+        scheduler.add_job(
+            _safe("prune", prune),
+            IntervalTrigger(seconds=prune_every.total_seconds(), timezone=_tz(settings)),
+            id="prune-changes",
+            name="prune the change log",
+            next_run_time=datetime.now(_tz(settings)),
+            misfire_grace_time=int(prune_every.total_seconds()),
         )
     scheduler.start()
     return scheduler

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -23,6 +24,7 @@ from bot.models import Hit, SearchResult, StoredArticle
 from bot.query import parse_query
 from bot.store import Store
 from bot.text import (
+    MAX_TOKEN_LEN,
     STOP_WORDS,
     edit_budget,
     iter_tokens,
@@ -51,16 +53,31 @@ NOTHING_RELATED_HINT = "No passage of another article is like this one."
 
 class _Words:
     """A text's word counts, and the words in it near each query word or in another form of it
-    (computed once: ranking, highlighting and "did you mean" all ask)."""
+    (computed once: ranking, highlighting and "did you mean" all ask).
 
-    __slots__ = ("_forms", "_near", "counts")
+    The text is tokenized only when something needs every word (counts, typos): in ASCII text
+    (most news copy) whether a word is there, and its forms, are found in the lower-cased text
+    directly, the same words ``tokens`` would give."""
+
+    __slots__ = ("_counts", "_forms", "_lower", "_near", "text")
 
     def __init__(self, text: str) -> None:
-        self.counts = Counter(tokens(text))
+        self.text = text
+        # "_" joins words into one token and non-ASCII text is folded: those take the tokens.
+        self._lower = text.lower() if text.isascii() and "_" not in text else None
+        self._counts: Counter[str] | None = None
         self._near: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self._forms: dict[str, list[str]] = {}
 
+    @property
+    def counts(self) -> Counter[str]:
+        if self._counts is None:
+            self._counts = Counter(tokens(self.text))
+        return self._counts
+
     def __contains__(self, word: str) -> bool:
+        if self._counts is None and self._lower is not None and _plain(word):
+            return _has_word(self._lower, word)
         return word in self.counts
 
     def near(self, word: str, budget: int) -> list[tuple[str, int]]:
@@ -77,9 +94,43 @@ class _Words:
         found = self._forms.get(word)
         if found is None:
             target, first = stem(word), word[:1]
-            found = [t for t in self.counts if t[:1] == first and stem(t) == target]
+            if self._counts is None and self._lower is not None and _plain(word):
+                starting = dict.fromkeys(
+                    t[:MAX_TOKEN_LEN] for t in _starting_with(first).findall(self._lower)
+                )
+            else:
+                starting = {t: 0 for t in self.counts if t[:1] == first}
+            found = [t for t in starting if stem(t) == target]
             self._forms[word] = found
         return found
+
+
+def _plain(word: str) -> bool:
+    """A word that is a run of ASCII letters in the text exactly as it is in a query."""
+    return 3 <= len(word) < MAX_TOKEN_LEN and word.isascii() and word.isalpha()
+
+
+def _has_word(lower: str, word: str) -> bool:
+    """True when the lower-cased ASCII text has the word as a whole token."""
+    start = lower.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if (start == 0 or not _word_char(lower[start - 1])) and (
+            end == len(lower) or not _word_char(lower[end])
+        ):
+            return True
+        start = lower.find(word, end)
+    return False
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+@lru_cache(maxsize=64)
+def _starting_with(letter: str) -> re.Pattern[str]:
+    """The tokens of lower-cased ASCII text that start with this letter."""
+    return re.compile(rf"(?<!\w){re.escape(letter)}\w*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +185,19 @@ class PassageSearch:
         # however long the posting lists are); the last one ranks passages by how many words
         # they have.
         if not found and any(w.typos for w in fuzzy):
+            # The closest words first: a word allowed two typos stands for the words one typo
+            # away when there are any (they would rank first anyway, and the two-typo walk of
+            # the vocabulary is most of a typo search's time); for all the words within two
+            # only when that finds nothing.
+            fuzzy, wider = self._closest(fuzzy)
             for pid, score in self.index.search(fuzzy, limit=pool, filters=filters, newest=newest):
                 found[pid] = _Candidate(pid, score)
+            if not found and wider:
+                fuzzy = [replace(w, near=self.index.expand(w)) if w in wider else w for w in fuzzy]
+                for pid, score in self.index.search(
+                    fuzzy, limit=pool, filters=filters, newest=newest
+                ):
+                    found[pid] = _Candidate(pid, score)
         if not found and len(words) > 1:
             for pid, score, _ in self.index.search_most_words(fuzzy, limit=pool, filters=filters):
                 found[pid] = _Candidate(pid, score)
@@ -173,6 +235,19 @@ class PassageSearch:
             offset=offset,
             has_more=len(hits) > need,
         )
+
+    def _closest(self, words: list[WordQuery]) -> tuple[list[WordQuery], list[WordQuery]]:
+        """The words with what they stand for: a word allowed two typos stands for the words
+        one typo away when there are any. Also the words narrowed that way."""
+        out, narrowed = [], []
+        for word in words:
+            near = self.index.expand(replace(word, typos=1)) if word.typos > 1 else ()
+            if near:
+                narrowed.append(word := replace(word, near=near))
+            else:
+                word = replace(word, near=self.index.expand(word))
+            out.append(word)
+        return out, narrowed
 
     def related(self, passage_id: int, limit: int = 5) -> SearchResult | None:
         """The passages of other articles most like this one (None: no such passage).
@@ -387,16 +462,20 @@ def _near(word: str, choices: list[str], budget: int) -> list[tuple[str, int]]:
 def _spans(
     text: str, words: list[str], budgets: dict[str, int], body: _Words
 ) -> tuple[tuple[int, int], ...]:
-    """Where the matched words stand: as typed, in another form, or within their typo budget.
-    Stop words are never marked."""
+    """Where the matched words stand: as typed or in another form, else within their typo
+    budget (a word the passage has is what matched, not its neighbours one typo away). Stop
+    words are never marked."""
     wanted = set(words)
     for word in words:
-        wanted.update(body.forms(word))
-        wanted.update(t for t, _ in body.near(word, budgets.get(word, 0)))
+        forms = body.forms(word)
+        wanted.update(forms)
+        if not forms:
+            wanted.update(t for t, _ in body.near(word, budgets.get(word, 0)))
     return word_spans(text, wanted - STOP_WORDS)
 
 
 _IN_BODY = 0.45  # a quality at or above this is a match in the passage itself
+_FORM = 0.9  # a word-form match (exact 1.0); 0.99 traded clean for word-form queries
 
 
 def _word_quality(
@@ -408,7 +487,7 @@ def _word_quality(
     if word in body:
         return 1.0
     if body.forms(word):
-        return 0.9
+        return _FORM
     near = body.near(word, budget)
     if near:
         d = min(d for _, d in near)

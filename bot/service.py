@@ -33,7 +33,6 @@ log = logging.getLogger("newsbot.service")
 
 ROLES = ("all", "web", "scheduler")
 FOLLOW_SECONDS = 1.0  # how often a worker looks for changes made elsewhere (goal: 5 s)
-DIGEST_STORIES = 10  # stories in a posted digest (its See all button shows the rest)
 
 
 class ServiceError(Exception):
@@ -66,6 +65,29 @@ def open_archive(settings: Settings, *, catch_up: bool = True) -> Archive:
         ) from exc
 
 
+def migrate_store(source: str, target: str) -> dict[str, int]:
+    """``newsbot migrate-store``: copy one database into another (``bot.store.copy``); returns
+    the rows copied per table."""
+    from pathlib import Path
+
+    from bot.store import describe, is_url, open_store
+    from bot.store.copy import copy_store
+
+    if not is_url(source) and not Path(source).is_file():
+        raise ServiceError(f"--from {source}: no such database file")
+    if describe(source) == describe(target):
+        raise ServiceError("--from and --to are the same database")
+    src = open_store(source)
+    try:
+        dst = open_store(target)
+        try:
+            return copy_store(src, dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
 class Service:
     def __init__(self, settings: Settings, archive: Archive) -> None:
         self.settings = settings
@@ -84,12 +106,10 @@ class Service:
         self, *, all_stories: bool = False
     ) -> Callable[[datetime, datetime, date], Digest]:
         """``build(since, until, day)``: the top stories (all of them with ``all_stories``)."""
-        from bot.digest.build import build_digest
+        from bot.digest.build import DIGEST_STORIES
 
         limit = None if all_stories else DIGEST_STORIES
-        return lambda since, until, day: build_digest(
-            self.archive.store, since, until, day, max_stories=limit
-        )
+        return lambda since, until, day: self.archive.digest(since, until, day, max_stories=limit)
 
     def build_digest(self, since: datetime, until: datetime, day: date) -> Digest:
         return self.digest_builder()(since, until, day)
@@ -140,10 +160,10 @@ class Service:
         self, now: datetime | None = None, *, all_stories: bool = False
     ) -> DigestPreview:
         """The next digest as it would be posted now (nothing posted, the ledger untouched)."""
-        from bot.digest.delivery import preview_digest
+        from bot.digest.build import DIGEST_STORIES
 
-        build = self.digest_builder(all_stories=all_stories)
-        return preview_digest(self.settings, self.archive.store, build, now=now)
+        limit = None if all_stories else DIGEST_STORIES
+        return self.archive.preview_digest(now=now, max_stories=limit)
 
     def post_digest_now(self, *, resend: bool = False) -> list[DeliveryResult]:
         """``newsbot digest --post``: today's digest now to every channel the schedule covers
@@ -171,7 +191,8 @@ class Service:
 
     def start_jobs(self) -> Callable[[], None]:
         """The active scheduler's work: rescan now, watch the articles folder, poll the feeds,
-        and run the digest and rescan schedule. Returns what stops it all (stepping down)."""
+        run the digest and rescan schedule, and prune the change log. Returns what stops it all
+        (stepping down)."""
         from bot.arrivals import start_arrivals
         from bot.schedule import start_scheduler, stop_scheduler
 
@@ -184,7 +205,11 @@ class Service:
         start_arrivals(self.settings, self.archive, arrivals)
         # Always scheduled: a desk may subscribe with /news digest here at any time.
         scheduler = start_scheduler(
-            self.settings, self.run_digest, self.archive.refresh_if_stale, always=True
+            self.settings,
+            self.run_digest,
+            self.archive.refresh_if_stale,
+            always=True,
+            prune=self.archive.prune_changes,
         )
 
         def stop() -> None:
@@ -215,7 +240,7 @@ class Service:
         on_ready: Callable[[str], None] | None = None,
     ) -> int:
         from bot.election import SchedulerSeat, election_for
-        from bot.slack.serve import install_signal_handlers, run_serve
+        from bot.slack.serve import install_signal_handlers, run_serve, wait_for_stop
 
         stop = stop or threading.Event()
         install_signal_handlers(stop)
@@ -239,7 +264,7 @@ class Service:
             if role in ("all", "web"):
                 return run_serve(self.settings, self.archive, port, stop=stop, on_ready=on_ready)
             (on_ready or _say)("newsbot: scheduler role started (no Slack listener); Ctrl-C stops")
-            stop.wait()
+            wait_for_stop(stop)
             return 0
         finally:
             stop.set()

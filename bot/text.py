@@ -142,10 +142,42 @@ def stem(token: str) -> str:
 def word_spans(text: str, wanted: Collection[str]) -> tuple[tuple[int, int], ...]:
     """Character spans of the words of ``text`` whose folded token is in ``wanted`` (as
     ``iter_tokens`` would find them; ASCII text takes a shortcut, as in ``tokens``)."""
-    if not text.isascii():
-        return tuple((start, end) for start, end, token in iter_tokens(text) if token in wanted)
+    if text.isascii():
+        lower = text.lower()
+        if "_" not in text and all(_plain(w) for w in wanted):
+            # Words of letters only: find each where it stands as a whole token.
+            return tuple(sorted(span for w in wanted for span in _find_word(lower, w)))
+        matches = _TOKEN.finditer(lower)
+    else:
+        matches = _TOKEN.finditer(text)
     found = []
-    for m in _TOKEN.finditer(text.lower()):
-        if _token(m.group()) in wanted:
+    for m in matches:
+        raw = m.group()
+        # An ASCII word is its own token, lower-cased (most words: no _token call).
+        if raw.isascii() and raw.isalpha() and len(raw) <= MAX_TOKEN_LEN:
+            if raw.lower() in wanted:
+                found.append(m.span())
+        elif _token(raw) in wanted:
             found.append(m.span())
     return tuple(found)
+
+
+def _plain(word: str) -> bool:
+    """A token that is a run of ASCII letters, shorter than the longest token."""
+    return len(word) < MAX_TOKEN_LEN and word.isascii() and word.isalpha()
+
+
+def _find_word(lower: str, word: str) -> Iterator[tuple[int, int]]:
+    """Where the word stands in lower-cased ASCII text as a whole token (not inside another)."""
+    start = lower.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if (start == 0 or not _word_char(lower[start - 1])) and (
+            end == len(lower) or not _word_char(lower[end])
+        ):
+            yield start, end
+        start = lower.find(word, end)
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"

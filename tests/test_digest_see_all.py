@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from blockkit import BARE_AMP, HOSTILE, all_text, article, assert_valid, digest_of
 from conftest import CHANNEL, HttpDriver, bot_settings, find_button
 from fakeslack import iter_blocks_text
 from test_cli import newsbot
@@ -19,9 +20,11 @@ from test_slack_socket import assert_within_limits
 
 from bot.digest.build import build_digest
 from bot.settings import Settings
-from bot.slack import views
 from bot.slack.console import run_console
 from bot.slack.listeners.actions import parse_digest_all
+from bot.slack.views.blocks import Message
+from bot.slack.views.buttons import ACTION_DIGEST_ALL
+from bot.slack.views.digest import digest_rest, render_digest
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "stories"
 
@@ -52,8 +55,8 @@ def test_see_all_posts_the_rest_in_the_thread_once_per_click(slack_http, fake_sl
     add_stories(archive)
     digest = whole_digest(archive)
     assert digest.more > 0
-    _, blocks = views.render_digest(digest)
-    button = find_button(blocks, views.ACTION_DIGEST_ALL)
+    _, blocks = render_digest(digest)
+    button = find_button(blocks, ACTION_DIGEST_ALL)
     total = len(digest.stories) + digest.more
     assert button["text"]["text"] == f"See all {total} stories"
     thread_ts = "1700000000.000200"
@@ -81,9 +84,9 @@ def test_a_click_delivered_to_a_second_process_posts_nothing_more(slack_http, fa
     from bot.slack.serve import HttpServer
 
     add_stories(archive)
-    _, blocks = views.render_digest(whole_digest(archive))
+    _, blocks = render_digest(whole_digest(archive))
     thread_ts = "1700000000.000300"
-    button = find_button(blocks, views.ACTION_DIGEST_ALL)
+    button = find_button(blocks, ACTION_DIGEST_ALL)
     payload = slack_http.click_payload(button, ephemeral=False, message_ts=thread_ts)
     slack_http.deliver("interactive", payload)
     fake_slack.wait_until(lambda: bool(thread_replies(fake_slack, thread_ts)))
@@ -106,7 +109,7 @@ def test_a_click_delivered_to_a_second_process_posts_nothing_more(slack_http, fa
 def test_see_all_in_a_private_preview_answers_privately(slack, archive):
     add_stories(archive)
     reply = slack.command("/news", "digest")
-    button = find_button(reply.blocks, views.ACTION_DIGEST_ALL)
+    button = find_button(reply.blocks, ACTION_DIGEST_ALL)
     rest = slack.click(button, wait_for="response")
     assert rest.body["response_type"] == "ephemeral" and rest.body["replace_original"] is False
     assert "*11.*" in "\n".join(iter_blocks_text(rest.blocks))
@@ -128,30 +131,27 @@ def test_see_all_in_a_private_preview_answers_privately(slack, archive):
 )
 def test_untrusted_button_values_get_one_clear_line(slack, value):
     assert parse_digest_all({"value": value}) is None
-    button = {"action_id": views.ACTION_DIGEST_ALL, "text": {"type": "plain_text"}, "value": value}
+    button = {"action_id": ACTION_DIGEST_ALL, "text": {"type": "plain_text"}, "value": value}
     reply = slack.click(button, wait_for="response")
     assert reply.text.startswith("That button is out of date")
 
 
 def test_thread_replies_stay_within_limits_for_hundreds_of_stories():
-    from test_slack_digest_view import digest_of
-    from test_slack_views import HOSTILE, article
-
     from bot.digest.build import Story
 
     stories = [
         Story(f"Story {i} {HOSTILE}" * 5, (f"{HOSTILE} sentence. " * 60,), (article(i),) * 30)
         for i in range(300)
     ]
-    messages = views.digest_rest(stories, 10)
+    messages = digest_rest(stories, 10)
     assert len(messages) > 1
     seen = 0
     for message in messages:
         assert_within_limits(message.blocks)
         seen += sum(1 for b in message.blocks if b.get("accessory"))
     assert seen == 290
-    _, blocks = views.render_digest(digest_of(tuple(stories[:10]), more=290))
-    assert find_button(blocks, views.ACTION_DIGEST_ALL)["text"]["text"] == "See all 300 stories"
+    _, blocks = render_digest(digest_of(tuple(stories[:10]), more=290))
+    assert find_button(blocks, ACTION_DIGEST_ALL)["text"]["text"] == "See all 300 stories"
     assert_within_limits(blocks)
 
 
@@ -159,7 +159,7 @@ def test_thread_replies_stay_within_limits_for_hundreds_of_stories():
 
 
 def test_two_sources_lists_two(archive):
-    _, blocks = views.render_digest(whole_digest(archive))
+    _, blocks = render_digest(whole_digest(archive))
     line = next(t for t in iter_blocks_text(blocks) if t.startswith("2 sources:"))
     assert line.count(";") == 1 and "France has withdrawn its last troops from Mali" in line
 
@@ -215,16 +215,14 @@ def test_digest_all_lists_every_story(tmp_path):
 
 
 def test_sources_differ_line_shows_hostile_source_names_inertly():
-    from test_slack_digest_view import BARE, digest_of
-    from test_slack_views import HOSTILE, all_text, article, assert_valid
 
     from bot.digest.build import Story
     from bot.digest.figures import Claim, Disagreement
 
     differ = Disagreement("death toll", (Claim(12, "a", "Wire"), Claim(14, "b", HOSTILE)))
     story = Story("Ferry capsizes", ("It sank.",), (article(1), article(2)), (differ,))
-    message = views.Message(*views.render_digest(digest_of((story,))))
+    message = Message(*render_digest(digest_of((story,))))
     assert_valid(message)
     body = all_text(message)
     assert ":warning: Sources differ: death toll 12 (Wire) / 14 (" in body
-    assert "<!channel>" not in body and "<@U0BADBAD>" not in body and not BARE.search(body)
+    assert "<!channel>" not in body and "<@U0BADBAD>" not in body and not BARE_AMP.search(body)

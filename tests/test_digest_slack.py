@@ -32,10 +32,11 @@ from bot.digest.delivery import (
 )
 from bot.digest.ledger import Ledger
 from bot.schedule import DigestJobs, start_scheduler, stop_scheduler
-from bot.slack import views
 from bot.slack.app import make_client
 from bot.slack.digest_post import EVENT_TYPE, SlackDigestPoster
 from bot.slack.listeners.commands import digest_preview
+from bot.slack.views.blocks import FALLBACK_TEXT
+from bot.slack.views.buttons import ACTION_DIGEST_PASSAGES
 
 DESK = "C0DESK0001"
 BARE = re.compile(r"&(?!amp;|lt;|gt;)")
@@ -140,7 +141,7 @@ def test_digest_is_posted_once_with_blocks_fallback_and_marker(rig):
     text = message_text(message)
     assert "France has withdrawn its last troops from Mali" in message["text"]
     assert f"Newsroom digest, {rig.today().day} {rig.today():%b %Y}" in text
-    assert find_button(message["blocks"], views.ACTION_DIGEST_PASSAGES)
+    assert find_button(message["blocks"], ACTION_DIGEST_PASSAGES)
     call = rig.fake.calls_to("chat.postMessage")[0]
     assert call.params["unfurl_links"] is False
 
@@ -180,7 +181,7 @@ def test_300_new_articles_stay_within_limits_and_say_how_many_more(rig, archive)
     [message] = rig.digests()
     blocks = message["blocks"]
     assert_within_limits(blocks)
-    assert len(message["text"]) <= views.FALLBACK_TEXT
+    assert len(message["text"]) <= FALLBACK_TEXT
     content = rig.build(result.covers_from, result.covers_to, rig.today())
     total = len(content.stories) + content.more
     shown = sum(1 for b in blocks if "accessory" in b)
@@ -385,7 +386,7 @@ def test_news_digest_previews_privately_without_posting_or_claiming(slack, archi
     assert_within_limits(reply.blocks)
     text = text_of(reply)
     assert "Newsroom digest" in text and "France has withdrawn its last troops from Mali" in text
-    assert find_button(reply.blocks, views.ACTION_DIGEST_PASSAGES)
+    assert find_button(reply.blocks, ACTION_DIGEST_PASSAGES)
     assert "Preview, only you see this" in text and "DIGEST_CHANNEL unset" in text
     assert fake_slack.calls_to("chat.postMessage") == []
     assert Ledger(archive.store.conn).rows() == []

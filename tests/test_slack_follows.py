@@ -16,7 +16,8 @@ from conftest import BOT_TOKEN, CHANNEL, DM_CHANNEL, USER, find_button
 from fakeslack import iter_blocks_text
 
 from bot.slack.alerts import AlertSender
-from bot.slack.views import MAX_BLOCKS, MESSAGE_CHARS
+from bot.slack.views.blocks import MAX_BLOCKS, MESSAGE_CHARS
+from bot.slack.views.buttons import ACTION_DIGEST_ALL
 
 OTHER = "U0OTHERONE"
 
@@ -278,6 +279,48 @@ def test_digest_post_now_covers_the_desks_too(slack: Any, archive: Any) -> None:
     text = "\n".join(iter_blocks_text(blocks_of(post.params)))
     assert post.params["channel"] == sports
     assert "Cup final tonight" in text and "Budget vote" not in text
+
+
+TEAMS = "Arsenal Barcelona Celtic Dortmund Everton Feyenoord Galatasaray Hajduk Inter Juventus \
+Kashima Lazio Marseille".split()
+CITIES = "Aberdeen Bergen Cardiff Dresden Exeter Florence Geneva Hamburg Ipswich Jena Kassel \
+Leeds Munich".split()
+
+
+def write_football_and_budget(archive: Any, matches: int) -> None:
+    """``matches`` football stories (one event each) and a budget story, ingested."""
+    folder = archive.settings.articles_dir
+    for i, (team, city) in enumerate(zip(TEAMS[:matches], CITIES, strict=False)):
+        body = f"{team} won the football match in {city} {i + 2}-0 on a cold night."
+        write_article(folder, f"f{i}", f"{team} win in {city}", body)
+    write_article(folder, "r", "Budget vote", "Parliament votes on the budget.")
+    archive.ingest()
+
+
+def test_digest_preview_in_a_desk_channel_has_only_the_desks_stories(
+    slack: Any, archive: Any
+) -> None:
+    """`/news digest` in a desk channel previews what the schedule would post there."""
+    write_football_and_budget(archive, 1)
+    slack.command("/news", "digest here football")
+    desk = text_of(slack.command("/news", "digest").body)
+    assert "Arsenal win in Aberdeen" in desk
+    assert "Budget vote" not in desk and "France has withdrawn" not in desk
+    assert f"<#{CHANNEL}>" in desk and "only the stories matching `football`" in desk
+    elsewhere = text_of(slack.command("/news", "digest", channel="C0ELSEWHERE").body)
+    assert "Arsenal win in Aberdeen" in elsewhere and "Budget vote" in elsewhere
+    assert "only the stories matching" not in elsewhere and f"<#{CHANNEL}>" not in elsewhere
+
+
+def test_see_all_in_a_desk_channel_has_only_the_desks_stories(slack: Any, archive: Any) -> None:
+    write_football_and_budget(archive, 13)
+    slack.command("/news", "digest here football")
+    preview = slack.command("/news", "digest")
+    button = find_button(preview.blocks, ACTION_DIGEST_ALL)
+    assert button["text"]["text"] == "See all 13 stories"
+    rest = "\n".join(iter_blocks_text(slack.click(button, wait_for="response").blocks))
+    assert "*11.*" in rest and "*13.*" in rest and "*14.*" not in rest
+    assert "Budget vote" not in rest and "France has withdrawn" not in rest
 
 
 def test_app_home_lists_follows_and_unfollows_there(slack: Any, archive: Any) -> None:

@@ -16,10 +16,10 @@ from hostile import RAW_BODIES
 from test_slack_http import text_of
 
 from bot.logs import setup_logging
-from bot.slack import views
 from bot.slack.app import BUTTON_EXPIRED
+from bot.slack.views.buttons import ACTION_DIGEST_PASSAGES, ACTION_MORE, ACTION_SHARE
 
-MALI_MORE = {"action_id": views.ACTION_MORE, "text": {"type": "plain_text", "text": "More"}}
+MALI_MORE = {"action_id": ACTION_MORE, "text": {"type": "plain_text", "text": "More"}}
 
 
 @pytest.fixture
@@ -41,11 +41,11 @@ def assert_clean(stream: io.StringIO) -> None:
     assert "Traceback" not in stream.getvalue()
 
 
-def button(value: str, action_id: str = views.ACTION_MORE) -> dict:
+def button(value: str, action_id: str = ACTION_MORE) -> dict:
     return {**MALI_MORE, "action_id": action_id, "value": value}
 
 
-def click_payload(driver, value: str, action_id: str = views.ACTION_MORE, **over) -> dict:
+def click_payload(driver, value: str, action_id: str = ACTION_MORE, **over) -> dict:
     payload = {
         "type": "block_actions",
         "user": {"id": USER},
@@ -81,16 +81,16 @@ def test_paging_button_with_a_huge_offset_says_expired_and_the_bot_keeps_serving
 @pytest.mark.parametrize(
     ("action_id", "value"),
     [
-        (views.ACTION_MORE, '{"q": "mali", "o": NaN}'),
-        (views.ACTION_MORE, '{"q": "mali", "o": "5"}'),  # a string of digits is fine
-        (views.ACTION_MORE, '{"q": "mali", "o": "five"}'),
-        (views.ACTION_MORE, '{"q": ["mali"], "o": 5}'),
-        (views.ACTION_MORE, '{"q": "mali", "o": 1e400}'),
-        (views.ACTION_MORE, "[" * 5_000 + "]" * 5_000),
-        (views.ACTION_MORE, "not json"),
-        (views.ACTION_SHARE, '{"p": 99999999999999999999999}'),
-        (views.ACTION_SHARE, '{"p": true}'),
-        (views.ACTION_DIGEST_PASSAGES, '{"a": "1,2"}'),
+        (ACTION_MORE, '{"q": "mali", "o": NaN}'),
+        (ACTION_MORE, '{"q": "mali", "o": "5"}'),  # a string of digits is fine
+        (ACTION_MORE, '{"q": "mali", "o": "five"}'),
+        (ACTION_MORE, '{"q": ["mali"], "o": 5}'),
+        (ACTION_MORE, '{"q": "mali", "o": 1e400}'),
+        (ACTION_MORE, "[" * 5_000 + "]" * 5_000),
+        (ACTION_MORE, "not json"),
+        (ACTION_SHARE, '{"p": 99999999999999999999999}'),
+        (ACTION_SHARE, '{"p": true}'),
+        (ACTION_DIGEST_PASSAGES, '{"a": "1,2"}'),
         ("an_unknown_action", "{}"),
     ],
 )
@@ -207,7 +207,7 @@ def test_a_duplicate_event_is_answered_once(slack_http, fake_slack, log_lines):
 
 # -- expired and missing response_url -----------------------------------------------------------
 def first_page(driver) -> dict:
-    return find_button(driver.command("/news", "mali").blocks, views.ACTION_MORE)
+    return find_button(driver.command("/news", "mali").blocks, ACTION_MORE)
 
 
 def test_an_expired_response_url_is_answered_with_an_ephemeral_message(

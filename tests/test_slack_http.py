@@ -11,8 +11,8 @@ import pytest
 from conftest import SIGNING_SECRET, bot_settings, find_button
 from fakeslack import iter_blocks_text
 
-from bot.slack import views
 from bot.slack.serve import run_serve
+from bot.slack.views.buttons import ACTION_MORE
 
 
 def text_of(reply) -> str:
@@ -27,7 +27,7 @@ def test_signed_command_is_acked_at_once_and_answered(slack_http):
     assert reply.body["response_type"] == "ephemeral"
     assert "*Wagner*" in text_of(reply)
     many = slack_http.command("/news", "mali")
-    again = slack_http.click(find_button(many.blocks, views.ACTION_MORE))
+    again = slack_http.click(find_button(many.blocks, ACTION_MORE))
     assert again.body["replace_original"] is True and "Results 6–10" in text_of(again)
 
 

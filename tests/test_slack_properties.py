@@ -9,17 +9,18 @@ import shutil
 from datetime import UTC, datetime
 
 import pytest
+from blockkit import all_text, article, assert_valid, digest_of
 from conftest import SEEDS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_slack_digest_view import digest_of
-from test_slack_views import all_text, article, assert_valid
 
 from bot.digest.build import Story
 from bot.models import Hit, SearchResult
-from bot.slack import views
 from bot.slack.listeners import search_message
 from bot.slack.mrkdwn import plain_from_slack
+from bot.slack.views.blocks import BUTTON_VALUE, Message
+from bot.slack.views.digest import preview_note, render_digest
+from bot.slack.views.search import search_results, shared_passage
 
 # The only markup the bot writes around untrusted text: links to URLs it checked.
 OWN_LINK = re.compile(r"<https?://[^\s<>|]+\|[^<>]*>")
@@ -56,7 +57,7 @@ urls = st.one_of(
 )
 
 
-def assert_no_foreign_markup(message: views.Message, allowed: str = "") -> None:
+def assert_no_foreign_markup(message: Message, allowed: str = "") -> None:
     text = OWN_LINK.sub("", all_text(message))
     if allowed:
         text = text.replace(allowed, "", 1)
@@ -91,9 +92,9 @@ def digests(draw):
 @given(digests(), st.one_of(st.none(), untrusted))
 def test_any_digest_renders_within_limits_without_foreign_markup(digest, note_text):
     since = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
-    note = views.preview_note(["C0DESK0001", note_text or "x"], since)
-    text, blocks = views.render_digest(digest, note=note)
-    message = views.Message(text, blocks)
+    note = preview_note(["C0DESK0001", note_text or "x"], since)
+    text, blocks = render_digest(digest, note=note)
+    message = Message(text, blocks)
     assert_valid(message)
     body = all_text(message)
     assert "<!" not in body and "<@" not in body
@@ -128,24 +129,24 @@ def test_any_search_answer_renders_within_limits_without_foreign_markup(
     found, query, corrected, has_more
 ):
     result = SearchResult(query, tuple(found), 3.0, corrected or None, None, 0, has_more)
-    message = views.search_results(result, shareable=True)
+    message = search_results(result, shareable=True)
     assert_valid(message)
     assert_no_foreign_markup(message)
     for block in message.blocks:
         button = block.get("accessory") or {}
         if button:
-            assert len(button["value"]) <= views.BUTTON_VALUE
+            assert len(button["value"]) <= BUTTON_VALUE
 
 
 @settings(max_examples=40, deadline=None)
 @given(stored_articles(), untrusted, st.one_of(st.none(), st.sampled_from(["U0OK1", "<!here>"])))
 def test_any_shared_passage_pings_only_the_sharer(art, text, user):
-    message = views.shared_passage(art, 3, text, (), total=9, user_id=user)
+    message = shared_passage(art, 3, text, (), total=9, user_id=user)
     assert_valid(message)
     body = all_text(message)
     mentions = re.findall(r"<@[^>]*>", body)
     assert mentions == (["<@U0OK1>"] if user == "U0OK1" else [])
-    assert_no_foreign_markup(views.Message(message.text, message.blocks[:-1]))
+    assert_no_foreign_markup(Message(message.text, message.blocks[:-1]))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import json
 from conftest import find_button
 from test_slack_http import text_of
 
-from bot.slack import views
+from bot.slack.views.buttons import ACTION_MORE, ACTION_RELATED, ACTION_SORT
 
 MACRON = "Has President Macron abandoned Mali to the jihadists?"
 MALI = "France has withdrawn its last troops from Mali"
@@ -16,23 +16,23 @@ MALI = "France has withdrawn its last troops from Mali"
 
 def test_newest_first_reorders_and_keeps_the_order_when_paging(slack_http, archive):
     reply = slack_http.command("/news", "mali")
-    newest = slack_http.click(find_button(reply.blocks, views.ACTION_SORT))
+    newest = slack_http.click(find_button(reply.blocks, ACTION_SORT))
     assert newest.body["replace_original"] is True
     text = text_of(newest)
     assert "newest first" in text
     # The Mali seed has no date line: first seen today, so it is newer than the Macron one.
     assert MALI in text and MACRON not in text
     assert MACRON in text_of(reply)  # by relevance, both articles on the first page
-    more = slack_http.click(find_button(newest.blocks, views.ACTION_MORE))
+    more = slack_http.click(find_button(newest.blocks, ACTION_MORE))
     assert "Results 6–" in text_of(more) and "newest first" in text_of(more)
     assert MACRON in text_of(more)
-    back = slack_http.click(find_button(newest.blocks, views.ACTION_SORT))
+    back = slack_http.click(find_button(newest.blocks, ACTION_SORT))
     assert "newest first" not in text_of(back)
 
 
 def test_related_answers_only_the_asker_with_other_articles(slack_http, archive):
     reply = slack_http.dm("Bandiagara")  # a DM answer: no Share button, still Related
-    button = find_button(reply.params["blocks"], views.ACTION_RELATED)
+    button = find_button(reply.params["blocks"], ACTION_RELATED)
     related = slack_http.click(button)
     assert related.body["response_type"] == "ephemeral"
     assert related.body["replace_original"] is False
@@ -43,13 +43,13 @@ def test_related_answers_only_the_asker_with_other_articles(slack_http, archive)
 
 def test_tampered_button_values_get_a_calm_answer(slack_http, archive):
     reply = slack_http.command("/news", "mali")
-    related = find_button(reply.blocks, views.ACTION_RELATED)
+    related = find_button(reply.blocks, ACTION_RELATED)
     for value in ('{"p": "1; DROP"}', "not json", '{"p": -4}', "[]", '{"p": 1e400}'):
         answer = slack_http.click({**related, "value": value})
         assert "This button has expired; search again." in text_of(answer)  # bot.slack.app
     answer = slack_http.click({**related, "value": '{"p": 99999999999}'})
     assert "no longer in the archive" in text_of(answer)
-    sort = find_button(reply.blocks, views.ACTION_SORT)
+    sort = find_button(reply.blocks, ACTION_SORT)
     for weird in ({"q": "mali", "o": 10**12, "s": "newest"}, {"q": "mali", "s": "<!channel>"}):
         answer = slack_http.click({**sort, "value": json.dumps(weird)})
         assert "This button has expired" in text_of(answer) and "<!channel>" not in text_of(answer)

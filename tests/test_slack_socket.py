@@ -12,8 +12,9 @@ from conftest import APP_TOKEN, BOT_TOKEN, BOT_USER_ID, CHANNEL, DM_CHANNEL, USE
 from fakeslack import iter_blocks_text
 from slack_sdk.models.blocks import Block
 
-from bot.slack import views
 from bot.slack.listeners.commands import router
+from bot.slack.views.blocks import MAX_BLOCKS, MESSAGE_CHARS
+from bot.slack.views.buttons import ACTION_MORE, ACTION_SHARE
 
 BARE = re.compile(r"&(?!amp;|lt;|gt;)")
 
@@ -25,8 +26,8 @@ def text_of(reply) -> str:
 
 
 def assert_within_limits(blocks) -> None:
-    assert len(blocks) <= views.MAX_BLOCKS
-    assert len(json.dumps(blocks, ensure_ascii=False)) <= views.MESSAGE_CHARS
+    assert len(blocks) <= MAX_BLOCKS
+    assert len(json.dumps(blocks, ensure_ascii=False)) <= MESSAGE_CHARS
     for block in blocks:
         Block.parse(block).to_dict()  # slack_sdk validates text and element limits here
 
@@ -40,7 +41,7 @@ def test_command_is_acked_then_answered_ephemerally_with_highlights(slack):
     assert "*Wagner*" in text
     assert re.search(r"paragraph \d+ of \d+", text)
     assert "Thomas Brooke, REMIX NEWS · 23 Sep 2023" in text
-    assert find_button(reply.blocks, views.ACTION_SHARE)
+    assert find_button(reply.blocks, ACTION_SHARE)
     assert_within_limits(reply.blocks)
 
 
@@ -76,22 +77,20 @@ def test_nothing_found_says_so(slack):
 
 def test_more_results_replaces_the_message_with_the_next_page(slack):
     first = slack.command("/news", "mali")
-    more = find_button(first.blocks, views.ACTION_MORE)
+    more = find_button(first.blocks, ACTION_MORE)
     second = slack.click(more)
     assert second.body["replace_original"] is True
     assert "Results 6–10" in text_of(second)
-    first_ids = [
-        find_button([b], views.ACTION_SHARE)["value"] for b in first.blocks if "accessory" in b
-    ]
+    first_ids = [find_button([b], ACTION_SHARE)["value"] for b in first.blocks if "accessory" in b]
     second_ids = [
-        find_button([b], views.ACTION_SHARE)["value"] for b in second.blocks if "accessory" in b
+        find_button([b], ACTION_SHARE)["value"] for b in second.blocks if "accessory" in b
     ]
     assert first_ids and second_ids and not set(first_ids) & set(second_ids)
 
 
 def test_share_posts_visibly_with_attribution(slack):
     reply = slack.command("/news", "wagner")
-    shared = slack.click(find_button(reply.blocks, views.ACTION_SHARE), wait_for="post")
+    shared = slack.click(find_button(reply.blocks, ACTION_SHARE), wait_for="post")
     assert shared.method == "chat.postMessage"
     assert shared.params["channel"] == CHANNEL
     text = text_of(shared)
@@ -101,7 +100,7 @@ def test_share_posts_visibly_with_attribution(slack):
 def test_share_where_the_bot_is_not_a_member_explains_how_to_invite(slack, fake_slack):
     reply = slack.command("/news", "wagner")
     fake_slack.fail("chat.postMessage", error="not_in_channel")
-    answer = slack.click(find_button(reply.blocks, views.ACTION_SHARE), wait_for="response")
+    answer = slack.click(find_button(reply.blocks, ACTION_SHARE), wait_for="response")
     assert answer.body["response_type"] == "ephemeral"
     assert answer.body["replace_original"] is False
     assert "/invite @newsbot" in answer.text
@@ -296,7 +295,7 @@ def test_huge_articles_are_cut_to_block_kit_limits(slack, archive):
     text = text_of(reply)
     assert "…" in text and "*quokka*" in text.lower()
     assert not BARE.search(text)
-    more = find_button(reply.blocks, views.ACTION_MORE)
+    more = find_button(reply.blocks, ACTION_MORE)
     assert_within_limits(slack.click(more).blocks)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -212,6 +212,43 @@ def test_cursor_rereads_gaps_from_the_store(any_store: Store) -> None:
     c.mark([2])
     assert c.pending(s) == [] and c.position == 3
     assert c.gaps == {}
+
+
+def test_pruning_keeps_recent_changes_and_the_head_and_records_the_horizon(
+    any_store: Store,
+) -> None:
+    s = any_store
+    assert s.prune_changes(datetime.now(UTC) + timedelta(days=1)) == 0  # an empty log
+    for name in ("a", "b"):
+        add_article(s, name)
+    time.sleep(0.05)
+    cutoff = datetime.now(UTC)
+    time.sleep(0.05)
+    for name in ("c", "d"):
+        add_article(s, name)
+    head = s.change_head()
+    assert s.changes_pruned_through() == 0
+    assert s.prune_changes(cutoff) == 2  # a's and b's changes are older than the cutoff
+    assert s.changes_pruned_through() == 2 and s.change_head() == head
+    assert [seq for seq, _ in s.changes_after(0)] == [3, 4]
+    assert s.prune_changes(cutoff) == 0 and s.changes_pruned_through() == 2
+    # Everything is old now, but the newest change stays: the head is never lost.
+    assert s.prune_changes(datetime.now(UTC) + timedelta(days=1)) == 1
+    assert s.changes_pruned_through() == 3 and s.change_head() == head == 4
+    assert [seq for seq, _ in s.changes_after(0)] == [4]
+    add_article(s, "e")
+    assert [seq for seq, _ in s.changes_after(3)] == [4, 5]  # numbers are never reused
+
+
+def test_a_cursor_below_the_pruned_horizon_is_behind(any_store: Store) -> None:
+    s = any_store
+    for name in ("a", "b", "c"):
+        add_article(s, name)
+    s.prune_changes(datetime.now(UTC) + timedelta(days=1))  # through 2
+    assert Cursor(position=1).behind(s) and not Cursor(position=2).behind(s)
+    fresh = Cursor(position=1, applied={3}, gaps={2: 0.0})
+    fresh.reset(3)
+    assert (fresh.position, fresh.applied, fresh.gaps) == (3, set(), {})
 
 
 def test_database_selection_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

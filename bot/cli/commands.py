@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.render import (
@@ -288,22 +287,10 @@ def _exit_during_startup(signum: int, frame: object) -> None:
 
 
 def cmd_migrate_store(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.store import describe, is_url, open_store
-    from bot.store.copy import copy_store
+    from bot.service import migrate_store
+    from bot.store import describe
 
-    if not is_url(args.source) and not Path(args.source).is_file():
-        raise CliError(f"--from {args.source}: no such database file")
-    if describe(args.source) == describe(args.target):
-        raise CliError("--from and --to are the same database")
-    src = open_store(args.source)
-    try:
-        dst = open_store(args.target)
-        try:
-            copied = copy_store(src, dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    copied = migrate_store(args.source, args.target)
     counts = ", ".join(f"{n} {table.replace('_', ' ')} rows" for table, n in copied.items())
     print(f"copied {counts} from {describe(args.source)} to {describe(args.target)}")
     print("each worker rebuilds its search index from the new database at its first start")

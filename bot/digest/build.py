@@ -24,6 +24,7 @@ from bot.digest.summarize import split_sentences, summarize_story
 from bot.models import StoredArticle
 from bot.store import Store
 
+DIGEST_STORIES = 10  # stories in a posted digest (its See all button shows the rest)
 SUMMARY_SENTENCES = 3
 MAX_SUMMARY_CHARS = 700  # a longer 3-sentence summary is cut to 2 sentences
 # A headline that labels a view rather than a report: it never leads a story that has a report.
@@ -175,7 +176,7 @@ def build_digest(
     since: datetime,
     until: datetime,
     digest_date: date,
-    max_stories: int | None = 10,
+    max_stories: int | None = DIGEST_STORIES,
     sentences: int = SUMMARY_SENTENCES,
     *,
     grouping: Grouping | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
-from bot.digest.build import Digest, build_digest
+from bot.digest.build import DIGEST_STORIES, Digest, build_digest
 from bot.models import DeskChannel
 from bot.store import Store
 
@@ -20,7 +20,9 @@ Build = Callable[[datetime, datetime, date], Digest]
 Match = Callable[[str, Sequence[int]], set[int]]
 
 
-def desk_build(store: Store, query: str, match: Match, max_stories: int | None = 10) -> Build:
+def desk_build(
+    store: Store, query: str, match: Match, max_stories: int | None = DIGEST_STORIES
+) -> Build:
     """``build(since, until, day)`` of a desk: every story, or those matching ``query``."""
 
     def build(since: datetime, until: datetime, day: date) -> Digest:

@@ -19,7 +19,7 @@ from bot.follows import UserAlert
 from bot.logs import redact
 from bot.models import IngestReport
 from bot.slack.digest_post import posting_client
-from bot.slack.follow_views import alert_message
+from bot.slack.views.follows import alert_message
 
 log = logging.getLogger("newsbot.slack.alerts")
 
@@ -45,7 +45,6 @@ class AlertSender:
                     sent += self._send(alert)
 
     def _send(self, alert: UserAlert) -> int:
-        store = self.archive.store
         message = alert_message(alert)
         try:
             self.client.chat_postMessage(
@@ -59,7 +58,7 @@ class AlertSender:
             # account_inactive) or timed out may still have been delivered, and an alert is
             # worth less than a duplicate. The ledger says 'failed' with the reason; one line.
             error = _describe(exc)
-            store.mark_alerts(alert.pairs, "failed", error)
+            self.archive.mark_alerts(alert.pairs, "failed", error)
             log.warning(
                 "follow alert to %s not sent (%d articles): %s",
                 alert.user_id,
@@ -67,7 +66,7 @@ class AlertSender:
                 error,
             )
             return 0
-        store.mark_alerts(alert.pairs, "sent")
+        self.archive.mark_alerts(alert.pairs, "sent")
         log.info("follow alert sent to %s: %d articles", alert.user_id, len(alert.matches))
         return 1
 

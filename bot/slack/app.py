@@ -30,10 +30,10 @@ from slack_sdk.webhook import WebhookClient, WebhookResponse
 from bot.archive import Archive
 from bot.logs import redact, set_log_context
 from bot.settings import Settings
-from bot.slack import views
 from bot.slack.dedupe import SeenCache, SharedSeen
 from bot.slack.listeners import register
 from bot.slack.payload import InvalidButton, as_dict, as_str, channel_of, request_id, user_of
+from bot.slack.views.notices import apology, not_in_channel, notice
 
 log = logging.getLogger("newsbot.slack")
 
@@ -399,10 +399,10 @@ def answer(error: Exception, body: dict[str, Any], context: BoltContext) -> None
         return
     if isinstance(error, InvalidButton):
         log.info("answering an invalid button: %s", error)
-        message = views.notice(BUTTON_EXPIRED)
+        message = notice(BUTTON_EXPIRED)
     else:
         log.error("listener failed on %s: %s", kind, redact(f"{type(error).__name__}: {error}"))
-        message = views.not_in_channel() if code in NOT_IN_CHANNEL else views.apology()
+        message = not_in_channel() if code in NOT_IN_CHANNEL else apology()
     try:
         event = as_dict(body.get("event"))
         if body.get("response_url") or kind == "block_actions":

@@ -32,8 +32,8 @@ from bot.digest.delivery import (
     SlackUnavailable,
 )
 from bot.logs import redact
-from bot.slack import views
 from bot.slack.app import RefusedConnectionRetryHandler, StatusRetryHandler
+from bot.slack.views.digest import render_digest
 
 log = logging.getLogger("newsbot.slack.digest")
 
@@ -136,7 +136,7 @@ class SlackDigestPoster:
 
     def post(self, channel: str, content: Any, marker: str) -> str:
         """Post the rendered digest (a quiet day renders as "nothing new"); returns its ``ts``."""
-        text, blocks = views.render_digest(content)
+        text, blocks = render_digest(content)
         try:
             response = self.poster.chat_postMessage(
                 channel=channel,

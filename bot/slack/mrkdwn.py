@@ -50,6 +50,14 @@ def user_mention(user_id: str | None) -> str:
     return escape(user_id or "someone")
 
 
+def channel_mention(channel_id: str) -> str:
+    """``<#C123>`` for a well-formed channel id; anything else escaped, without control
+    characters (each is six characters of JSON: a long run pushed the note out of the message)."""
+    if re.fullmatch(r"[CG][A-Z0-9]{2,}", channel_id):
+        return f"<#{channel_id}>"
+    return escape(truncate(re.sub(r"[\x00-\x1f\x7f]", "", channel_id), 200))
+
+
 def safe_url(url: str | None) -> str | None:
     """A URL that can sit inside ``<url|label>`` markup, or None."""
     if not url or not re.match(r"^https?://[^\s<>|]+$", url):

@@ -37,6 +37,7 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 MAX_BACKOFF = 60.0
+CLOSE_WITHIN = 10.0  # seconds for the Socket Mode connection to close on stop
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -121,6 +122,15 @@ class HttpServer:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+
+def wait_for_stop(stop: threading.Event) -> None:
+    """Block the main thread until ``stop`` is set, in short waits: Python runs a signal handler
+    only in the main thread between bytecodes, and Linux may deliver SIGTERM to any other
+    thread, which does not interrupt a wait without a timeout (a SIGTERM was seen to go
+    unanswered for over a minute that way)."""
+    while not stop.wait(0.5):
+        pass
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
@@ -235,8 +245,15 @@ def run_serve(
             )
             return 1
         ready("newsbot: connected to Slack in Socket Mode; Ctrl-C to stop")
-        stop.wait()
-        socket_handler.close()
+        wait_for_stop(stop)
+        # slack_sdk's close waits out its socket read timeout and joins its threads; on a loaded
+        # machine that was seen to take over a minute. New work already stopped coming with
+        # the signal, so the close gets a bound and the process exits on time regardless.
+        closing = threading.Thread(target=socket_handler.close, daemon=True)
+        closing.start()
+        closing.join(CLOSE_WITHIN)
+        if closing.is_alive():
+            log.warning("the Socket Mode connection did not close within %.0f s", CLOSE_WITHIN)
     else:
         # The bot on loopback; the ack front (its own process) on the public port.
         server = HttpServer(app, archive, host="127.0.0.1", port=0).start()
@@ -254,7 +271,7 @@ def run_serve(
             print(f"newsbot serve: {exc} (is the port taken?)", file=sys.stderr)
             return 1
         ready(f"newsbot: serving HTTP on port {front.port} ({EVENTS_PATH}, {HEALTH_PATH})")
-        stop.wait()
+        wait_for_stop(stop)
         front.stop()
         server.stop()
     _shutdown_listeners(app, timeout=5.0)

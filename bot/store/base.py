@@ -170,6 +170,16 @@ class Store(ABC):
     def changes_between(self, low: int, high: int) -> list[tuple[int, int]]:
         """(seq, article id) with low < seq <= high: re-read to find late commits in gaps."""
 
+    @abstractmethod
+    def prune_changes(self, before: datetime) -> int:
+        """Delete the changes logged before ``before``, never the newest one (so the head is
+        kept), and raise the pruned horizon to the highest seq deleted. Returns the rows deleted.
+        """
+
+    @abstractmethod
+    def changes_pruned_through(self) -> int:
+        """The pruned horizon: every change with seq <= it is gone from the log (0: none)."""
+
     # -- meta --------------------------------------------------------------------------------
     @abstractmethod
     def get_meta(self, key: str) -> str | None: ...

@@ -14,6 +14,8 @@ from bot.models import Article, DeskChannel, Follow, Passage, StoredArticle
 from bot.store.base import COPIED_TABLES, LedgerRow, Store
 from bot.store.times import from_iso, to_day, utcnow
 
+PRUNED_THROUGH_META = "changes_pruned_through"  # the change log's pruned horizon (a seq)
+
 ARTICLE_COLUMNS = (
     "id, path, title, dek, author, editor, source, url, published, first_seen, captions"
 )
@@ -335,6 +337,27 @@ class SqlStore(Store):
             (low, high),
         )
         return [(int(r[0]), int(r[1])) for r in rows]
+
+    def prune_changes(self, before: datetime) -> int:
+        # By seq, not time, so the horizon is exact: everything at or below it is gone. The rows
+        # are days old, and no ingest transaction stays open that long, so none commits later
+        # under the horizon.
+        with self.transaction():
+            row = self._one(
+                "SELECT max(seq) FROM passage_changes WHERE changed_at < ?"
+                " AND seq < (SELECT max(seq) FROM passage_changes)",
+                (self._t(before),),
+            )
+            if not row or row[0] is None:
+                return 0
+            through = int(row[0])
+            deleted = self._run("DELETE FROM passage_changes WHERE seq <= ?", (through,))
+            if through > self.changes_pruned_through():
+                self.set_meta(PRUNED_THROUGH_META, str(through))
+        return deleted
+
+    def changes_pruned_through(self) -> int:
+        return int(self.get_meta(PRUNED_THROUGH_META) or 0)
 
     # -- meta --------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -14,7 +14,9 @@ from typing import Any
 from slack_bolt import App
 
 from bot.archive import Archive
-from bot.slack import views
+from bot.slack.views.blocks import Message
+from bot.slack.views.help import HelpEntry, help_view
+from bot.slack.views.search import search_results
 
 MAX_QUERY = 500  # characters searched; longer input is cut (and said so)
 PAGE_SIZE = 5
@@ -22,15 +24,15 @@ PAGE_SIZE = 5
 
 class HelpRegistry:
     def __init__(self) -> None:
-        self.entries: list[views.HelpEntry] = []
+        self.entries: list[HelpEntry] = []
 
     def add(self, usage: str, handler: Callable[..., Any], example: str | None = None) -> None:
         doc = inspect.getdoc(handler) or ""
         summary = doc.strip().splitlines()[0] if doc.strip() else usage
-        self.entries.append(views.HelpEntry(usage, summary, example))
+        self.entries.append(HelpEntry(usage, summary, example))
 
-    def view(self, intro: str | None = None) -> views.Message:
-        return views.help_view(self.entries, intro=intro)
+    def view(self, intro: str | None = None) -> Message:
+        return help_view(self.entries, intro=intro)
 
 
 def search_message(
@@ -40,12 +42,12 @@ def search_message(
     offset: int = 0,
     shareable: bool = True,
     sort: str = "relevance",
-) -> views.Message:
+) -> Message:
     """Search the archive and render the answer (the one place listeners call search)."""
     query = query[:MAX_QUERY]
     result = archive.search(query, limit=PAGE_SIZE, offset=offset, sort=sort)
     totals = {h.article.id: len(archive.passages_of(h.article.id)) for h in result.hits}
-    return views.search_results(result, totals=totals, shareable=shareable, query=query, sort=sort)
+    return search_results(result, totals=totals, shareable=shareable, query=query, sort=sort)
 
 
 def register(app: App, archive: Archive) -> HelpRegistry:

@@ -13,10 +13,21 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.archive import Archive
-from bot.digest.build import build_digest
-from bot.digest.ledger import Claim, Ledger
-from bot.slack import payload, views
+from bot.digest.ledger import Claim
+from bot.slack import payload
 from bot.slack.listeners import PAGE_SIZE, search_message
+from bot.slack.views.buttons import (
+    ACTION_DIGEST_ALL,
+    ACTION_DIGEST_PASSAGES,
+    ACTION_MORE,
+    ACTION_RELATED,
+    ACTION_SHARE,
+    ACTION_SORT,
+    SORTS,
+)
+from bot.slack.views.digest import article_passages, digest_rest
+from bot.slack.views.notices import not_in_channel, notice
+from bot.slack.views.search import related_results, shared_passage
 
 log = logging.getLogger("newsbot.slack.actions")
 
@@ -32,7 +43,7 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
     found = archive.passages_by_id([payload.int_field(value, "p")])
     if not found:
         respond(
-            **views.notice("That passage is no longer in the archive.").as_kwargs(),
+            **notice("That passage is no longer in the archive.").as_kwargs(),
             response_type="ephemeral",
             replace_original=False,
         )
@@ -40,7 +51,7 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
     passage, article = next(iter(found.values()))
     spans = payload.spans(value.get("s"), len(passage.text))
     total = len(archive.passages_of(article.id))
-    message = views.shared_passage(
+    message = shared_passage(
         article, passage.position, passage.text, spans, total=total, user_id=payload.user_of(body)
     )
     try:
@@ -49,7 +60,7 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
         if (exc.response.data or {}).get("error") not in NOT_IN_CHANNEL:
             raise
         respond(
-            **views.not_in_channel().as_kwargs(),
+            **not_in_channel().as_kwargs(),
             response_type="ephemeral",
             replace_original=False,
         )
@@ -61,7 +72,7 @@ def more_results(archive: Archive, body: dict, action: dict, respond: Respond) -
     query = payload.str_field(value, "q")
     offset = payload.int_field(value, "o", 0, payload.MAX_OFFSET)
     sort = payload.str_field(value, "s") or "relevance"
-    if sort not in views.SORTS:
+    if sort not in SORTS:
         raise payload.InvalidButton("'s' is not a sort order")
     ephemeral = payload.as_dict(body.get("container")).get("is_ephemeral") is True
     message = search_message(archive, query, offset=offset, shareable=ephemeral, sort=sort)
@@ -78,7 +89,7 @@ def related_hit(archive: Archive, action: dict, respond: Respond) -> None:
         else {}
     )
     respond(
-        **views.related_results(result, totals=totals).as_kwargs(),
+        **related_results(result, totals=totals).as_kwargs(),
         response_type="ephemeral",
         replace_original=False,
     )
@@ -94,7 +105,7 @@ def digest_passages(archive: Archive, action: dict, respond: Respond) -> None:
         if article and passages:
             items.append((article, [p.text for p in passages[:2]], len(passages)))
     respond(
-        **views.article_passages(items).as_kwargs(),
+        **article_passages(items).as_kwargs(),
         response_type="ephemeral",
         replace_original=False,
     )
@@ -105,8 +116,8 @@ MAX_WINDOW = 40 * 86_400  # a digest covers a day or a long weekend, never weeks
 
 
 def parse_digest_all(action: dict[str, Any]) -> tuple[date, datetime, datetime, int] | None:
-    """The "See all" button's value (``views.digest_all_value``) as (date, since, until, shown),
-    or None when it is not one this bot could have made."""
+    """The "See all" button's value (``bot.slack.views.buttons.digest_all_value``) as
+    (date, since, until, shown), or None when it is not one this bot could have made."""
     try:
         value = payload.button_value(action)
         since = payload.int_field(value, "f", 0, MAX_EPOCH)
@@ -130,19 +141,19 @@ def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, re
     parsed = parse_digest_all(action)
     if parsed is None:
         respond(
-            **views.notice("That button is out of date; run `/news digest` again.").as_kwargs(),
+            **notice("That button is out of date; run `/news digest` again.").as_kwargs(),
             response_type="ephemeral",
             replace_original=False,
         )
         return
     day, since, until, shown = parsed
-    store = archive.store
-    digest = build_digest(store, since, until, day, max_stories=None)
-    messages = views.digest_rest(digest.stories, min(shown, len(digest.stories)))
-    if not messages:
-        messages = [views.notice("No more stories: every story of this digest is shown above.")]
-    container = payload.as_dict(body.get("container"))
     channel = payload.channel_of(body)
+    # In a desk channel the rest is the desk's stories only, as in the digest it came from.
+    digest = archive.digest(since, until, day, channel=channel, max_stories=None)
+    messages = digest_rest(digest.stories, min(shown, len(digest.stories)))
+    if not messages:
+        messages = [notice("No more stories: every story of this digest is shown above.")]
+    container = payload.as_dict(body.get("container"))
     thread_ts = payload.as_str(payload.as_dict(body.get("message")).get("ts")) or payload.as_str(
         container.get("message_ts")
     )
@@ -150,7 +161,7 @@ def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, re
         for message in messages:
             respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
         return
-    ledger = Ledger(store)
+    ledger = archive.digest_ledger()
     click = payload.as_str(action.get("action_ts")) or payload.as_str(body.get("trigger_id"))
     click = (click or "")[:40]
     claim = ledger.claim(f"{channel}/{thread_ts}/all/{click}", day)
@@ -177,32 +188,32 @@ def digest_all(archive: Archive, body: dict, action: dict, client: WebClient, re
 
 
 def register(app: App, archive: Archive) -> None:
-    @app.action(views.ACTION_DIGEST_ALL)
+    @app.action(ACTION_DIGEST_ALL)
     def on_digest_all(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
         digest_all(archive, body, action, client, respond)
 
-    @app.action(re.compile(rf"^{views.ACTION_DIGEST_PASSAGES}(:\d+)?$"))
+    @app.action(re.compile(rf"^{ACTION_DIGEST_PASSAGES}(:\d+)?$"))
     def on_digest_passages(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
         ack()
         digest_passages(archive, action, respond)
 
-    @app.action(re.compile(rf"^{views.ACTION_SHARE}(:\d+)?$"))
+    @app.action(re.compile(rf"^{ACTION_SHARE}(:\d+)?$"))
     def on_share(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
         share_hit(archive, body, action, client, respond)
 
-    @app.action(views.ACTION_MORE)
-    @app.action(views.ACTION_SORT)
+    @app.action(ACTION_MORE)
+    @app.action(ACTION_SORT)
     def on_more(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         more_results(archive, body, action, respond)
 
-    @app.action(re.compile(rf"^{views.ACTION_RELATED}(:\d+)?$"))
+    @app.action(re.compile(rf"^{ACTION_RELATED}(:\d+)?$"))
     def on_related(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
         ack()
         related_hit(archive, action, respond)

@@ -16,12 +16,13 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.archive import Archive
-from bot.digest.build import build_digest
-from bot.digest.delivery import preview_digest
-from bot.slack import views
 from bot.slack.listeners import MAX_QUERY, HelpRegistry, desks, follows, search_message
 from bot.slack.mrkdwn import plain_from_slack
 from bot.slack.payload import as_str
+from bot.slack.views.blocks import MAX_BLOCKS, Message, context
+from bot.slack.views.digest import preview_note, render_digest
+from bot.slack.views.notices import notice
+from bot.slack.views.sources import sources_view
 
 log = logging.getLogger("newsbot.slack.commands")
 
@@ -38,7 +39,7 @@ class CommandRequest:
     client: WebClient | None = None  # the Web API, for checks such as channel membership
 
 
-Handler = Callable[[CommandRequest], views.Message]
+Handler = Callable[[CommandRequest], Message]
 
 
 @dataclass(frozen=True)
@@ -73,31 +74,31 @@ class Router:
 router = Router()
 
 
-def search(req: CommandRequest) -> views.Message:
+def search(req: CommandRequest) -> Message:
     """Search the archive (typos and word forms forgiven); only you see the results."""
     message = search_message(req.archive, req.args, shareable=True)
     if len(req.args) > MAX_QUERY:
-        note = views.context(f"_Your query was cut to its first {MAX_QUERY} characters._")
-        message = views.Message(message.text, [*message.blocks[: views.MAX_BLOCKS - 1], note])
+        note = context(f"_Your query was cut to its first {MAX_QUERY} characters._")
+        message = Message(message.text, [*message.blocks[: MAX_BLOCKS - 1], note])
     return message
 
 
 QUERY_SYNTAX = '"exact phrase"  -word  by:NAME  after:YYYY-MM-DD  before:YYYY-MM-DD'
 
 
-def query_syntax(req: CommandRequest) -> views.Message:
+def query_syntax(req: CommandRequest) -> Message:
     """Narrow any search: a phrase, a word left out, an author, a date range (days included)."""
     return search(req)
 
 
 @router.subcommand("help", usage=f"{COMMAND} help")
-def help_(req: CommandRequest) -> views.Message:
+def help_(req: CommandRequest) -> Message:
     """What I can do (this message)."""
     return req.registry.view()
 
 
 @router.subcommand("sources", usage=f"{COMMAND} sources")
-def sources(req: CommandRequest) -> views.Message:
+def sources(req: CommandRequest) -> Message:
     """What the archive holds: counts and the newest articles."""
     archive = req.archive
     articles, passages = archive.counts()
@@ -106,25 +107,23 @@ def sources(req: CommandRequest) -> views.Message:
     newest = sorted(
         archive.articles(), key=lambda a: (a.published or a.first_seen, a.id), reverse=True
     )
-    return views.sources_view(newest, article_count=articles, passage_count=passages)
+    return sources_view(newest, article_count=articles, passage_count=passages)
 
 
-def digest_preview(archive: Archive, now: datetime | None = None) -> views.Message:
-    """The next digest as it would be posted now (nothing posted, the ledger untouched).
-
-    ``bot.digest.delivery.preview_digest`` chooses the window, ``bot.digest.build.build_digest``
-    the content.
-    """
-    store = archive.store
-    settings = archive.settings
-    preview = preview_digest(settings, store, lambda s, u, d: build_digest(store, s, u, d), now=now)
-    note = views.preview_note(preview.channels, preview.since.astimezone(settings.tz))
-    text, blocks = views.render_digest(preview.content, note=note)
-    return views.Message(text, blocks)
+def digest_preview(
+    archive: Archive, channel: str | None = None, now: datetime | None = None
+) -> Message:
+    """The next digest as it would be posted now (nothing posted, the ledger untouched): in a
+    desk channel that desk's digest, with only the stories matching its query."""
+    preview = archive.preview_digest(channel, now)
+    query = archive.desk_query(channel)  # None: not a desk, so the DIGEST_CHANNEL digest
+    since = preview.since.astimezone(archive.settings.tz)
+    text, blocks = render_digest(preview.content, note=preview_note(preview.channels, since, query))
+    return Message(text, blocks)
 
 
 @router.subcommand("digest", usage=f"{COMMAND} digest")
-def digest(req: CommandRequest) -> views.Message:
+def digest(req: CommandRequest) -> Message:
     """Preview the daily digest (only you see it)."""
     word, _, rest = req.args.partition(" ")
     if word.lower() == "here":
@@ -132,8 +131,8 @@ def digest(req: CommandRequest) -> views.Message:
     if word.lower() == "stop":
         return desks.unsubscribe(req.archive, req.channel_id)
     if word:
-        return views.notice(DIGEST_USAGE)
-    return digest_preview(req.archive)
+        return notice(DIGEST_USAGE)
+    return digest_preview(req.archive, req.channel_id)
 
 
 DIGEST_USAGE = (
@@ -146,29 +145,29 @@ DIGEST_USAGE = (
 @router.subcommand(
     "follow", usage=f"{COMMAND} follow QUERY", example=f"{COMMAND} follow wagner mali -russia"
 )
-def follow(req: CommandRequest) -> views.Message:
+def follow(req: CommandRequest) -> Message:
     """Be told in a DM when new articles match a query (the full search syntax)."""
     return follows.follow(req.archive, req.user_id, req.args)
 
 
 @router.subcommand("following", usage=f"{COMMAND} following")
-def following(req: CommandRequest) -> views.Message:
+def following(req: CommandRequest) -> Message:
     """List what you follow, each with an Unfollow button."""
     return follows.following(req.archive, req.user_id)
 
 
 @router.subcommand("unfollow", usage=f"{COMMAND} unfollow N", example=f"{COMMAND} unfollow 2")
-def unfollow(req: CommandRequest) -> views.Message:
+def unfollow(req: CommandRequest) -> Message:
     """Stop following query number N of your list."""
     return follows.unfollow(req.archive, req.user_id, req.args)
 
 
-def digest_here(req: CommandRequest) -> views.Message:
+def digest_here(req: CommandRequest) -> Message:
     """Send this channel the daily digest, only the stories matching QUERY if given."""
     return digest(req)
 
 
-def digest_stop(req: CommandRequest) -> views.Message:
+def digest_stop(req: CommandRequest) -> Message:
     """Stop this channel's daily digest."""
     return digest(req)
 

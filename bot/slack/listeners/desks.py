@@ -11,8 +11,10 @@ from slack_sdk.errors import SlackApiError
 from bot.archive import Archive
 from bot.follows import query_hint
 from bot.schedule import next_digest_time
-from bot.slack import views
-from bot.slack.follow_views import quoted
+from bot.slack.mrkdwn import channel_mention
+from bot.slack.views.blocks import Message
+from bot.slack.views.follows import quoted
+from bot.slack.views.notices import notice
 
 log = logging.getLogger("newsbot.slack.desks")
 
@@ -47,14 +49,14 @@ def subscribe(
     channel: str | None,
     user_id: str | None,
     query: str,
-) -> views.Message:
+) -> Message:
     if not channel or channel.startswith("D"):
-        return views.notice("Type `/news digest here` in the channel that should get the digest.")
+        return notice("Type `/news digest here` in the channel that should get the digest.")
     query = " ".join(query.split())[:MAX_DESK_QUERY]
     if query and (hint := query_hint(query)):
-        return views.notice(hint)
+        return notice(hint)
     if _is_member(client, channel) is False:
-        return views.notice(INVITE)
+        return notice(INVITE)
     archive.subscribe_desk(channel, query, user_id)
     settings = archive.settings
     try:
@@ -63,18 +65,18 @@ def subscribe(
     except ValueError:
         when = "on the digest days"
     what = f"the stories matching {quoted(query)}" if query else "every story"
-    return views.notice(
-        f"{views.channel_mention(channel)} now gets the daily digest {when}: {what}."
+    return notice(
+        f"{channel_mention(channel)} now gets the daily digest {when}: {what}."
         " `/news digest stop` ends it."
     )
 
 
-def unsubscribe(archive: Archive, channel: str | None) -> views.Message:
+def unsubscribe(archive: Archive, channel: str | None) -> Message:
     if channel and archive.unsubscribe_desk(channel):
-        return views.notice(f"{views.channel_mention(channel)} no longer gets the daily digest.")
+        return notice(f"{channel_mention(channel)} no longer gets the daily digest.")
     if channel and channel in archive.settings.digest_channels:
-        return views.notice(
+        return notice(
             "This channel's digest is set by the bot's configuration (DIGEST_CHANNEL);"
             " ask whoever runs the bot."
         )
-    return views.notice("This channel does not get the daily digest.")
+    return notice("This channel does not get the daily digest.")

@@ -12,8 +12,10 @@ from slack_sdk import WebClient
 
 from bot.archive import Archive
 from bot.models import Follow
-from bot.slack import payload, views
-from bot.slack.follow_views import ACTION_UNFOLLOW, following_message, quoted
+from bot.slack import payload
+from bot.slack.views.blocks import Message
+from bot.slack.views.follows import ACTION_UNFOLLOW, following_message, quoted
+from bot.slack.views.notices import notice
 
 log = logging.getLogger("newsbot.slack.follows")
 
@@ -21,40 +23,40 @@ DM_WORDS = ("follow", "following", "unfollow")
 NO_USER = "I cannot tell who asked; try again from Slack."
 
 
-def follow(archive: Archive, user_id: str | None, query: str) -> views.Message:
+def follow(archive: Archive, user_id: str | None, query: str) -> Message:
     if not user_id:
-        return views.notice(NO_USER)
+        return notice(NO_USER)
     saved = archive.follow(user_id, query)
     if not isinstance(saved, Follow):
-        return views.notice(saved)  # the search hint, or why not, in one line
-    return views.notice(
+        return notice(saved)  # the search hint, or why not, in one line
+    return notice(
         f"Following {quoted(saved.query)}. New articles with a matching passage come to you"
         " in a DM; `/news following` lists what you follow."
     )
 
 
-def following(archive: Archive, user_id: str | None) -> views.Message:
+def following(archive: Archive, user_id: str | None) -> Message:
     if not user_id:
-        return views.notice(NO_USER)
+        return notice(NO_USER)
     return following_message(archive.following(user_id))
 
 
-def unfollow(archive: Archive, user_id: str | None, args: str) -> views.Message:
+def unfollow(archive: Archive, user_id: str | None, args: str) -> Message:
     if not user_id:
-        return views.notice(NO_USER)
+        return notice(NO_USER)
     mine = archive.following(user_id)
     word = args.strip().lstrip("#")
     n = int(word) if word.isdigit() and len(word) < 6 else 0
     if not 1 <= n <= len(mine):
         if not mine:
-            return views.notice("You follow nothing.")
-        return views.notice(
+            return notice("You follow nothing.")
+        return notice(
             f"Give a number from 1 to {len(mine)} as `/news following` lists them,"
             " e.g. `/news unfollow 1`."
         )
     gone = mine[n - 1]
     archive.unfollow(user_id, gone.id)
-    return views.notice(f"Stopped following {quoted(gone.query)}.")
+    return notice(f"Stopped following {quoted(gone.query)}.")
 
 
 def unfollow_clicked(
@@ -68,15 +70,15 @@ def unfollow_clicked(
     # Only the clicker's own follow can go: the id is checked against the user in the store.
     archive.unfollow(user_id, follow_id)
     if payload.as_dict(body.get("container")).get("type") == "view":  # the App Home tab
-        from bot.slack.home import home_view
         from bot.slack.listeners.surfaces import home_facts
+        from bot.slack.views.home import home_view
 
         client.views_publish(user_id=user_id, view=home_view(home_facts(archive, user_id=user_id)))
         return
     respond(**following_message(archive.following(user_id)).as_kwargs(), replace_original=True)
 
 
-def dm_command(archive: Archive, user_id: str | None, text: str) -> views.Message | None:
+def dm_command(archive: Archive, user_id: str | None, text: str) -> Message | None:
     """``follow QUERY``, ``following`` or ``unfollow N`` written in a DM; None for anything else."""
     word, _, rest = text.strip().partition(" ")
     word = word.lower()

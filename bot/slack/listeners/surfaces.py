@@ -12,10 +12,11 @@ from slack_sdk import WebClient
 from bot.archive import Archive
 from bot.keyterms import key_terms
 from bot.schedule import next_digest_time
-from bot.slack import views
-from bot.slack.home import HomeFacts, home_view
 from bot.slack.listeners import search_message
 from bot.slack.mrkdwn import plain_from_slack
+from bot.slack.views.blocks import Message
+from bot.slack.views.home import HomeFacts, home_view
+from bot.slack.views.notices import notice
 
 log = logging.getLogger("newsbot.slack.surfaces")
 
@@ -47,11 +48,11 @@ def home_facts(
     )
 
 
-def find_in_archive(archive: Archive, message_text: str) -> views.Message:
+def find_in_archive(archive: Archive, message_text: str) -> Message:
     """Passages about a message's key terms (names and numbers first)."""
     terms = key_terms(plain_from_slack(message_text))
     if not terms:
-        return views.notice("That message has no words to search for.")
+        return notice("That message has no words to search for.")
     return search_message(archive, " ".join(terms), shareable=True)
 
 

@@ -22,16 +22,8 @@ from slack_sdk.models.blocks import (
 from bot.follows import AlertMatch, UserAlert
 from bot.models import Follow
 from bot.slack.mrkdwn import cut_mrkdwn, escape, truncate
-from bot.slack.views import (
-    CONTEXT_TEXT,
-    MAX_BLOCKS,
-    MESSAGE_CHARS,
-    SECTION_TEXT,
-    Message,
-    article_meta,
-    headline,
-    passage_text,
-)
+from bot.slack.views.article import article_meta, headline, passage_text
+from bot.slack.views.blocks import CONTEXT_TEXT, MAX_BLOCKS, MESSAGE_CHARS, SECTION_TEXT, Message
 
 ACTION_UNFOLLOW = "unfollow"
 ALERT_SHOWN = 10  # matches listed in one DM; the rest are counted ("and N more")

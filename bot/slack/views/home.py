@@ -24,8 +24,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.models import Follow, StoredArticle
-from bot.slack.mrkdwn import cut_mrkdwn, escape, truncate
-from bot.slack.views import SECTION_TEXT, article_meta, channel_mention, headline
+from bot.slack.mrkdwn import channel_mention, cut_mrkdwn, escape, truncate
+from bot.slack.views.article import article_meta, headline
+from bot.slack.views.blocks import SECTION_TEXT
 
 HOME_BLOCKS = 100  # Slack's limit for a home tab
 HOME_FOLLOWS = 25
