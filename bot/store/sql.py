@@ -541,7 +541,12 @@ class SqlStore(Store):
                 " WHERE slack_events.seen_at < ? RETURNING key",
                 (key, now, now - ttl),
             )
-            seen = seen or not fresh
+            if not fresh:
+                # Stop at the first key seen: a delivery racing its own retry on another
+                # worker must not record the keys after it, or each could find one of the
+                # other's keys and neither would answer.
+                seen = True
+                break
         if now - self._events_pruned > EVENT_PRUNE_SECONDS:
             self._events_pruned = now
             self._run("DELETE FROM slack_events WHERE seen_at < ?", (now - ttl,))
