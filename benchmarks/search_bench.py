@@ -85,9 +85,18 @@ def _rss_peak_mb() -> float:
 
 
 def _cpu_s() -> float:
-    """CPU time of this process, every thread (tantivy indexes in its own threads)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU time of this process, every thread (tantivy indexes in its own threads), and of its
+    finished children (an ingest's worker processes)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def _children_peak_mb() -> float:
+    """Peak resident set of the largest finished child (an ingest's worker process), 0 if none."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def _dir_mb(path: Path) -> float:
@@ -320,6 +329,7 @@ def worker_build(approach: str, corpus: Path, state: Path) -> dict:
         "build_s": round(took, 2),
         "build_cpu_s": round(_cpu_s() - cpu, 2),
         "build_mb": round(_rss_peak_mb() - base, 1),
+        "workers_mb": round(_children_peak_mb(), 1),
         "disk_mb": round(_dir_mb(state), 1),
         **info,
     }
@@ -670,19 +680,28 @@ def format_ingest(report: Report) -> str:
 
 
 def format_build(report: Report) -> str:
-    """Build wall time, CPU time (all threads) and memory (the machine is shared: CPU is work)."""
+    """Build wall time, CPU time (all threads and worker processes) and memory (the machine is
+    shared: CPU is work), and both times as a multiple of the raw tantivy peer's in this run."""
     lines = [
-        "| approach | passages | build s | build CPU s | build MB | index MB |",
-        "|---|---|---|---|---|---|",
+        "| approach | passages | build s | build CPU s | vs tantivy wall / CPU | build MB "
+        "| worker MB | index MB |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    peers = {r.size: r.build for r in report.rows if r.approach == "tantivy" and r.build}
     for r in report.rows:
         if r.skipped or not r.build:
             continue
         b = r.build
         cpu = f"{b['build_cpu_s']:.1f}" if "build_cpu_s" in b else "-"
+        peer = peers.get(r.size)
+        ratio = "-"
+        if peer and "build_cpu_s" in b and "build_cpu_s" in peer:
+            wall_x = b["build_s"] / peer["build_s"]
+            ratio = f"{wall_x:.1f}x / {b['build_cpu_s'] / peer['build_cpu_s']:.1f}x"
+        workers = f"{b['workers_mb']:.0f}" if b.get("workers_mb") else "-"
         lines.append(
             f"| {LABELS[r.approach]} | {_size_label(report, r.size)} | {b['build_s']:.1f} | {cpu} "
-            f"| {b['build_mb']:.0f} | {b['disk_mb']:.0f} |"
+            f"| {ratio} | {b['build_mb']:.0f} | {workers} | {b['disk_mb']:.0f} |"
         )
     return "\n".join(lines)
 
