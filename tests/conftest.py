@@ -135,6 +135,21 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     s.close()
 
 
+def archive_of(root: Path, articles: dict[str, str]) -> Any:
+    """An archive of ``articles`` (file name -> text) written under ``root``, ingested cleanly."""
+    from bot.archive import Archive
+    from bot.settings import Settings
+
+    folder = root / "news"
+    folder.mkdir()
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    a = Archive.open(Settings(db_path=root / "n.db", articles_dir=folder))
+    report = a.ingest()
+    assert not report.skipped, report.skipped
+    return a
+
+
 def add_article(store: Any, title: str) -> None:
     """One article with a one-sentence body, first seen now."""
     from bot.models import Article

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import archive_of
 
 from bot.archive import Archive
 from bot.models import Hit
 from bot.query import parse_query
 from bot.search import EMPTY_HINT, NOTHING_HINT, ONLY_EXCLUDED_HINT
-from bot.settings import Settings
 
 ARTICLES = {
     "a_mercenaries.txt": """Mercenaries guard the gold mines of Kidal
@@ -78,14 +78,7 @@ River flooding near Port Vesna: families leave their homes as the banks burst ag
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    root = tmp_path_factory.mktemp("language")
-    folder = root / "news"
-    folder.mkdir()
-    for name, text in ARTICLES.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    a = Archive.open(Settings(db_path=root / "n.db", articles_dir=folder))
-    report = a.ingest()
-    assert not report.skipped
+    a = archive_of(tmp_path_factory.mktemp("language"), ARTICLES)
     yield a
     a.close()
 

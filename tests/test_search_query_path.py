@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import archive_of
 
 from bot.archive import Archive
 from bot.search import _Words
-from bot.settings import Settings
 from bot.text import iter_tokens, stem, tokens, word_spans
 
 ARTICLES = {
@@ -33,13 +33,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    root = tmp_path_factory.mktemp("query_path")
-    folder = root / "news"
-    folder.mkdir()
-    for name, text in ARTICLES.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    a = Archive.open(Settings(db_path=root / "n.db", articles_dir=folder))
-    assert not a.ingest().skipped
+    a = archive_of(tmp_path_factory.mktemp("query_path"), ARTICLES)
     yield a
     a.close()
 
