@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from botproc import Proc
 from conftest import APP_TOKEN, BOT_TOKEN, SEEDS, SocketModeDriver
 from fakeslack import FakeSlack
 from test_slack_socket import text_of
@@ -28,8 +27,8 @@ STOP_WITHIN = 20.0  # seconds from signal to exit: usually about 4 (Socket Mode 
 # loose for a loaded CI machine; what matters is no hang within systemd's 90 s stop timeout
 
 
-class BotProcess:
-    """A ``python -m bot serve`` child whose stderr is collected as it runs."""
+class BotProcess(Proc):
+    """A ``python -m bot serve`` child whose output is collected as it runs."""
 
     def __init__(self, fake: FakeSlack, home: Path, **env: str) -> None:
         self.fake = fake
@@ -45,27 +44,7 @@ class BotProcess:
             "PYTHONFAULTHANDLER": "1",  # a stack dump of every thread if it must be aborted
             **env,
         }
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=home,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
+        super().__init__(home, full_env, "serve")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -90,11 +69,6 @@ class BotProcess:
         took = time.monotonic() - started
         self._reader.join(5)
         return code, took
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @pytest.fixture

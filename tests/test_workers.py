@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
+from botproc import Proc
 from conftest import BOT_TOKEN, SEEDS, SIGNING_SECRET, HttpDriver
 from fakeslack import FakeSlack
 from test_slack_socket import text_of
@@ -30,47 +29,6 @@ SCOPES = json.loads((REPO / "manifest.json").read_text())["oauth_config"]["scope
 DESK = "C0DESK0001"
 TAKEOVER_WITHIN = 30.0
 SEARCHABLE_WITHIN = 5.0
-
-
-class Proc:
-    """``python -m bot ARGS`` with its output collected as it runs."""
-
-    def __init__(self, home: Path, env: dict[str, str], *args: str) -> None:
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", *args],
-            cwd=home,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = re.search(pattern, self.output)
-            if found:
-                return found
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"no {pattern!r} in:\n{self.output}")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 def wait_until(check, timeout: float, what: str) -> float:
