@@ -22,9 +22,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
@@ -148,6 +148,29 @@ def archive_of(root: Path, articles: dict[str, str]) -> Any:
     report = a.ingest()
     assert not report.skipped, report.skipped
     return a
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def all_at_once(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``fn(item)`` for each item, each in its own thread, all released at the same moment (a
+    barrier) to race each other; their results in the order of ``items``."""
+    work = list(items)
+    barrier = threading.Barrier(len(work))
+    results: list[Any] = [None] * len(work)
+
+    def run(i: int, item: T) -> None:
+        barrier.wait()
+        results[i] = fn(item)
+
+    threads = [threading.Thread(target=run, args=(i, item)) for i, item in enumerate(work)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 def add_article(store: Any, title: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from conftest import add_article
+from conftest import add_article, all_at_once
 
 from bot.digest.delivery import (
     ChannelNotFound,
@@ -328,19 +328,12 @@ def test_threads_racing_post_exactly_once(tmp_path, slack):
     Store.open(db).close()
     slack.delay = 0.05
     stores = [Store.open(db) for _ in range(6)]
-    barrier = threading.Barrier(len(stores))
-    statuses: list[str] = []
 
-    def run(s: Store) -> None:
-        barrier.wait()
-        for _ in range(3):  # each thread also retries, like the retry job would
-            statuses.append(deliver(s, slack).status)
+    def run(s: Store) -> list[str]:
+        # each thread also retries, like the retry job would
+        return [deliver(s, slack).status for _ in range(3)]
 
-    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = [status for part in all_at_once(run, stores) for status in part]
     for s in stores:
         s.close()
     assert statuses.count("sent") == 1

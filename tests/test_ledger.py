@@ -3,10 +3,10 @@ leases, fencing, backoff, in-doubt rows."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from conftest import all_at_once
 
 from bot.digest.ledger import Claim, Ledger, Refusal, retry_delay
 from bot.store import open_store
@@ -187,20 +187,6 @@ def test_last_delivered_is_the_end_of_the_latest_sent_window(db, clock):
 
 def test_threads_racing_for_one_claim_get_exactly_one(db, clock):
     ledgers = [ledger_on(db, clock) for _ in range(8)]
-    barrier = threading.Barrier(len(ledgers))
-    results: list[Claim | Refusal] = []
-    lock = threading.Lock()
-
-    def race(led: Ledger) -> None:
-        barrier.wait()
-        r = led.claim("C1", DAY)
-        with lock:
-            results.append(r)
-
-    threads = [threading.Thread(target=race, args=(led,)) for led in ledgers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results: list[Claim | Refusal] = all_at_once(lambda led: led.claim("C1", DAY), ledgers)
     assert sum(isinstance(r, Claim) for r in results) == 1
     assert sorted(r.reason for r in results if isinstance(r, Refusal)) == ["busy"] * 7

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from conftest import all_at_once
 
 from bot.slack.dedupe import SeenCache
 
@@ -44,20 +44,8 @@ def test_size_is_bounded_oldest_first():
 
 def test_concurrent_first_sightings_pass_exactly_once():
     seen = SeenCache()
-    winners: list[int] = []
-    barrier = threading.Barrier(16)
-
-    def race(i: int) -> None:
-        barrier.wait()
-        if not seen.seen_before("event:same"):
-            winners.append(i)
-
-    threads = [threading.Thread(target=race, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1
+    firsts = all_at_once(lambda _: not seen.seen_before("event:same"), range(16))
+    assert firsts.count(True) == 1
 
 
 def test_shared_dedupe_uses_the_store_and_survives_its_absence(tmp_path, caplog):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import add_article
+from conftest import add_article, all_at_once
 
 from bot.changes import GAP_TIMEOUT, Cursor
 from bot.models import Article
@@ -102,21 +102,8 @@ def test_event_dedupe_races_have_one_winner(
     target = getattr(any_store, "url", None) or tmp_path / "news.db"
     stores = [open_store(target) for _ in range(6)]
     for round_ in range(5):
-        barrier = threading.Barrier(len(stores))
-        results: list[bool] = []
         wanted = [f"{k}{round_}" for k in keys]
-
-        def race(s: Store, barrier: threading.Barrier, wanted: list[str], out: list[bool]) -> None:
-            barrier.wait()
-            out.append(s.seen_before(wanted, ttl=600))
-
-        threads = [
-            threading.Thread(target=race, args=(s, barrier, wanted, results)) for s in stores
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = all_at_once(lambda s, w=wanted: s.seen_before(w, ttl=600), stores)
         assert sorted(results) == [False, True, True, True, True, True], (round_, results)
     for s in stores:
         s.close()

@@ -5,12 +5,11 @@ an archive on PostgreSQL."""
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEEDS, add_article
+from conftest import SEEDS, add_article, all_at_once
 
 from bot.store import Store, open_store
 
@@ -46,17 +45,14 @@ def test_concurrent_takers_share_the_queue_without_overlap(
         add_article(any_store, f"a{n}")
     target = getattr(any_store, "url", None) or tmp_path / "news.db"
     stores = [open_store(target) for _ in range(4)]
-    taken: list[list[int]] = [[] for _ in stores]
 
-    def take(i: int) -> None:
-        while batch := stores[i].take_follow_queue(3):
-            taken[i].extend(batch)
+    def take(s: Store) -> list[int]:
+        got: list[int] = []
+        while batch := s.take_follow_queue(3):
+            got.extend(batch)
+        return got
 
-    threads = [threading.Thread(target=take, args=(i,)) for i in range(len(stores))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    taken = all_at_once(take, stores)
     for s in stores:
         s.close()
     everything = [i for part in taken for i in part]
@@ -67,18 +63,7 @@ def test_concurrent_takers_share_the_queue_without_overlap(
 def test_an_alert_is_claimed_once_even_in_a_race(any_store: Store, tmp_path: Path) -> None:
     target = getattr(any_store, "url", None) or tmp_path / "news.db"
     stores = [open_store(target) for _ in range(5)]
-    results: list[bool] = []
-    barrier = threading.Barrier(len(stores))
-
-    def claim(s: Store) -> None:
-        barrier.wait()
-        results.append(s.claim_alert(7, 9, "U1"))
-
-    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = all_at_once(lambda s: s.claim_alert(7, 9, "U1"), stores)
     for s in stores:
         s.close()
     assert sorted(results) == [False, False, False, False, True]
