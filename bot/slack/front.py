@@ -44,6 +44,7 @@ from waitress.server import create_server
 from bot.logs import log_context, redact, set_log_context, setup_logging
 from bot.slack.guard import BadRequest, answer_plain, parse_body, read_body
 from bot.slack.payload import request_id
+from bot.slack.waitress_loop import serve_until
 
 log = logging.getLogger("newsbot.slack.front")
 
@@ -78,7 +79,7 @@ class Upstream:
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.timeout = timeout
         self._local = threading.local()
-        self.down_since: float | None = None
+        self.away = False  # the last request found the bot not answering
 
     def request(
         self, method: str, path: str, body: bytes, headers: dict[str, str]
@@ -98,11 +99,10 @@ class Upstream:
                 conn.close()
                 self._local.conn = None
                 if attempt == 2:
-                    if self.down_since is None:
-                        self.down_since = time.monotonic()
+                    self.away = True
                     raise
                 continue
-            self.down_since = None
+            self.away = False
             return resp.status, resp.reason, resp.getheaders(), data
         raise AssertionError("unreachable")
 
@@ -227,7 +227,7 @@ def front_wsgi(upstream: Upstream, forwarder: Forwarder, signing_secret: str) ->
             ):
                 log.info("rejected a request with a missing, stale or wrong signature")
                 return answer_plain(start_response, "401 Unauthorized", "invalid request")
-            if upstream.down_since is not None:
+            if upstream.away:
                 # the bot did not answer lately: pass this one through, so that its answer (or
                 # a 503 Slack will retry) is what Slack gets, and a success ends the outage
                 return relay(start_response, method, path, raw, headers)
@@ -362,14 +362,14 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     print(f"PORT {server.effective_port}", flush=True)  # type: ignore[union-attr]
     parent = os.getppid()
-    while not stop.is_set():
+
+    def done() -> bool:
         if os.getppid() != parent:  # the bot is gone (even by kill -9): stop acking for it
             log.warning("the bot process exited; the HTTP front stops")
-            break
-        server.asyncore.loop(timeout=0.2, map=server._map, count=1)  # type: ignore[union-attr]
-    server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)  # type: ignore[union-attr]
-    for channel in list(server._map.values()):  # type: ignore[union-attr]
-        channel.close()
+            return True
+        return stop.is_set()
+
+    serve_until(server, done)
     forwarder.close()
     return 0
 

@@ -30,6 +30,7 @@ from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
 from bot.slack.front import FrontProcess
 from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
+from bot.slack.waitress_loop import serve_until
 
 log = logging.getLogger("newsbot.slack.serve")
 
@@ -109,14 +110,7 @@ class HttpServer:
         return self
 
     def _run(self) -> None:
-        server = self._server
-        # One loop turn at a time, so stop() is honoured from this thread (waitress is not
-        # thread-safe to close from outside its loop).
-        while not self._stop.is_set():
-            server.asyncore.loop(timeout=0.2, map=server._map, count=1)  # type: ignore[union-attr]
-        server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)  # type: ignore[union-attr]
-        for channel in list(server._map.values()):  # type: ignore[union-attr]
-            channel.close()
+        serve_until(self._server, self._stop.is_set)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
