@@ -32,7 +32,15 @@ from bot.logs import redact, set_log_context
 from bot.settings import Settings
 from bot.slack.dedupe import SeenCache, SharedSeen
 from bot.slack.listeners import register
-from bot.slack.payload import InvalidButton, as_dict, as_str, channel_of, request_id, user_of
+from bot.slack.payload import (
+    InvalidButton,
+    acked_before_listener,
+    as_dict,
+    as_str,
+    channel_of,
+    request_id,
+    user_of,
+)
 from bot.slack.views.notices import apology, not_in_channel, notice
 
 log = logging.getLogger("newsbot.slack")
@@ -337,7 +345,7 @@ class RequestSetup(Middleware):
             trigger = as_str(body.get("trigger_id"))
             keys = (f"trigger:{trigger}" if trigger else "",)
         DELIVERY.set(tuple(k for k in keys if k))
-        if body.get("command") or body.get("type") == "block_actions":
+        if acked_before_listener(body):
             context.ack()
         context["respond"] = respond_for(context, body)
         return next()

@@ -43,7 +43,7 @@ from waitress.server import create_server
 
 from bot.logs import log_context, redact, set_log_context, setup_logging
 from bot.slack.guard import BadRequest, answer_plain, parse_body, read_body
-from bot.slack.payload import request_id
+from bot.slack.payload import acked_before_listener, request_id
 from bot.slack.waitress_loop import serve_until
 
 log = logging.getLogger("newsbot.slack.front")
@@ -65,10 +65,9 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def acked_here(body: dict[str, Any]) -> bool:
-    """Requests the bot acks with an empty body before any work: the front may ack them."""
-    if body.get("command"):
-        return True
-    return body.get("type") in ("block_actions", "event_callback")
+    """Requests the bot acks with an empty body before any work: the front may ack them
+    (events are acked so by Bolt itself)."""
+    return acked_before_listener(body) or body.get("type") == "event_callback"
 
 
 class Upstream:

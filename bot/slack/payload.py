@@ -161,6 +161,12 @@ def problem_with(body: Any) -> str | None:
     return None
 
 
+def acked_before_listener(body: dict[str, Any]) -> bool:
+    """Slash commands and clicks: acked with an empty body before their listener runs (every
+    such listener answers through ``respond()``)."""
+    return bool(body.get("command")) or body.get("type") == "block_actions"
+
+
 def request_id(body: Any) -> str:
     """A short id for a Slack request, for the logs."""
     body = as_dict(body)
