@@ -112,6 +112,24 @@ def test_tokens_and_spans_stay_inside_the_text(text: str) -> None:
     assert tokens(text) == [t for _, _, t in iter_tokens(without_possessives)]
 
 
+# News-like ASCII: words, numbers with separators and units, punctuation, possessives.
+ascii_news = st.lists(
+    st.one_of(
+        st.sampled_from(["Council", "attack's", "2,700", "1,5", "3.5", "7.6m", "42bn", "4.2%"]),
+        st.sampled_from(["£", "$", ". ", ", ", " ", "-", "'", "'s ", "a1,234", "x" * 41, "_"]),
+        st.text(alphabet="ab1,. '", max_size=8),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@given(ascii_news)
+@settings(max_examples=500, deadline=None)
+def test_the_ascii_shortcut_of_tokens_is_the_token_regex(text: str) -> None:
+    without_possessives = _POSSESSIVE.sub("", text)
+    assert tokens(text) == [t for _, _, t in iter_tokens(without_possessives)]
+
+
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("prop")
