@@ -56,6 +56,8 @@ BATCH = 500
 # Articles are written to the store in batches of BATCH, but the index is committed rarely: every
 # commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
 INDEX_COMMIT_PASSAGES = 1_000_000
+# An ingest of this many new files (some 30,000 passages) writes the index as a bulk build.
+BULK_FILES = 2_000
 # Files that could not be read, with the size and mtime they had then (store meta): an unchanged
 # bad file is not re-read, and not reported again, by every search's freshness check.
 _SKIPPED_META = "skipped_files"
@@ -328,7 +330,7 @@ class Archive:
             return self._rebuild()
 
     def _rebuild(self) -> int:
-        writer = self.index.writer()
+        writer = self.index.writer(bulk=True)
         try:
             cursor = Cursor()
             n = self._refill(writer, cursor)
@@ -515,7 +517,8 @@ class Archive:
                         parsed = []
                 yield parsed
 
-            self._write(batches(), removed, states, report)
+            bulk = sum(f.realpath not in states for f in files) >= BULK_FILES
+            self._write(batches(), removed, states, report, bulk=bulk)
             self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         self._tell_listeners(report)
@@ -608,9 +611,12 @@ class Archive:
         removed: list[str],
         states: dict[str, tuple[int, int, str, bool]],
         report: IngestReport,
+        *,
+        bulk: bool = False,
     ) -> None:
         """Write the batches to the store (each in one transaction, logged in the change log),
-        then bring this process's index up to the log: its own changes and any other's."""
+        then bring this process's index up to the log: its own changes and any other's.
+        ``bulk``: many new files (the index writer gets more threads)."""
         store = self.store
         writer: tantivy.IndexWriter | None = None
         cursor = Cursor()
@@ -622,7 +628,7 @@ class Archive:
                     if not batch and not (first and removed):
                         continue
                     if writer is None:
-                        writer = self.index.writer()
+                        writer = self.index.writer(bulk=bulk)
                         cursor = Cursor.load(self.cursor_path) or Cursor()
                     with store.transaction():
                         for f, article, digest in batch:
