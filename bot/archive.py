@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import tantivy
 
 from bot import follows
-from bot.articles import ArticleError, parse_article
+from bot.articles import ArticleError, parse_bytes, read_article_bytes
 from bot.changes import RETENTION, Cursor
 from bot.digest.build import DIGEST_STORIES
 from bot.feeds import FeedFetch, fetch_feed
@@ -583,8 +583,9 @@ class Archive:
         parsed: list[tuple[_File, Article, str]],
     ) -> None:
         try:
-            article = parse_article(f.realpath, display_path=f.path)
-            digest = hashlib.sha1(Path(f.realpath).read_bytes()).hexdigest()
+            data = read_article_bytes(f.realpath)  # read once: parsed and hashed
+            article = parse_bytes(data, f.path)
+            digest = hashlib.sha1(data).hexdigest()
         except ArticleError as exc:
             reason = str(exc)
             if known and not known[3]:

@@ -176,6 +176,12 @@ def _looks_like_dek(block: str, *, followed_by_meta: bool, rest: bool) -> bool:
 
 def parse_article(path: str | Path, *, display_path: str | None = None) -> Article:
     """Read and parse one article file. Raises ArticleError (with the reason) if it is unusable."""
+    return parse_bytes(read_article_bytes(path), display_path or str(path))
+
+
+def read_article_bytes(path: str | Path) -> bytes:
+    """An article file's bytes. Raises ArticleError if it is not a regular file, is empty, is
+    too large or cannot be read."""
     p = Path(path)
     try:
         if not p.is_file():
@@ -189,7 +195,7 @@ def parse_article(path: str | Path, *, display_path: str | None = None) -> Artic
         data = p.read_bytes()
     except OSError as exc:
         raise ArticleError(f"cannot read: {exc.strerror or exc}") from exc
-    return parse_bytes(data, display_path or str(path))
+    return data
 
 
 def parse_bytes(data: bytes, path: str) -> Article:
