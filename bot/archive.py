@@ -56,8 +56,6 @@ BATCH = 500
 # Articles are written to the store in batches of BATCH, but the index is committed rarely: every
 # commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
 INDEX_COMMIT_PASSAGES = 1_000_000
-# An ingest of this many new files (some 30,000 passages) writes the index as a bulk build.
-BULK_FILES = 2_000
 # Files that could not be read, with the size and mtime they had then (store meta): an unchanged
 # bad file is not re-read, and not reported again, by every search's freshness check.
 _SKIPPED_META = "skipped_files"
@@ -330,7 +328,7 @@ class Archive:
             return self._rebuild()
 
     def _rebuild(self) -> int:
-        writer = self.index.writer(bulk=True)
+        writer = self.index.writer()
         try:
             cursor = Cursor()
             n = self._refill(writer, cursor)
@@ -517,8 +515,7 @@ class Archive:
                         parsed = []
                 yield parsed
 
-            bulk = sum(f.realpath not in states for f in files) >= BULK_FILES
-            self._write(batches(), removed, states, report, bulk=bulk)
+            self._write(batches(), removed, states, report)
             self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         self._tell_listeners(report)
@@ -612,12 +609,9 @@ class Archive:
         removed: list[str],
         states: dict[str, tuple[int, int, str, bool]],
         report: IngestReport,
-        *,
-        bulk: bool = False,
     ) -> None:
         """Write the batches to the store (each in one transaction, logged in the change log),
-        then bring this process's index up to the log: its own changes and any other's.
-        ``bulk``: many new files (the index writer gets more threads)."""
+        then bring this process's index up to the log: its own changes and any other's."""
         store = self.store
         writer: tantivy.IndexWriter | None = None
         cursor = Cursor()
@@ -629,7 +623,7 @@ class Archive:
                     if not batch and not (first and removed):
                         continue
                     if writer is None:
-                        writer = self.index.writer(bulk=bulk)
+                        writer = self.index.writer()
                         cursor = Cursor.load(self.cursor_path) or Cursor()
                     with store.transaction():
                         for f, article, digest in batch:

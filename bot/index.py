@@ -23,11 +23,6 @@ _SCHEMA_VERSION = "6"
 # The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
 # vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
 _WRITER_HEAP = 256 * 1024 * 1024
-# Indexing threads of a bulk write (a rebuild, a big first ingest): the Python side (reading,
-# tokenizing) and tantivy's indexing each take a core, so a second indexing thread keeps both
-# cores busy (1M passages: 165 -> 100 s). Each thread writes its own segments, which queries pay
-# for a little (1M: 6 segments instead of 3), so small ingests keep one.
-_BULK_THREADS = 2
 # How much of a typo match's BM25 counts beside its distance tier (1 apart): BM25 stays below 20.
 _TYPO_BM25 = 0.04
 # How much an exact form's body BM25 counts on top of the stem's BM25 (a word form matches the
@@ -124,14 +119,12 @@ class PassageIndex:
         return self.path.parent / f"v{_SCHEMA_VERSION}-words"
 
     # -- writing -------------------------------------------------------------------------------
-    def writer(self, wait_seconds: float = 30.0, *, bulk: bool = False) -> tantivy.IndexWriter:
-        """The single index writer, waiting while another process holds it; ``bulk``: for many
-        passages (more indexing threads)."""
+    def writer(self, wait_seconds: float = 30.0) -> tantivy.IndexWriter:
+        """The single index writer, waiting while another process holds it."""
         deadline = time.monotonic() + wait_seconds
-        threads = _BULK_THREADS if bulk else 1
         while True:
             try:
-                writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=threads)
+                writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
             except ValueError as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise IndexBusy(f"the search index is locked by another ingest: {exc}") from exc

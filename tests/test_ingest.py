@@ -255,38 +255,3 @@ def test_an_empty_or_missing_articles_folder_never_removes_the_archive(
     else:
         assert report.skipped == [(str(corpus), "no such file or folder")]
     a.close()
-
-
-def test_a_bulk_ingest_finds_what_a_small_one_finds(
-    tmp_path: Path, corpus: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
-    # Many new files give the index writer more threads (more segments): same answers.
-    for i in range(30):
-        write(
-            corpus / f"extra_{i:02d}.txt",
-            f"Extra story {i}\n\nThe harbour council met {i} times.\n\n"
-            f"Mercenaries left Mali in {1990 + i}.\n",
-        )
-    queries = ["mercenary", "harbour council", "mali 1995", "wagner", "councl", "france"]
-
-    def answers(db: str, bulk_files: int) -> list[list[tuple[str, int]]]:
-        monkeypatch.setattr("bot.archive.BULK_FILES", bulk_files)
-        a = Archive.open(Settings(db_path=tmp_path / db / "newsbot.db", articles_dir=corpus))
-        try:
-            a.ingest()
-            got = [
-                [(Path(h.article.path).name, h.paragraph) for h in a.search(q).hits]
-                for q in queries
-            ]
-            a.rebuild_index()  # a rebuild is a bulk write too
-            assert got == [
-                [(Path(h.article.path).name, h.paragraph) for h in a.search(q).hits]
-                for q in queries
-            ]
-            return got
-        finally:
-            a.close()
-
-    small, bulk = answers("small", 10_000), answers("bulk", 2)
-    assert bulk == small
-    assert any(small)
