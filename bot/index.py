@@ -16,10 +16,10 @@ from pathlib import Path
 
 import tantivy
 
-from bot.text import STEM_ANALYZER, stem, stem_analyzer
+from bot.text import STEM_ANALYZER, stem, stem_analyzer, stem_text
 from bot.vocabulary import Vocabulary
 
-_SCHEMA_VERSION = "6"
+_SCHEMA_VERSION = "7"
 # The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
 # vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
 _WRITER_HEAP = 256 * 1024 * 1024
@@ -80,11 +80,22 @@ def _schema() -> tantivy.Schema:
     b.add_integer_field("article_id", stored=False, indexed=True)
     b.add_unsigned_field("ts", stored=False, indexed=True, fast=True)
     # Positions for phrases; the stemmed copy of the body finds word forms (attack / attacked).
+    # Its text arrives stemmed (_Stems: each distinct word stemmed once, not every occurrence).
     b.add_text_field("body", stored=False, tokenizer_name="whitespace", index_option="position")
-    b.add_text_field("stem", stored=False, tokenizer_name=STEM_ANALYZER, index_option="freq")
+    b.add_text_field("stem", stored=False, tokenizer_name="whitespace", index_option="freq")
     b.add_text_field("title", stored=False, tokenizer_name="whitespace", index_option="freq")
     b.add_text_field("author", stored=False, tokenizer_name="whitespace", index_option="basic")
     return b.build()
+
+
+class _Stems(dict[str, str]):
+    """Word -> its stem text (``bot.text.stem_text``), filled as words are first met: the stem
+    field's text is made by lookups (the stemmer runs once a distinct word, not once an
+    occurrence), and the keys are the words the vocabulary is to learn."""
+
+    def __missing__(self, word: str) -> str:
+        found = self[word] = stem_text(word)
+        return found
 
 
 class PassageIndex:
@@ -104,7 +115,7 @@ class PassageIndex:
         self.index = tantivy.Index(self.schema, str(self.path), reuse=True)
         self.index.register_tokenizer(STEM_ANALYZER, stem_analyzer())
         self.vocab = Vocabulary(path / f"v{_SCHEMA_VERSION}-words")
-        self._new_words: set[str] = set()  # added since the last commit
+        self._new_words = _Stems()  # the words added since the last commit, with their stems
         self._lock = threading.Lock()
         self._reloaded = 0.0
 
@@ -146,30 +157,29 @@ class PassageIndex:
         for article_id in article_ids:
             writer.delete_documents_by_term("article_id", article_id)
         added = 0
-        new_words = self._new_words
+        stems = self._new_words.__getitem__
         for passage_id, article_id, body, title, author, ts in rows:
             doc = tantivy.Document(
                 passage_id=passage_id,
                 article_id=article_id,
                 body=body,
-                stem=body,
+                stem=" ".join(map(stems, body.split())),
                 title=title,
                 author=author,
             )
             doc.add_unsigned("ts", max(0, ts))  # a keyword argument would be a signed integer
             writer.add_document(doc)
-            new_words.update(body.split())
             added += 1
         return added
 
     def commit(self, writer: tantivy.IndexWriter) -> None:
         """Commit the writer's changes, the vocabulary first (so it holds every indexed word)."""
         self.vocab.add(self._new_words)
-        self._new_words = set()
+        self._new_words = _Stems()
         writer.commit()
 
     def rollback(self, writer: tantivy.IndexWriter) -> None:
-        self._new_words = set()
+        self._new_words = _Stems()
         writer.rollback()
 
     def clear(self, writer: tantivy.IndexWriter) -> None:

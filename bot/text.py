@@ -162,6 +162,12 @@ def query_budget(token: str, typed: str) -> int:
     return budget
 
 
+def stem_text(token: str) -> str:
+    """What the index's stem analyzer makes of a text, whitespace-joined: for one word of an
+    index text (no whitespace in it) its stem, exactly as the analyzer would index it."""
+    return " ".join(_STEMMER.analyze(token))
+
+
 @lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
     """The English (Snowball / Porter2) stem of a folded token: tantivy's own stemmer, the one
