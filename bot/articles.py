@@ -104,6 +104,14 @@ def _is_meta(line: str) -> tuple[str, str] | None:
     return key, value
 
 
+def _is_caption(line: str) -> bool:
+    """A photo caption line (``_CAPTION``). Its search scans the whole line; a line without a
+    parenthesis or a dash, most of them, cannot match, and is let through at once."""
+    if "(" not in line and "-" not in line and "–" not in line and "—" not in line:
+        return False
+    return _CAPTION.search(line) is not None
+
+
 def parse_text(text: str, path: str) -> Article:
     """Parse an article's text. Raises ArticleError if there is no headline or no body."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
@@ -133,7 +141,7 @@ def parse_text(text: str, path: str) -> Article:
             if blocks:
                 blocks[-1] = (blocks[-1][0], True)
             continue
-        if _CAPTION.search(line):
+        if _is_caption(line):
             close_block()
             captions.append(" ".join(line.split()))
             continue

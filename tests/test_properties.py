@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.archive import Archive
-from bot.articles import ArticleError, parse_bytes, parse_text
+from bot.articles import _CAPTION, ArticleError, _is_caption, parse_bytes, parse_text
 from bot.cli import main
 from bot.query import parse_query
 from bot.settings import Settings
@@ -110,6 +110,20 @@ def test_tokens_and_spans_stay_inside_the_text(text: str) -> None:
         assert token and text[start:end]
     without_possessives = _POSSESSIVE.sub("", text)
     assert tokens(text) == [t for _, _, t in iter_tokens(without_possessives)]
+
+
+@given(
+    st.one_of(
+        hostile_text,
+        st.lists(
+            st.sampled_from(["FILE - ", " file — ", "(AP Photo/Jo)", "(Photo: x)", "(", ")", "a"]),
+            max_size=6,
+        ).map("".join),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_the_caption_shortcut_is_the_caption_regex(line: str) -> None:
+    assert _is_caption(line) == (_CAPTION.search(line) is not None)
 
 
 # News-like ASCII: words, numbers with separators and units, punctuation, possessives.
