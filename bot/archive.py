@@ -41,7 +41,7 @@ from bot.models import (
 from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, open_store, utcnow
-from bot.text import index_text
+from bot.text import index_text, tokens
 
 if TYPE_CHECKING:
     from bot.digest.build import Digest
@@ -380,7 +380,7 @@ class Archive:
         for pid, aid, body, title, byline, ts in self.store.index_rows(article_ids):
             if aid != last:
                 last, head, by = aid, index_text(title), index_text(byline)
-            yield pid, aid, index_text(body), head, by, ts
+            yield pid, aid, tokens(body), head, by, ts
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(

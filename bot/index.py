@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,9 +69,10 @@ class Filters:
 
 
 NO_FILTERS = Filters()
-# (passage id, article id, body, headline + standfirst + byline, byline, Unix seconds of the
-# article's date); texts as ``bot.text.index_text`` makes them.
-IndexRow = tuple[int, int, str, str, str, int]
+# (passage id, article id, the body's tokens (``bot.text.tokens``), headline + standfirst +
+# byline, byline, Unix seconds of the article's date); those texts as ``bot.text.index_text``
+# makes them. The body comes as tokens: its stems are made from them without splitting it again.
+IndexRow = tuple[int, int, Sequence[str], str, str, int]
 
 
 def _schema() -> tantivy.Schema:
@@ -96,6 +97,12 @@ class _Stems(dict[str, str]):
     def __missing__(self, word: str) -> str:
         found = self[word] = stem_text(word)
         return found
+
+    def words(self) -> Iterator[str]:
+        """The words met, as the index's whitespace tokenizer has them (a token that folding
+        split with a space, "\ufdfa", is several words there)."""
+        for token in self:
+            yield from token.split()
 
 
 class PassageIndex:
@@ -158,12 +165,12 @@ class PassageIndex:
             writer.delete_documents_by_term("article_id", article_id)
         added = 0
         stems = self._new_words.__getitem__
-        for passage_id, article_id, body, title, author, ts in rows:
+        for passage_id, article_id, words, title, author, ts in rows:
             doc = tantivy.Document(
                 passage_id=passage_id,
                 article_id=article_id,
-                body=body,
-                stem=" ".join(map(stems, body.split())),
+                body=" ".join(words),
+                stem=" ".join(map(stems, words)),
                 title=title,
                 author=author,
             )
@@ -174,7 +181,7 @@ class PassageIndex:
 
     def commit(self, writer: tantivy.IndexWriter) -> None:
         """Commit the writer's changes, the vocabulary first (so it holds every indexed word)."""
-        self.vocab.add(self._new_words)
+        self.vocab.add(self._new_words.words())
         self._new_words = _Stems()
         writer.commit()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import tantivy
 
 from bot.index import PassageIndex, WordQuery
-from bot.text import STEM_ANALYZER, index_text, stem, stem_analyzer
+from bot.text import STEM_ANALYZER, index_text, stem, stem_analyzer, tokens
 
 TEXTS = [
     "Mercenaries attacked the colony; the attack's economies and economy attacking colonies.",
@@ -39,7 +39,7 @@ def test_the_stem_field_scores_as_the_analyzer_made_it(tmp_path: Path) -> None:
     old, old_schema = _analyzer_index(tmp_path / "old")
     index = PassageIndex(tmp_path / "new")
     writer = index.writer()
-    rows = [(i, i, index_text(t), "", "", 0) for i, t in enumerate(TEXTS)]
+    rows = [(i, i, tokens(t), "", "", 0) for i, t in enumerate(TEXTS)]
     index.replace_articles(writer, (), rows)
     index.commit(writer)
     index.refresh()
