@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING, Any
 
 import tantivy
@@ -671,16 +672,25 @@ def _walk(root: Path, report: IngestReport) -> Iterable[_File]:
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        real_dir = ""  # the folder's real path, resolved once for its files
         for name in sorted(filenames):
             if name.startswith(".") or not name.lower().endswith(ARTICLE_SUFFIXES):
                 continue
             path = os.path.join(dirpath, name)
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
+                link = S_ISLNK(st.st_mode)
+                if link:
+                    st = os.stat(path)
             except OSError as exc:
                 report.skipped.append((path, f"cannot read: {exc.strerror or exc}"))
                 continue
-            if not os.path.isfile(path):
+            if not S_ISREG(st.st_mode):
                 report.skipped.append((path, "not a regular file"))
                 continue
-            yield _File(os.path.normpath(path), os.path.realpath(path), st.st_size, st.st_mtime_ns)
+            if link:
+                real = os.path.realpath(path)
+            else:  # a file that is no link is where its folder really is
+                real_dir = real_dir or os.path.realpath(dirpath)
+                real = os.path.join(real_dir, name)
+            yield _File(os.path.normpath(path), real, st.st_size, st.st_mtime_ns)
