@@ -32,6 +32,9 @@ from bot.slack.front import FrontProcess
 from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
 
 log = logging.getLogger("newsbot.slack.serve")
+# waitress warns whenever a request waits for a free thread: under a burst that is this server's
+# normal state (each waits for a search to finish), not something an operator can act on.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
