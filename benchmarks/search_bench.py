@@ -19,7 +19,9 @@ resident set (Linux ``VmHWM``; it sees the Rust heap and touched index pages, un
 minus its resident set just before the build or the opening of the index. Build time is ours: the
 files through the whole ingest (parse, SQLite, index); peers: reading the passages from one TSV
 file into their index. Latency is wall time around one query call, after 20 warm-up queries.
-recall@5: the target paragraph is among the first five hits.
+recall@5: the target paragraph is among the first five hits. Each approach's hits are then judged
+alike (``judge``): once more counting a passage with the target's text as the target, and for the
+word-form sets also on the consistent subset (no other passage has every query word as typed).
 """
 
 from __future__ import annotations
