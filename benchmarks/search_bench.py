@@ -43,7 +43,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.bbc_corpus import write_bbc_corpus
-from benchmarks.corpus import passage_number, write_articles, write_corpus
+from benchmarks.corpus import (
+    exact_words,
+    normalised,
+    passage_number,
+    write_articles,
+    write_corpus,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APPROACHES = ("ours", "naive", "fts5", "tantivy", "tantivy_stem")
@@ -493,22 +499,6 @@ def _run_worker(args: list[str]) -> dict:
 #   set, for the word-form set and the word form + typo set (the same queries with typos in the
 #   other words).
 
-_PUNCT = "\"'.,;:!?()[]{}<>\u2018\u2019\u201c\u201d-\u2013\u2014"
-
-
-def normalised(text: str) -> str:
-    return " ".join(text.split())
-
-
-def exact_words(text: str) -> set[str]:
-    """The words a passage has, lower case, as typed: each space-separated token without the
-    punctuation around it ("2,700", "britain's"), and its letter/digit runs ("britain")."""
-    lowered = text.lower()
-    words = {t.strip(_PUNCT) for t in lowered.split()}
-    words.update(re.findall(r"[^\W_]+", lowered))
-    words.discard("")
-    return words
-
 
 def judge(passages: Callable[[], Iterable[tuple[int, str]]], queries: Sequence[dict]) -> list[dict]:
     """For each query: ``same``, the passages whose text is the target's (the target included),
@@ -630,6 +620,7 @@ def run(
     vocabulary: int = 150_000,
     command: str = "",
     bbc: Path | None = None,
+    wordform_unambiguous: bool = False,
 ) -> Report:
     rows: list[Row] = []
     corpora: dict[int, dict] = {}
@@ -642,7 +633,13 @@ def run(
             corpus.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
             if size == 0:
-                manifest = write_bbc_corpus(corpus, bbc, seed=seed, queries=queries)  # type: ignore[arg-type]
+                manifest = write_bbc_corpus(
+                    corpus,
+                    bbc,  # type: ignore[arg-type]
+                    seed=seed,
+                    queries=queries,
+                    unambiguous=wordform_unambiguous,
+                )
             else:
                 manifest = write_corpus(
                     corpus, size, seed=seed, queries=queries, vocabulary=vocabulary
@@ -998,6 +995,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="also a corpus of the BBC articles in this evaluation-data folder (../shared/data)",
     )
+    parser.add_argument(
+        "--wordform-unambiguous",
+        action="store_true",
+        help="BBC: word-form queries avoid a form that gives another passage every word as typed",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--from-json", type=Path, help="print the report of an earlier --json")
     args = parser.parse_args(argv)
@@ -1025,6 +1027,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reuse=args.reuse,
             command=command.strip(),
             bbc=args.bbc,
+            wordform_unambiguous=args.wordform_unambiguous,
         )
     finally:
         if args.workdir is None:

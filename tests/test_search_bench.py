@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from rapidfuzz.distance import OSA
 
-from benchmarks import name_typos, search_bench, search_interleaved
+from benchmarks import bbc_corpus, name_typos, search_bench, search_interleaved
 from benchmarks.corpus import add_typos, fold, make_query, typo_budget, word_forms, write_corpus
 
 
@@ -142,6 +142,28 @@ def test_a_copy_of_the_target_counts_and_ambiguous_word_form_queries_are_flagged
     }
     # A near copy (another word form in it) is not the target.
     assert search_bench.score([[6, 0], None, None, None], judged)["r1"] == 0.0
+
+
+def test_an_unambiguous_word_form_query_avoids_a_form_with_an_exact_rival() -> None:
+    forms = word_forms(["attack", "attacked", "attacks", "economy", "economies", "region"])
+    vocab = SimpleNamespace(function=frozenset({"the", "of"}), rank={})
+    text = "Rebels attacked the economy of the region"
+
+    def made(rival):  # type: ignore[no-untyped-def]
+        return make_query(random.Random(1), vocab, 7, text, forms, rival)  # type: ignore[arg-type]
+
+    plain = made(None)
+    assert made(lambda words: False) == plain  # no rival anywhere: the very same queries
+    typed = set(plain.wordform.split()) - set(plain.clean.split())
+    other = made(lambda words: bool(typed & set(words)))  # the drawn form has a rival
+    assert other.clean == plain.clean and other.typo == plain.typo
+    assert other.wordform != plain.wordform and not typed & set(other.wordform.split())
+    # Every form has a rival: the drawn one is kept (the consistent subset reports it).
+    assert made(lambda words: True) == plain
+    # The BBC corpus's rival check is the judging rule: copies of the target are no rivals.
+    rival = bbc_corpus._rivals([t for _, t in PASSAGES])
+    assert rival(0)(["rebels", "attack"]) and not rival(0)(["rebels", "attacked", "town"])
+    assert rival(4)(["export", "november", "union"]) and not rival(3)(["prices", "exports"])
 
 
 def test_word_form_queries_change_one_keyword_into_another_regular_form() -> None:
