@@ -54,7 +54,7 @@ from fakeslack import FakeSlack  # noqa: E402
 
 from bot.archive import Archive  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.slack.app import build_app  # noqa: E402
+from bot.slack.app import LISTENER_NICENESS_BEHIND_FRONT, build_app  # noqa: E402
 from bot.slack.front import FrontProcess  # noqa: E402
 from bot.slack.serve import HttpServer  # noqa: E402
 
@@ -186,8 +186,13 @@ def serve_child(
     settings = base.with_overrides(
         bot_token="xoxb-bench", slack_api_url=api_url, signing_secret=SECRET
     )
+    niceness = LISTENER_NICENESS_BEHIND_FRONT if front else 0  # as newsbot serve sets it
     server = HttpServer(
-        build_app(settings, archive), archive, host="127.0.0.1", port=0, threads=threads
+        build_app(settings, archive, listener_niceness=niceness),
+        archive,
+        host="127.0.0.1",
+        port=0,
+        threads=threads,
     )
     server.start()
     gate = (
