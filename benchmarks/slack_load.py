@@ -519,25 +519,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     ok = all(results[k]["answered_once"] == ns.commands for k in ("sqlite", "sqlite_no_front"))
     if ns.workers:
-        print("\n== two web workers, PostgreSQL ==")
-        results["postgres"] = run_workers(
-            ns.pg_commands,
-            ns.pg_senders,
-            ns.articles,
-            ns.pg_url,
-            threads=ns.threads,
-            sender_kind=kind,
-        )
-        print("\n== two web workers, PostgreSQL, one killed with SIGKILL halfway ==")
-        results["postgres_kill"] = run_workers(
-            ns.pg_commands,
-            ns.pg_senders,
-            ns.articles,
-            ns.pg_url,
-            threads=ns.threads,
-            kill=True,
-            sender_kind=kind,
-        )
+        for key, title, kill in (
+            ("postgres", "two web workers, PostgreSQL", False),
+            ("postgres_kill", "two web workers, PostgreSQL, one killed with SIGKILL halfway", True),
+        ):
+            print(f"\n== {title} ==")
+            results[key] = run_workers(
+                ns.pg_commands,
+                ns.pg_senders,
+                ns.articles,
+                ns.pg_url,
+                threads=ns.threads,
+                kill=kill,
+                sender_kind=kind,
+            )
         ok = ok and results["postgres"]["answered_once"] == ns.pg_commands
         ok = ok and results["postgres_kill"]["missing"] == 0
         ok = ok and results["postgres_kill"]["duplicates"] == 0
