@@ -249,6 +249,10 @@ class Archive:
     def passages_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Passage, StoredArticle]]:
         return self.store.passages_by_id(ids)
 
+    def passage_counts(self, article_ids: Sequence[int]) -> dict[int, int]:
+        """article id -> its number of passages (0 for none), in one query."""
+        return self.store.passage_counts(article_ids)
+
     def counts(self) -> tuple[int, int]:
         """(live articles, passages)."""
         return self.store.counts()

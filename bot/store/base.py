@@ -147,6 +147,11 @@ class Store(ABC):
         """Passages with their articles, for the ids that still exist (others are left out)."""
 
     @abstractmethod
+    def passage_counts(self, article_ids: Sequence[int]) -> dict[int, int]:
+        """article id -> its number of passages, for each of ``article_ids`` (0 when it has none
+        or does not exist): one query, for "paragraph 3 of 9" under each search hit."""
+
+    @abstractmethod
     def counts(self) -> tuple[int, int]:
         """(live articles, passages)."""
 

@@ -296,6 +296,18 @@ class SqlStore(Store):
         )
         return {r[0]: (Passage(r[0], r[1], r[2], r[3]), _article(r[4:])) for r in rows}
 
+    def passage_counts(self, article_ids: Sequence[int]) -> dict[int, int]:
+        ids = sorted(set(article_ids))
+        counts = dict.fromkeys(ids, 0)
+        for start in range(0, len(ids), 500):
+            where, args = self._in("article_id", ids[start : start + 500])
+            rows = self._rows(
+                f"SELECT article_id, count(*) FROM passages WHERE {where} GROUP BY article_id",
+                args,
+            )
+            counts.update((int(r[0]), int(r[1])) for r in rows)
+        return counts
+
     def counts(self) -> tuple[int, int]:
         a = self._one("SELECT count(*) FROM articles WHERE removed_at IS NULL")
         p = self._one("SELECT count(*) FROM passages")
