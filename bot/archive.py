@@ -25,7 +25,7 @@ import tantivy
 
 from bot import follows
 from bot.articles import ArticleError, parse_article
-from bot.changes import RETENTION, Cursor
+from bot.changes import FETCH, RETENTION, Cursor
 from bot.digest.build import DIGEST_STORIES
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
@@ -272,10 +272,17 @@ class Archive:
         return self.store.seen_before(keys, ttl)
 
     # -- following the change log --------------------------------------------------------------
-    def catch_up(self, wait_seconds: float = 30.0) -> int:
+    def catch_up(
+        self,
+        wait_seconds: float = 30.0,
+        *,
+        batch: int = FETCH,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
         """Bring the index in line with the store: build it if it is new, else apply the change
-        log from where it stands (rebuilt instead if the log was pruned past that). Returns the
-        changes applied (or passages, for a build)."""
+        log from where it stands, ``batch`` changes at a time (rebuilt instead if the log was
+        pruned past that). ``on_batch(applied so far)`` is called after each batch (progress of
+        a long catch-up). Returns the changes applied (or passages, for a build)."""
         with self._index_lock:
             cursor = Cursor.load(self.cursor_path)
             if self.index.needs_rebuild() and self.store.counts()[1]:
@@ -295,7 +302,7 @@ class Archive:
                 cursor = (
                     Cursor.load(self.cursor_path) or Cursor()
                 )  # another process may have moved it
-                applied, _ = self._apply_changes(writer, cursor)
+                applied, _ = self._apply_changes(writer, cursor, batch, on_batch)
                 self._commit_index(writer, cursor)
                 writer.wait_merging_threads()
             except BaseException:
@@ -352,12 +359,18 @@ class Archive:
         cursor.reset(max(head, self.store.changes_pruned_through()))
         return n
 
-    def _apply_changes(self, writer: tantivy.IndexWriter, cursor: Cursor) -> tuple[int, int]:
+    def _apply_changes(
+        self,
+        writer: tantivy.IndexWriter,
+        cursor: Cursor,
+        batch: int = FETCH,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> tuple[int, int]:
         """Re-index every article the log says changed since ``cursor`` (uncommitted); the whole
         index when the log was pruned past it. Returns (changes applied, passages indexed)."""
         applied = passages = 0
         while True:
-            changes = cursor.pending(self.store)
+            changes = cursor.pending(self.store, batch)
             if cursor.behind(self.store):  # asked after the read (see Cursor.behind)
                 log.warning(
                     "search index at change %d, but the change log was pruned past it:"
@@ -372,6 +385,8 @@ class Archive:
             passages += self.index.replace_articles(writer, ids, self._index_rows(ids))
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
+            if on_batch is not None:
+                on_batch(applied)
 
     def _commit_index(self, writer: tantivy.IndexWriter, cursor: Cursor) -> None:
         self.index.commit(writer)

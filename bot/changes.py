@@ -48,10 +48,10 @@ class Cursor:
     def high(self) -> int:
         return max(self.applied, default=self.position)
 
-    def pending(self, store: Store) -> list[tuple[int, int]]:
-        """Changes not applied yet: late commits into gaps, then new ones (at most FETCH)."""
+    def pending(self, store: Store, limit: int = FETCH) -> list[tuple[int, int]]:
+        """Changes not applied yet: late commits into gaps, then new ones (at most ``limit``)."""
         late = store.changes_between(self.position, self.high) if self.gaps else []
-        new = store.changes_after(self.high, FETCH)
+        new = store.changes_after(self.high, limit)
         return [(seq, aid) for seq, aid in (*late, *new) if seq not in self.applied]
 
     def reset(self, position: int) -> None:
