@@ -41,6 +41,7 @@ from bot.models import (
 from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, open_store, utcnow
+from bot.store.base import IndexRowTuple
 from bot.text import index_text
 
 if TYPE_CHECKING:
@@ -352,11 +353,20 @@ class Archive:
 
     def _refill(self, writer: tantivy.IndexWriter, cursor: Cursor) -> int:
         """Replace the whole index with the store's passages (uncommitted) and move ``cursor`` to
-        the log's head. Returns the passages indexed."""
-        head = self.store.change_head()  # changes after this are applied again: harmless
-        self.index.clear(writer)
-        n = self.index.replace_articles(writer, (), self._index_rows(None))
-        cursor.reset(max(head, self.store.changes_pruned_through()))
+        where that read stood in the log: its head, still waiting for the numbers below it that
+        a transaction in flight may commit (``Store.index_snapshot``). Returns the passages
+        indexed."""
+        with self.store.index_snapshot() as snapshot:
+            self.index.clear(writer)
+            n = self.index.replace_articles(writer, (), _tokenized(snapshot.rows))
+        cursor.reset(snapshot.head, snapshot.unsettled)
+        if snapshot.unsettled:
+            log.info(
+                "search index rebuilt at change %d; waiting for %d changes below it that were"
+                " not committed yet",
+                snapshot.head,
+                len(snapshot.unsettled),
+            )
         return n
 
     def _apply_changes(
@@ -394,12 +404,7 @@ class Archive:
         cursor.save(self.cursor_path)
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
-        # Rows come article by article: an article's headline and byline are tokenized once.
-        last, head, by = -1, "", ""
-        for pid, aid, body, title, byline, ts in self.store.index_rows(article_ids):
-            if aid != last:
-                last, head, by = aid, index_text(title), index_text(byline)
-            yield pid, aid, index_text(body), head, by, ts
+        return _tokenized(self.store.index_rows(article_ids))
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(
@@ -670,6 +675,16 @@ class Archive:
                 if writer is not None:
                     self.index.rollback(writer)
                 raise
+
+
+def _tokenized(rows: Iterable[IndexRowTuple]) -> Iterator[IndexRow]:
+    """The store's index rows, tokenized for the index."""
+    # Rows come article by article: an article's headline and byline are tokenized once.
+    last, head, by = -1, "", ""
+    for pid, aid, body, title, byline, ts in rows:
+        if aid != last:
+            last, head, by = aid, index_text(title), index_text(byline)
+        yield pid, aid, index_text(body), head, by, ts
 
 
 def _display(store: Store, article_id: int, fallback: str) -> str:

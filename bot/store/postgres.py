@@ -19,8 +19,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 from bot.store import migrations
-from bot.store.base import StoreError, is_url
-from bot.store.sql import SqlStore
+from bot.store.base import IndexSnapshot, StoreError, is_url
+from bot.store.sql import PRUNED_THROUGH_META, SqlStore
 
 _V1 = [
     """CREATE TABLE articles (
@@ -207,6 +207,48 @@ class PostgresStore(SqlStore):
     def check(self) -> str:
         row = self._one("SELECT 1")
         return "ok" if row and row[0] == 1 else "no answer"
+
+    @contextmanager
+    def index_snapshot(self) -> Iterator[IndexSnapshot]:
+        """The rebuild's rows, the log's head and the unsettled numbers, all read in one
+        REPEATABLE READ snapshot.
+
+        Sequence numbers are handed out at insert and commit in any order, so when the snapshot
+        is taken a transaction still in flight may hold a number below the head (a later one
+        committed first). Its rows are not in the snapshot, and a cursor started at the head
+        would never read it. So the numbers missing below the head (above the pruned horizon)
+        are handed back as unsettled: the cursor waits for them as for any gap (a rolled-back
+        one is given up after ``bot.changes.GAP_TIMEOUT``). Only when the snapshot saw a
+        transaction in progress (``pg_current_snapshot``'s xip list, any database on the
+        server): with none, every missing number was rolled back. A transaction that got its
+        id after the snapshot inserted its changes after the head was committed, so above it.
+        """
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # The first query takes the snapshot every later one reads.
+            row = conn.execute(
+                "SELECT (SELECT coalesce(max(seq), 0) FROM passage_changes),"
+                " (SELECT value FROM meta WHERE key = %s),"
+                " EXISTS (SELECT FROM pg_snapshot_xip(pg_current_snapshot()))",
+                (PRUNED_THROUGH_META,),
+            ).fetchone()
+            assert row is not None
+            pruned = int(row[1] or 0)
+            head = max(int(row[0]), pruned)
+            unsettled: tuple[int, ...] = ()
+            if row[2]:
+                holes = conn.execute(
+                    "SELECT prev + 1, seq - 1 FROM (SELECT seq,"
+                    " lag(seq, 1, %s::bigint) OVER (ORDER BY seq) AS prev"
+                    " FROM passage_changes WHERE seq > %s) t WHERE seq > prev + 1",
+                    (pruned, pruned),
+                ).fetchall()
+                unsettled = tuple(n for low, high in holes for n in range(low, high + 1))
+            name = f"newsbot_{uuid.uuid4().hex[:12]}"
+            with conn.cursor(name=name) as cur:
+                cur.itersize = 5000
+                cur.execute(_pg(self._index_sql() + " ORDER BY p.id"))
+                yield IndexSnapshot(head, unsettled, iter(cur))
 
     # -- primitives ----------------------------------------------------------------------------
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -313,16 +313,19 @@ class SqlStore(Store):
         p = self._one("SELECT count(*) FROM passages")
         return int(a[0] if a else 0), int(p[0] if p else 0)
 
-    def index_rows(
-        self, article_ids: Sequence[int] | None = None
-    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+    def _index_sql(self) -> str:
         byline = "coalesce(a.author, '') || ' ' || coalesce(a.source, a.editor, '')"
         when = self._epoch("coalesce(a.published, a.first_seen)")
-        sql = (
+        return (
             f"SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '') || ' ' ||"
             f" {byline}, {byline}, coalesce({when}, 0)"
             " FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.removed_at IS NULL"
         )
+
+    def index_rows(
+        self, article_ids: Sequence[int] | None = None
+    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+        sql = self._index_sql()
         if article_ids is None:
             yield from self._stream(sql + " ORDER BY p.id")  # type: ignore[misc]
             return
