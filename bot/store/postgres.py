@@ -104,6 +104,9 @@ _V3 = [
 MIGRATIONS: list[migrations.Migration] = [(1, _V1), (2, _V2), (3, _V3)]
 SCHEMA_VERSION = migrations.latest(MIGRATIONS)
 
+# A missing change number handed out longer ago than this belongs to a finished transaction
+# (see PostgresStore.index_snapshot); generous, so clocks a little apart do not matter.
+SETTLED_AFTER = "1 hour"
 # Advisory lock keys (64-bit) of this program; the scheduler's is in bot.election.
 WRITE_BARRIER = 0x6E657773_00000001
 # A dead peer is noticed in about 30 s instead of the kernel's default of two hours.
@@ -218,32 +221,33 @@ class PostgresStore(SqlStore):
         committed first). Its rows are not in the snapshot, and a cursor started at the head
         would never read it. So the numbers missing below the head (above the pruned horizon)
         are handed back as unsettled: the cursor waits for them as for any gap (a rolled-back
-        one is given up after ``bot.changes.GAP_TIMEOUT``). Only when the snapshot saw a
-        transaction in progress (``pg_current_snapshot``'s xip list, any database on the
-        server): with none, every missing number was rolled back. A transaction that got its
-        id after the snapshot inserted its changes after the head was committed, so above it.
+        one is given up after ``bot.changes.GAP_TIMEOUT``).
+
+        Only the recent holes: one whose next change was logged more than ``SETTLED_AFTER``
+        ago has a number handed out before that, and no ingest transaction stays open that
+        long. (The snapshot's own list of transactions in progress cannot settle the rest: it
+        leaves out those whose id is above the latest one completed, and such a transaction
+        may still hold a number below the head.)
         """
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             # The first query takes the snapshot every later one reads.
             row = conn.execute(
                 "SELECT (SELECT coalesce(max(seq), 0) FROM passage_changes),"
-                " (SELECT value FROM meta WHERE key = %s),"
-                " EXISTS (SELECT FROM pg_snapshot_xip(pg_current_snapshot()))",
+                " (SELECT value FROM meta WHERE key = %s)",
                 (PRUNED_THROUGH_META,),
             ).fetchone()
             assert row is not None
             pruned = int(row[1] or 0)
             head = max(int(row[0]), pruned)
-            unsettled: tuple[int, ...] = ()
-            if row[2]:
-                holes = conn.execute(
-                    "SELECT prev + 1, seq - 1 FROM (SELECT seq,"
-                    " lag(seq, 1, %s::bigint) OVER (ORDER BY seq) AS prev"
-                    " FROM passage_changes WHERE seq > %s) t WHERE seq > prev + 1",
-                    (pruned, pruned),
-                ).fetchall()
-                unsettled = tuple(n for low, high in holes for n in range(low, high + 1))
+            holes = conn.execute(
+                "SELECT prev + 1, seq - 1 FROM (SELECT seq, changed_at,"
+                " lag(seq, 1, %s::bigint) OVER (ORDER BY seq) AS prev"
+                " FROM passage_changes WHERE seq > %s) t"
+                " WHERE seq > prev + 1 AND changed_at > now() - %s::interval",
+                (pruned, pruned, SETTLED_AFTER),
+            ).fetchall()
+            unsettled = tuple(n for low, high in holes for n in range(low, high + 1))
             name = f"newsbot_{uuid.uuid4().hex[:12]}"
             with conn.cursor(name=name) as cur:
                 cur.itersize = 5000
