@@ -31,7 +31,9 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,7 +90,8 @@ class Stats:
         return data[k]
 
 
-def _post_command(url: str, verifier: SignatureVerifier, text: str, response_url: str) -> float:
+def _command(url: str, verifier: SignatureVerifier, text: str, response_url: str) -> dict:
+    """A correctly signed ``/news`` request, as ``http_senders`` takes it."""
     body = urlencode(
         {
             "team_id": "TBENCH",
@@ -99,26 +102,67 @@ def _post_command(url: str, verifier: SignatureVerifier, text: str, response_url
             "response_url": response_url,
             "trigger_id": f"t.{uuid.uuid4().hex}",
         }
-    ).encode()
+    )
     ts = str(int(time.time()))
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body),
     }
-    started = time.perf_counter()
-    with urlopen(Request(url, data=body, headers=headers, method="POST"), timeout=10) as resp:
-        resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"HTTP {resp.status}")
-    return (time.perf_counter() - started) * 1000
+    return {"method": "POST", "url": url, "body": body, "headers": headers}
 
 
-def _get(url: str) -> float:
-    started = time.perf_counter()
-    with urlopen(url, timeout=10) as resp:
-        resp.read()
-    return (time.perf_counter() - started) * 1000
+def _send_in_threads(spec: dict) -> list[dict]:
+    """The senders as threads of this process (urllib), the way this benchmark sent before
+    ``http_senders``: their own queueing for the interpreter lock is in every number."""
+    requests, kill_pid, kill_at = spec["requests"], spec.get("kill_pid"), spec.get("kill_at", -1)
+    lock, taken = threading.Lock(), iter(range(len(requests)))
+
+    def one(_: int) -> list[tuple[int, dict]]:
+        done = []
+        while True:
+            with lock:
+                i = next(taken, None)
+                if i is None:
+                    return done
+                if kill_pid and i == kill_at:
+                    os.kill(kill_pid, signal.SIGKILL)
+            req, sent_at, started = requests[i], time.monotonic(), time.perf_counter()
+            data = req["body"].encode() if req["method"] == "POST" else None
+            try:
+                with urlopen(
+                    Request(req["url"], data=data, headers=req["headers"], method=req["method"]),
+                    timeout=10,
+                ) as resp:
+                    resp.read()
+                    status = resp.status
+            except OSError:
+                done.append((i, {"sent_at": sent_at, "ms": None, "status": None}))
+                continue
+            took = (time.perf_counter() - started) * 1000
+            done.append((i, {"sent_at": sent_at, "ms": took, "status": status}))
+
+    concurrency = max(1, spec["concurrency"])
+    with ThreadPoolExecutor(concurrency) as pool:
+        done = [item for part in pool.map(one, range(concurrency)) for item in part]
+    return [result for _, result in sorted(done, key=lambda item: item[0])]
+
+
+def _send_in_process(spec: dict) -> list[dict]:
+    """The senders in a process of their own (``benchmarks.http_senders``, one asyncio loop)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.http_senders"],
+        cwd=ROOT,
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(out.stdout)
+
+
+SENDERS = {"process": _send_in_process, "threads": _send_in_threads}
 
 
 def serve_child(
@@ -217,6 +261,7 @@ def run(
     threads: int = 16,
     quiet: bool = False,
     front: bool = True,
+    sender_kind: str = "process",
 ) -> dict:
     """Run the load check on one SQLite process (behind the ack front unless ``front`` is
     False); returns the numbers (also printed as a table unless ``quiet``)."""
@@ -227,7 +272,7 @@ def run(
             folder, str(Path(tmp) / "db" / "newsbot.db"), fake.api_url, threads, front=front
         )
         try:
-            return _measure(fake, [url], commands, senders, quiet)
+            return _measure(fake, [url], commands, senders, quiet, sender_kind=sender_kind)
         finally:
             _stop_child(child)
 
@@ -256,6 +301,7 @@ def run_workers(
     threads: int = 16,
     kill: bool = False,
     quiet: bool = False,
+    sender_kind: str = "process",
 ) -> dict:
     """``workers`` web workers on one PostgreSQL database, commands spread over them. With
     ``kill``, the last worker gets SIGKILL when half the commands were sent."""
@@ -278,7 +324,9 @@ def run_workers(
         try:
             urls = [url for _, url in children]
             victim = children[-1][0] if kill else None
-            return _measure(fake, urls, commands, senders, quiet, victim=victim)
+            return _measure(
+                fake, urls, commands, senders, quiet, victim=victim, sender_kind=sender_kind
+            )
         finally:
             for child, _ in children:
                 if child.poll() is None:
@@ -293,52 +341,50 @@ def _measure(
     quiet: bool,
     *,
     victim: subprocess.Popen | None = None,
+    sender_kind: str = "process",
 ) -> dict:
     """Send ``commands`` spread over ``urls``; with ``victim``, SIGKILL it halfway through."""
     verifier = SignatureVerifier(SECRET)
     events = [u + "/slack/events" for u in urls]
+    send = SENDERS[sender_kind]
     # warm-up: first requests pay for auth.test, index readers, thread start-up
-    for target in events:
-        for q in QUERIES[:3]:
-            _post_command(target, verifier, q, fake.response_url())
-    fake.wait_until(lambda: len(fake.posted) >= 3 * len(events), timeout=30)
+    warm = [_command(t, verifier, q, fake.response_url()) for t in events for q in QUERIES[:3]]
+    _send_in_threads({"requests": warm, "concurrency": 1})
+    fake.wait_until(lambda: len(fake.posted) >= len(warm), timeout=30)
 
-    with ThreadPoolExecutor(senders) as pool:
-        health = list(pool.map(lambda _: _get(urls[0] + "/healthz"), range(commands)))
-
-    single = [
-        _post_command(events[0], verifier, QUERIES[i % len(QUERIES)], fake.response_url())
-        for i in range(min(50, commands))
+    get = {"method": "GET", "url": urls[0] + "/healthz", "body": "", "headers": {}}
+    health = [
+        r["ms"] for r in send({"requests": [get] * commands, "concurrency": senders}) if r["ms"]
     ]
 
+    solo = [
+        _command(events[0], verifier, QUERIES[i % len(QUERIES)], fake.response_url())
+        for i in range(min(50, commands))
+    ]
+    single = [r["ms"] for r in send({"requests": solo, "concurrency": 1}) if r["ms"]]
+
     response_urls = [fake.response_url() for _ in range(commands)]
-    sent_at: dict[str, float] = {}
-    acked_by: dict[str, int] = {}
-    lock = threading.Lock()
-    sent = [0]
-
-    def send(i: int) -> float | None:
-        target = i % len(events)
-        with lock:
-            sent_at[response_urls[i]] = time.monotonic()
-            sent[0] += 1
-            if victim is not None and sent[0] == commands // 2:
-                victim.kill()  # SIGKILL: no goodbye
-        try:
-            took = _post_command(
-                events[target], verifier, QUERIES[i % len(QUERIES)], response_urls[i]
-            )
-        except OSError:
-            if victim is None:
-                raise
-            return None  # the killed worker: not acked, Slack would retry elsewhere
-        with lock:
-            acked_by[response_urls[i]] = target
-        return took
-
+    spec = {
+        "requests": [
+            _command(events[i % len(events)], verifier, QUERIES[i % len(QUERIES)], u)
+            for i, u in enumerate(response_urls)
+        ],
+        "concurrency": senders,
+        "kill_pid": victim.pid if victim is not None else None,
+        "kill_at": commands // 2,  # SIGKILL just before this send
+    }
     started = time.perf_counter()
-    with ThreadPoolExecutor(senders) as pool:
-        results = list(pool.map(send, range(commands)))
+    sent = send(spec)
+    if victim is None and any(r["ms"] is None or r["status"] != 200 for r in sent):
+        raise RuntimeError("a command was not acked with HTTP 200")
+    sent_at = {u: r["sent_at"] for u, r in zip(response_urls, sent, strict=True)}
+    # a command the killed worker did not ack: Slack would retry it elsewhere
+    acked_by = {
+        u: i % len(events)
+        for i, (u, r) in enumerate(zip(response_urls, sent, strict=True))
+        if r["ms"] is not None and r["status"] == 200
+    }
+    results = [r["ms"] if r["status"] == 200 else None for r in sent]
     acks = [r for r in results if r is not None]
     wanted = {u.rsplit("/", 1)[-1] for u in acked_by if victim is None or acked_by[u] == 0}
     with contextlib.suppress(TimeoutError):  # counted below as missing
@@ -355,6 +401,9 @@ def _measure(
     once = sum(1 for u in survivor if counts[u] == 1)
     missing = sum(1 for u in survivor if counts[u] == 0)
     dupes = sum(1 for c in counts.values() if c > 1)
+    # an answer the response_url refused goes to the user through chat.postEphemeral instead:
+    # shown, but not counted as answered once above (it cannot be told which command it was)
+    fallbacks = len(fake.calls_to("chat.postEphemeral"))
     label = f"{senders} senders" + (f", {len(urls)} workers" if len(urls) > 1 else "")
     rows = [
         Stats("GET /healthz (baseline)", health),
@@ -371,6 +420,7 @@ def _measure(
         "answered_once": once,
         "missing": missing,
         "duplicates": dupes,
+        "ephemeral_fallbacks": fallbacks,
         "killed_worker_acked": sum(1 for u in acked_by if acked_by[u] != 0) if victim else 0,
         "killed_worker_answered": (
             sum(1 for u in acked_by if acked_by[u] != 0 and counts[u]) if victim else 0
@@ -399,14 +449,15 @@ def _measure(
         if victim is not None:
             print(
                 f"\nkill -9 of worker 2 after {commands // 2} sends: the survivor acked"
-                f" {len(survivor)}: {once} answered once, {missing} missing, {dupes} duplicated;"
+                f" {len(survivor)}: {once} answered once, {missing} missing, {dupes} duplicated"
+                f" ({fallbacks} through the ephemeral fallback);"
                 f" the killed one had acked {result['killed_worker_acked']} (answered"
                 f" {result['killed_worker_answered']}); {commands - len(acks)} refused"
             )
         else:
             print(
                 f"\nexactly once: {once}/{commands} answered once, {missing} missing,"
-                f" {dupes} duplicated;"
+                f" {dupes} duplicated, {fallbacks} through the ephemeral fallback;"
                 f" {result['throughput_per_s']:.0f} commands/s end to end"
             )
         verdict = "met" if result["ack_target_met"] else "MISSED"
@@ -426,6 +477,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=PG_URL, help="a PostgreSQL server to create a db on")
     parser.add_argument("--pg-commands", type=int, default=400)
     parser.add_argument("--pg-senders", type=int, default=40)
+    parser.add_argument(
+        "--senders-in",
+        choices=sorted(SENDERS),
+        default="process",
+        help="process: asyncio senders in a process of their own (default); threads: threads of"
+        " this process, as the benchmark sent before (their own waits are in the numbers)",
+    )
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON too")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -437,23 +495,37 @@ def main(argv: list[str] | None = None) -> int:
         return serve_child(
             ns.articles, ns.db, ns.api_url, ns.threads, ns.index_dir, front=not ns.no_front
         )
-    print("== one process, SQLite, the bot's server alone (no ack front) ==")
+    kind = ns.senders_in
+    print(f"senders: {kind}\n\n== one process, SQLite, the bot's server alone (no ack front) ==")
     results = {
         "sqlite_no_front": run(
-            ns.commands, ns.senders, ns.articles, threads=ns.threads, front=False
+            ns.commands, ns.senders, ns.articles, threads=ns.threads, front=False, sender_kind=kind
         )
     }
     print("\n== one process, SQLite, behind the ack front (as newsbot serve runs it) ==")
-    results["sqlite"] = run(ns.commands, ns.senders, ns.articles, threads=ns.threads)
+    results["sqlite"] = run(
+        ns.commands, ns.senders, ns.articles, threads=ns.threads, sender_kind=kind
+    )
     ok = all(results[k]["answered_once"] == ns.commands for k in ("sqlite", "sqlite_no_front"))
     if ns.workers:
         print("\n== two web workers, PostgreSQL ==")
         results["postgres"] = run_workers(
-            ns.pg_commands, ns.pg_senders, ns.articles, ns.pg_url, threads=ns.threads
+            ns.pg_commands,
+            ns.pg_senders,
+            ns.articles,
+            ns.pg_url,
+            threads=ns.threads,
+            sender_kind=kind,
         )
         print("\n== two web workers, PostgreSQL, one killed with SIGKILL halfway ==")
         results["postgres_kill"] = run_workers(
-            ns.pg_commands, ns.pg_senders, ns.articles, ns.pg_url, threads=ns.threads, kill=True
+            ns.pg_commands,
+            ns.pg_senders,
+            ns.articles,
+            ns.pg_url,
+            threads=ns.threads,
+            kill=True,
+            sender_kind=kind,
         )
         ok = ok and results["postgres"]["answered_once"] == ns.pg_commands
         ok = ok and results["postgres_kill"]["missing"] == 0

@@ -87,6 +87,15 @@ class _Fault:
     headers: dict[str, str]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of answers from two workers' listener
+    # pools (32 posts at once) overflowed it and the kernel reset connections, which Slack's
+    # own servers do not do under such a load (benchmarks/slack_load.py saw 1-6 of 400 answers
+    # go to the ephemeral fallback for it).
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class FakeSlack:
     """Start with ``start()`` (or use as a context manager); stop with ``stop()``."""
 
@@ -132,8 +141,7 @@ class FakeSlack:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", self.api_port), Handler)
-        self._http.daemon_threads = True
+        self._http = _Server(("127.0.0.1", self.api_port), Handler)
         self._ws = serve(
             self._ws_session,
             "127.0.0.1",

@@ -24,3 +24,9 @@ def test_load_check_two_workers_on_postgres_with_a_kill_smoke(capsys, pg_databas
     assert result["workers"] == 2 and result["answered_once"] >= 12
     assert result["missing"] == 0 and result["duplicates"] == 0
     assert "kill -9 of worker 2" in capsys.readouterr().out
+
+
+def test_load_check_with_the_senders_as_threads_smoke(capsys):
+    """The earlier way of sending (threads of the benchmark process) runs, for comparison."""
+    result = slack_load.run(commands=12, senders=3, articles=None, sender_kind="threads")
+    assert result["answered_once"] == 12 and result["rows"]["/news ack, 3 senders"]["n"] == 12
