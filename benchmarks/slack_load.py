@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import os
 import shutil
 import signal
@@ -180,7 +179,6 @@ def serve_child(
     ``front``, the senders reach the bot's server directly. Prints the port, serves until stdin
     closes. With a SQLite file it ingests first; on PostgreSQL (a web worker) it builds its own
     index from the database."""
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     base = Settings(articles_dir=articles, index_dir=index_dir).with_database(db)
     archive = Archive.open(base)
     if not base.database_url:

@@ -9,10 +9,15 @@ own process, and the bot behind it on loopback:
 
 - a slash command, a ``block_actions`` click or an ``event_callback`` is checked (the guard's
   strict parse, then the Slack signature), acked with an empty 200 at once (exactly what the bot
-  acks them with), and handed to the bot by a few forwarding threads over keep-alive connections;
+  acks them with), and handed to the bot by a few forwarding tasks over keep-alive connections;
   the bot checks the signature again and answers through ``response_url`` or the Web API;
 - everything else (URL verification, SSL check, view submissions, shortcuts, health probes) is
   passed to the bot and its answer passed back, because its answer is in the ack.
+
+It is one asyncio loop (aiohttp, whose HTTP parser is compiled): a request is read, checked and
+acked on the thread that received it. A threaded server hands each request from its socket
+thread to a worker thread and back, and under load each hand-over can wait a switch interval
+for the interpreter lock; those waits were most of the front's p99.
 
 A request the bot cannot take (its process is down or restarting) is retried for a while, then
 dropped with one WARNING line. Once the bot has failed to answer, the front stops acking on its
@@ -24,32 +29,29 @@ a void.
 from __future__ import annotations
 
 import argparse
-import http.client
+import asyncio
+import contextlib
 import json
 import logging
 import os
-import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
+from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 from slack_sdk.signature import SignatureVerifier
-from waitress.server import create_server
 
-from bot.logs import log_context, redact, set_log_context, setup_logging
-from bot.slack.guard import BadRequest, answer_plain, parse_body, read_body
+from bot.logs import redact, set_log_context, setup_logging
+from bot.slack.guard import MAX_BODY, BadRequest, parse_body
 from bot.slack.payload import acked_before_listener, request_id
-from bot.slack.waitress_loop import serve_until
 
 log = logging.getLogger("newsbot.slack.front")
 
 EVENTS_PATH = "/slack/events"
-FORWARDERS = 16
+FORWARDERS = 8
 MAX_BACKLOG = 5_000  # requests acked and not yet handed over; beyond it the front answers 503
 GIVE_UP_AFTER = 30.0  # seconds of retrying one hand-over before it is dropped
 # Headers the bot needs to check and dedupe a request (Bolt verifies the signature again).
@@ -60,8 +62,8 @@ PASSED_HEADERS = (
     "X-Slack-Retry-Num",
     "X-Slack-Retry-Reason",
 )
-
-Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# What a failed hand-over raises: the bot's process is down, restarting or too slow.
+UPSTREAM_ERRORS = (OSError, ClientError, asyncio.TimeoutError)
 
 
 def acked_here(body: dict[str, Any]) -> bool:
@@ -71,92 +73,85 @@ def acked_here(body: dict[str, Any]) -> bool:
 
 
 class Upstream:
-    """The bot's HTTP server on loopback, one keep-alive connection per thread."""
+    """The bot's HTTP server on loopback, over a pool of keep-alive connections."""
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.url = url.rstrip("/")
         self.timeout = timeout
-        self._local = threading.local()
         self.away = False  # the last request found the bot not answering
+        self._session: ClientSession | None = None
 
-    def request(
+    async def request(
         self, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        """One request; reconnects once when a kept-alive connection was closed meanwhile."""
+        """One request; tried again once when a kept-alive connection was closed meanwhile."""
+        if self._session is None:
+            self._session = ClientSession(
+                connector=TCPConnector(limit=FORWARDERS * 2),
+                timeout=ClientTimeout(total=self.timeout),
+                auto_decompress=False,
+            )
         for attempt in (1, 2):
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = self._local.conn = http.client.HTTPConnection(
-                    self.host, self.port, timeout=self.timeout
-                )
             try:
-                conn.request(method, path, body, headers)
-                resp = conn.getresponse()
-                data = resp.read()
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                self._local.conn = None
+                async with self._session.request(
+                    method, self.url + path, data=body, headers=headers, allow_redirects=False
+                ) as resp:
+                    data = await resp.read()
+                    got = [(k, v) for k, v in resp.headers.items()]
+            except UPSTREAM_ERRORS:
                 if attempt == 2:
                     self.away = True
                     raise
                 continue
             self.away = False
-            return resp.status, resp.reason, resp.getheaders(), data
+            return resp.status, resp.reason or "", got, data
         raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
 
 class Forwarder:
     """Hands acked requests to the bot from a bounded queue, retrying while it is away."""
 
-    def __init__(self, upstream: Upstream, threads: int = FORWARDERS) -> None:
+    def __init__(self, upstream: Upstream, tasks: int = FORWARDERS) -> None:
         self.upstream = upstream
-        self._queue: queue.Queue[tuple[str, bytes, dict[str, str]]] = queue.Queue(MAX_BACKLOG)
-        self._threads = [
-            threading.Thread(target=self._run, name=f"newsbot-forward-{i}", daemon=True)
-            for i in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue(MAX_BACKLOG)
+        self._tasks = [asyncio.ensure_future(self._run()) for _ in range(tasks)]
 
     def submit(self, rid: str, body: bytes, headers: dict[str, str]) -> bool:
         """False when the backlog is full (the caller answers 503)."""
         try:
             self._queue.put_nowait((rid, body, headers))
-        except queue.Full:
+        except asyncio.QueueFull:
             return False
         return True
 
-    def pending(self) -> int:
-        return self._queue.qsize()
+    async def close(self, timeout: float = 10.0) -> None:
+        """Hand over what is queued (bounded), then stop."""
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout)
+        except TimeoutError:
+            log.warning("stopped with %d acked requests not handed to the bot", self._queue.qsize())
+        for task in self._tasks:
+            task.cancel()
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Hand over what is queued (bounded); the threads end with the process."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self._queue.unfinished_tasks:
-            log.warning(
-                "stopped with %d acked requests not handed to the bot",
-                self._queue.unfinished_tasks,
-            )
-
-    def _run(self) -> None:
+    async def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            rid, body, headers = await self._queue.get()
             try:
-                rid, body, headers = item
                 set_log_context("req", rid)
-                self._hand_over(body, headers)
+                await self._hand_over(body, headers)
             finally:
                 self._queue.task_done()
 
-    def _hand_over(self, body: bytes, headers: dict[str, str]) -> None:
+    async def _hand_over(self, body: bytes, headers: dict[str, str]) -> None:
         started, delay = time.monotonic(), 0.1
         while True:
             try:
-                status, _, _, _ = self.upstream.request("POST", EVENTS_PATH, body, headers)
-            except (OSError, http.client.HTTPException) as exc:
+                status, _, _, _ = await self.upstream.request("POST", EVENTS_PATH, body, headers)
+            except UPSTREAM_ERRORS as exc:
                 if time.monotonic() - started + delay > GIVE_UP_AFTER:
                     log.warning(
                         "dropped an acked request: the bot did not take it within %.0f s (%s);"
@@ -165,7 +160,7 @@ class Forwarder:
                         type(exc).__name__,
                     )
                     return
-                time.sleep(delay)
+                await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             if status >= 400:
@@ -173,70 +168,63 @@ class Forwarder:
             return
 
 
-def front_wsgi(upstream: Upstream, forwarder: Forwarder, signing_secret: str) -> Wsgi:
-    """The public WSGI app: ack what may be acked here, pass the rest to the bot."""
+def _plain(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text)
+
+
+def front_app(upstream: Upstream, forwarder: Forwarder, signing_secret: str) -> web.Application:
+    """The public app: ack what may be acked here, pass the rest to the bot."""
     verifier = SignatureVerifier(signing_secret)
 
-    def passed(environ: dict[str, Any]) -> dict[str, str]:
-        headers = {}
-        for name in PASSED_HEADERS:
-            key = name.upper().replace("-", "_")
-            value = environ.get(key if name == "Content-Type" else "HTTP_" + key)
-            if value:
-                headers[name] = value
-        return headers
-
-    def relay(
-        start_response: Callable[..., Any], method: str, path: str, body: bytes, headers: dict
-    ) -> list[bytes]:
+    async def relay(method: str, path: str, body: bytes, headers: dict[str, str]) -> web.Response:
         try:
-            status, reason, got, data = upstream.request(method, path, body, headers)
-        except (OSError, http.client.HTTPException) as exc:
+            status, reason, got, data = await upstream.request(method, path, body, headers)
+        except UPSTREAM_ERRORS as exc:
             log.warning("the bot did not answer a %s %s (%s)", method, path, type(exc).__name__)
             data = json.dumps({"ok": False, "error": "the bot process does not answer"}).encode()
-            start_response(
-                "503 Service Unavailable",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
-            )
-            return [data]
-        kept = [(k, v) for k, v in got if k.lower() in ("content-type", "retry-after")]
-        start_response(f"{status} {reason}", [*kept, ("Content-Length", str(len(data)))])
-        return [data]
+            return web.Response(status=503, body=data, content_type="application/json")
+        kept = {k: v for k, v in got if k.lower() in ("content-type", "retry-after")}
+        return web.Response(status=status, reason=reason, body=data, headers=kept)
 
-    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
-        with log_context("req", "front"):
-            if method != "POST" or path != EVENTS_PATH:
-                return relay(start_response, method, path, b"", {})
-            try:
-                raw = read_body(environ)
-                body = parse_body(raw, environ.get("CONTENT_TYPE") or "")
-            except BadRequest as exc:
-                log.warning("rejected a request to %s: %s", path, exc)
-                return answer_plain(start_response, exc.status, "Bad Request")
-            rid = request_id(body)
-            set_log_context("req", rid)
-            headers = passed(environ)
-            if not acked_here(body):
-                return relay(start_response, method, path, raw, headers)
-            if not verifier.is_valid(
-                raw,
-                headers.get("X-Slack-Request-Timestamp", ""),
-                headers.get("X-Slack-Signature", ""),
-            ):
-                log.info("rejected a request with a missing, stale or wrong signature")
-                return answer_plain(start_response, "401 Unauthorized", "invalid request")
-            if upstream.away:
-                # the bot did not answer lately: pass this one through, so that its answer (or
-                # a 503 Slack will retry) is what Slack gets, and a success ends the outage
-                return relay(start_response, method, path, raw, headers)
-            if not forwarder.submit(rid, raw, headers):
-                log.warning("answered 503: %d acked requests wait for the bot", MAX_BACKLOG)
-                return answer_plain(start_response, "503 Service Unavailable", "try again shortly")
-            start_response("200 OK", [("Content-Length", "0")])
-            return [b""]
+    async def handle(request: web.Request) -> web.Response:
+        set_log_context("req", "front")
+        method, path = request.method, request.path
+        if method != "POST" or path != EVENTS_PATH:
+            return await relay(method, request.path_qs, b"", {})
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("rejected a request to %s: the body is over %d bytes", path, MAX_BODY)
+            return _plain(413, "Bad Request")
+        try:
+            body = parse_body(raw, request.headers.get("Content-Type", ""))
+        except BadRequest as exc:
+            log.warning("rejected a request to %s: %s", path, exc)
+            return _plain(int(exc.status.split()[0]), "Bad Request")
+        rid = request_id(body)
+        set_log_context("req", rid)
+        headers = {k: v for k in PASSED_HEADERS if (v := request.headers.get(k))}
+        if not acked_here(body):
+            return await relay(method, path, raw, headers)
+        if not verifier.is_valid(
+            raw,
+            headers.get("X-Slack-Request-Timestamp", ""),
+            headers.get("X-Slack-Signature", ""),
+        ):
+            log.info("rejected a request with a missing, stale or wrong signature")
+            return _plain(401, "invalid request")
+        if upstream.away:
+            # the bot did not answer lately: pass this one through, so that its answer (or
+            # a 503 Slack will retry) is what Slack gets, and a success ends the outage
+            return await relay(method, path, raw, headers)
+        if not forwarder.submit(rid, raw, headers):
+            log.warning("answered 503: %d acked requests wait for the bot", MAX_BACKLOG)
+            return _plain(503, "try again shortly")
+        return web.Response(status=200)
 
-    return application
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
 
 
 class FrontProcess:
@@ -327,50 +315,53 @@ def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
     return got[0] if got else ""
 
 
+async def serve(ns: argparse.Namespace, secret: str) -> int:
+    """Serve until SIGTERM / SIGINT or until the bot (this process's parent) is gone."""
+    upstream = Upstream(ns.upstream)
+    forwarder = Forwarder(upstream)
+    runner = web.AppRunner(
+        front_app(upstream, forwarder, secret), access_log=None, handle_signals=False
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, ns.host, ns.port, backlog=1024)
+    try:
+        await site.start()
+    except OSError as exc:
+        print(f"newsbot front: cannot listen on {ns.host}:{ns.port} ({exc})", file=sys.stderr)
+        await runner.cleanup()
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"PORT {runner.addresses[0][1]}", flush=True)
+    parent = os.getppid()
+    while not stop.is_set():
+        if os.getppid() != parent:  # the bot is gone (even by kill -9): stop acking for it
+            log.warning("the bot process exited; the HTTP front stops")
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+    await site.stop()  # no new connections; what was acked is still handed over
+    await forwarder.close()
+    await runner.cleanup()
+    await upstream.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.slack.front", description=__doc__)
     parser.add_argument("--upstream", required=True, help="the bot's HTTP server (loopback URL)")
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--log-level", default="WARNING")
     ns = parser.parse_args(argv)
     setup_logging(ns.log_level)
-    # A queue of requests waiting for a thread is this process's normal state in a burst: each
-    # waits well under a millisecond of work, so waitress's warning about it is noise here.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     secret = os.environ.get("SLACK_SIGNING_SECRET", "")
     if not secret:
         print("newsbot front: SLACK_SIGNING_SECRET is not set", file=sys.stderr)
         return 2
-    upstream = Upstream(ns.upstream)
-    forwarder = Forwarder(upstream)
-    try:
-        server = create_server(
-            front_wsgi(upstream, forwarder, secret),
-            host=ns.host,
-            port=ns.port,
-            threads=ns.threads,
-            ident="newsbot",
-        )
-    except OSError as exc:
-        print(f"newsbot front: cannot listen on {ns.host}:{ns.port} ({exc})", file=sys.stderr)
-        return 1
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    print(f"PORT {server.effective_port}", flush=True)  # type: ignore[union-attr]
-    parent = os.getppid()
-
-    def done() -> bool:
-        if os.getppid() != parent:  # the bot is gone (even by kill -9): stop acking for it
-            log.warning("the bot process exited; the HTTP front stops")
-            return True
-        return stop.is_set()
-
-    serve_until(server, done)
-    forwarder.close()
-    return 0
+    return asyncio.run(serve(ns, secret))
 
 
 if __name__ == "__main__":

@@ -30,9 +30,11 @@ from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app
 from bot.slack.front import FrontProcess
 from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
-from bot.slack.waitress_loop import serve_until
 
 log = logging.getLogger("newsbot.slack.serve")
+# waitress warns whenever a request waits for a free thread: under a burst that is this server's
+# normal state (each waits for a search to finish), not something an operator can act on.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -110,7 +112,17 @@ class HttpServer:
         return self
 
     def _run(self) -> None:
-        serve_until(self._server, self._stop.is_set)
+        """Serve one loop turn at a time until stopped, then close every connection.
+
+        waitress is not thread-safe to close from outside its loop, so the loop itself checks
+        the stop flag between turns (at most 0.2 s apart) and shuts down, letting running tasks
+        finish."""
+        server = self._server
+        while not self._stop.is_set():
+            server.asyncore.loop(timeout=0.2, map=server._map, count=1)  # type: ignore[union-attr]
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)  # type: ignore[union-attr]
+        for channel in list(server._map.values()):  # type: ignore[union-attr]
+            channel.close()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
