@@ -329,3 +329,52 @@ def test_nothing_related(archive: Archive) -> None:
     related = archive.related(chess.passage_id)
     assert related is not None and related.hits == () and related.hint
     assert related.hint != NOTHING_HINT
+
+
+# -- how much a word weighs, however it matched ---------------------------------------------------
+WEIGHT_ARTICLES = {
+    # A word found in another form weighs as much as the query's other words: the passage about
+    # the strike (three forms of it) comes before the one that names the harbour three times.
+    "w1_gates.txt": (
+        "Port notes\n\nThe harbour master shut the harbour and the harbour gates, and one "
+        "crew talked of a strike over pay and rotas.\n"
+    ),
+    "w2_walkout.txt": (
+        "Port dispute\n\nThe harbour strike was the third strike this month, and striking "
+        "crews stayed out.\n"
+    ),
+    # Two forms of one word in a query count once, as typed: the passage with both forms as
+    # typed comes first, before twenty passages with one of them and many other forms (which
+    # used to count twice, once a query word, and crowd it out of the candidates re-ranked).
+    **{
+        f"w5_{n:02d}_farms.txt": (
+            f"Farms {n}\n\nRaiding crews raided farms, raiding and raided again: "
+            f"{'raid' if n % 2 else 'raids'} {n}.\n"
+        )
+        for n in range(20)
+    },
+    "w6_border.txt": (
+        "Border\n\nOne raid, then two raids on the farms along the border before the winter.\n"
+    ),
+    "w7_weather.txt": "Weather\n\n"
+    + "\n\n".join(f"Rain on day {n} of the month." for n in range(80))
+    + "\n",
+}
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    a = archive_of(tmp_path_factory.mktemp("weights"), WEIGHT_ARTICLES)
+    yield a
+    a.close()
+
+
+def test_a_word_form_match_weighs_as_much_as_an_exact_word(weights: Archive) -> None:
+    # Neither passage has "strikes" as typed; both have "harbour".
+    assert names(weights, "harbour strikes")[:2] == ["w2_walkout.txt", "w1_gates.txt"]
+    # The rule of the ranking tests above still holds: as typed first, other things equal.
+    assert names(weights, "harbour strike")[0] == "w2_walkout.txt"
+
+
+def test_two_forms_of_one_word_in_a_query_count_once(weights: Archive) -> None:
+    assert name(weights.search("raid raids", limit=5).hits[0]) == "w6_border.txt"

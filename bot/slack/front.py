@@ -261,6 +261,10 @@ class FrontProcess:
             str(self.port),
             "--log-level",
             self._log_level,
+            # read at start-up by the front, the parent's id could already be init's if this
+            # process were killed in between: the front would then serve on for nobody
+            "--parent",
+            str(os.getpid()),
         ]
         proc = subprocess.Popen(args, env=self._env, stdout=subprocess.PIPE, text=True)
         line = _read_line(proc, timeout)
@@ -335,9 +339,8 @@ async def serve(ns: argparse.Namespace, secret: str) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     print(f"PORT {runner.addresses[0][1]}", flush=True)
-    parent = os.getppid()
     while not stop.is_set():
-        if os.getppid() != parent:  # the bot is gone (even by kill -9): stop acking for it
+        if os.getppid() != ns.parent:  # the bot is gone (even by kill -9): stop acking for it
             log.warning("the bot process exited; the HTTP front stops")
             break
         with contextlib.suppress(TimeoutError):
@@ -355,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--parent",
+        type=int,
+        default=os.getppid(),
+        help="the bot's process id: the front stops when it is gone (default: the parent now)",
+    )
     ns = parser.parse_args(argv)
     setup_logging(ns.log_level)
     secret = os.environ.get("SLACK_SIGNING_SECRET", "")
