@@ -54,6 +54,7 @@ log = logging.getLogger("newsbot.archive")
 ARTICLE_SUFFIXES = (".txt", ".text", ".md")
 FEEDS_META_KEY = "feeds"
 BATCH = 500
+BULK_ARTICLES = 100  # an ingest that changed this many articles refreshes the planner statistics
 # Articles are written to the store in batches of BATCH, but the index is committed rarely: every
 # commit leaves a segment, and a fuzzy term query walks the term dictionary of every segment.
 INDEX_COMMIT_PASSAGES = 1_000_000
@@ -540,6 +541,8 @@ class Archive:
                 yield parsed
 
             self._write(batches(), removed, states, report)
+            if len(report.added) + len(report.updated) + len(report.removed) >= BULK_ARTICLES:
+                self.store.refresh_statistics()
             self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         self._tell_listeners(report)

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -34,10 +35,14 @@ class Rig:
     the front in front of it."""
 
     def __init__(self, fake: FakeSlack, archive: Any) -> None:
-        from bot.slack.app import build_app
+        from bot.slack.app import LISTENER_NICENESS_BEHIND_FRONT, build_app
 
         self.archive = archive
-        self.app = build_app(bot_settings(fake, signing_secret=SIGNING_SECRET), archive)
+        self.app = build_app(
+            bot_settings(fake, signing_secret=SIGNING_SECRET),
+            archive,
+            listener_niceness=LISTENER_NICENESS_BEHIND_FRONT,  # as newsbot serve builds it
+        )
         self.bot_port = free_port()
         self.bot: HttpServer | None = None
         self.start_bot()
@@ -94,6 +99,19 @@ def test_an_event_and_its_retry_through_the_front_are_answered_once(rig, fake_sl
     assert rig.driver.post(body, ctype, retry=1)[0] == 200
     time.sleep(0.8)
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread niceness is Linux's")
+def test_behind_the_front_the_searches_run_at_a_lower_priority_than_the_acks(rig, fake_slack):
+    """The listener threads (searches, answers) are nicer than the rest of the process, so the
+    kernel prefers the front's acks when both want a core; the answers still come."""
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    executor = rig.app.listener_runner.listener_executor
+    niceness = executor.submit(
+        lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    ).result(timeout=5)
+    assert niceness == min(19, own + 5)
+    assert "*Wagner*" in text_of(rig.driver.command("/news", "wagner"))
 
 
 def test_a_forged_command_is_refused_by_the_front(rig, fake_slack):

@@ -292,3 +292,31 @@ def test_database_selection_precedence(tmp_path: Path, monkeypatch: pytest.Monke
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert load_settings(args).database == tmp_path / "cli.db"
+
+
+def test_a_bulk_ingest_on_postgres_refreshes_the_planner_statistics(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Before its first ANALYZE PostgreSQL takes the tables for empty and fetched a search's hits
+    by scanning every article; a big ingest analyzes them itself."""
+    import psycopg
+
+    from bot.archive import BULK_ARTICLES, Archive
+    from bot.settings import Settings
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for i in range(BULK_ARTICLES):
+        (folder / f"a{i}.txt").write_text(f"Story {i}\n\nParagraph one of {i}.\n\nTwo.\n")
+    archive = Archive.open(
+        Settings(articles_dir=folder, index_dir=tmp_path / "index").with_database(pg_url)
+    )
+    try:
+        assert len(archive.ingest().added) == BULK_ARTICLES
+    finally:
+        archive.close()
+    with psycopg.connect(pg_url) as conn:
+        tuples = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'passages'::regclass"
+        ).fetchone()
+    assert tuples is not None and tuples[0] >= 2 * BULK_ARTICLES  # -1: never analyzed

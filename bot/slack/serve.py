@@ -27,7 +27,7 @@ from waitress.server import create_server
 from bot.archive import Archive
 from bot.logs import RedactingFilter, redact
 from bot.settings import Settings, SettingsError
-from bot.slack.app import build_app
+from bot.slack.app import LISTENER_NICENESS_BEHIND_FRONT, build_app
 from bot.slack.front import FrontProcess
 from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
 
@@ -212,9 +212,13 @@ def run_serve(
         return 2
     stop = stop or threading.Event()
     install_signal_handlers(stop)
+    # behind the ack front (HTTP mode) the searches yield the CPU to the acks
+    niceness = 0 if settings.slack_mode == "socket" else LISTENER_NICENESS_BEHIND_FRONT
     try:
         app = _until_slack_answers(
-            "check the bot token", lambda: build_app(settings, archive), stop
+            "check the bot token",
+            lambda: build_app(settings, archive, listener_niceness=niceness),
+            stop,
         )
         if app is None:
             return 0

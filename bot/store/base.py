@@ -305,6 +305,12 @@ class Store(ABC):
     def seen_before(self, keys: Sequence[str], ttl: float) -> bool:
         """True if any key was recorded less than ``ttl`` seconds ago; records them all."""
 
+    @abstractmethod
+    def refresh_statistics(self) -> None:
+        """After a bulk load, let the query planner see the tables' new sizes. Without that,
+        PostgreSQL fetched a search's hits by scanning every article until its autovacuum got
+        to the tables (1.5 ms for 5 passages of 5,000; 0.1 ms after)."""
+
     # -- copying (migrate-store) -------------------------------------------------------------
     @abstractmethod
     def is_empty(self) -> bool:

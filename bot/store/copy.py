@@ -19,6 +19,7 @@ def copy_store(src: Store, dst: Store) -> dict[str, int]:
             columns, rows = src.export_rows(table)
             copied[table] = dst.import_rows(table, columns, rows)
         dst.after_import()
+    dst.refresh_statistics()
     if dst.counts() != src.counts():
         raise StoreError(f"copy check failed: {dst.counts()} != {src.counts()}")
     return copied

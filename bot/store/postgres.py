@@ -290,6 +290,9 @@ class PostgresStore(SqlStore):
     def _epoch(self, expression: str) -> str:
         return f"CAST(extract(epoch FROM {expression}) AS bigint)"
 
+    def refresh_statistics(self) -> None:
+        self._run("ANALYZE articles, passages, passage_changes")
+
     def after_import(self) -> None:
         for table in ("articles", "passages", "follows"):
             self._run(
