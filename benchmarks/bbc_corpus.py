@@ -20,7 +20,14 @@ from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
-from benchmarks.corpus import FUNCTION_WORDS, article_path, make_query, word_forms
+from benchmarks.corpus import (
+    FUNCTION_WORDS,
+    article_path,
+    exact_words,
+    make_query,
+    normalised,
+    word_forms,
+)
 from bot.articles import parse_article
 
 
@@ -33,9 +40,17 @@ def _read(path: Path) -> str:
 
 
 def write_bbc_corpus(
-    root: Path, data_dir: Path, *, seed: int = 7, queries: int = 200, warmup: int = 20
+    root: Path,
+    data_dir: Path,
+    *,
+    seed: int = 7,
+    queries: int = 200,
+    warmup: int = 20,
+    unambiguous: bool = False,
 ) -> dict:
-    """Write the BBC articles under root as a benchmark corpus; return the manifest."""
+    """Write the BBC articles under root as a benchmark corpus; return the manifest.
+    ``unambiguous``: a word-form query avoids a form with which another passage (not a copy of
+    the target) has every query word as typed, where another keyword/form allows it."""
     sources = sorted((data_dir / "bbc-news-summary" / "articles").glob("*/*.txt"))
     if not sources:
         raise SystemExit(f"no BBC articles under {data_dir}/bbc-news-summary/articles")
@@ -66,7 +81,11 @@ def write_bbc_corpus(
     forms = word_forms(df)
     rng = random.Random(seed * 31 + len(passages))
     targets = rng.sample(range(len(passages)), min(len(passages), queries + warmup))
-    made = [asdict(make_query(rng, vocab, t, passages[t], forms)) for t in targets]  # type: ignore[arg-type]
+    rival = _rivals(passages) if unambiguous else None
+    made = [
+        asdict(make_query(rng, vocab, t, passages[t], forms, rival and rival(t)))  # type: ignore[arg-type]
+        for t in targets
+    ]
     data = {"warmup": made[:warmup], "queries": made[warmup:]}
     (root / "queries.json").write_text(json.dumps(data))
     manifest = {
@@ -75,7 +94,27 @@ def write_bbc_corpus(
         "starts": starts,
         "seed": seed,
         "vocabulary": len(df),
+        "wordform_unambiguous": unambiguous,
         "source": "BBC News Summary (evaluation data, not in the repository)",
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return manifest
+
+
+def _rivals(passages: list[str]):  # type: ignore[no-untyped-def]
+    """rival(target)(words): whether a passage other than the target and its copies has every
+    one of ``words`` as typed (``benchmarks.search_bench.judge``'s rule)."""
+    having: dict[str, set[int]] = {}
+    for n, text in enumerate(passages):
+        for w in exact_words(text):
+            having.setdefault(w, set()).add(n)
+    texts = [normalised(t) for t in passages]
+
+    def rival(target: int):  # type: ignore[no-untyped-def]
+        def check(words: list[str]) -> bool:
+            found = set.intersection(*(having.get(w.lower(), set()) for w in words))
+            return any(texts[n] != texts[target] for n in found)
+
+        return check
+
+    return rival

@@ -22,8 +22,9 @@ import bisect
 import itertools
 import json
 import random
+import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -332,15 +333,34 @@ def _words(text: str) -> Iterator[str]:
             yield w
 
 
+_PUNCT = "\"'.,;:!?()[]{}<>\u2018\u2019\u201c\u201d-\u2013\u2014"
+
+
+def normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def exact_words(text: str) -> set[str]:
+    """The words a passage has, lower case, as typed: each space-separated token without the
+    punctuation around it ("2,700", "britain's"), and its letter/digit runs ("britain")."""
+    lowered = text.lower()
+    words = {t.strip(_PUNCT) for t in lowered.split()}
+    words.update(re.findall(r"[^\W_]+", lowered))
+    words.discard("")
+    return words
+
+
 def make_query(
     rng: random.Random,
     vocab: Vocabulary,
     target: int,
     text: str,
     forms: dict[str, list[str]] | None = None,
+    exact_rival: Callable[[list[str]], bool] | None = None,
 ) -> Query:
     """2-4 distinctive words of the target paragraph, clean and with typos (and, given the
-    vocabulary's word forms, with one keyword in another form)."""
+    vocabulary's word forms, with one keyword in another form; ``exact_rival``: see
+    ``with_word_form``)."""
     words = list(dict.fromkeys(w.lower() for w in _words(text)))
     content = [w for w in words if w.isalpha() and w not in vocab.function and len(w) >= 3]
     # Rarest first (a reporter types the distinctive words); prefer words long enough for typos.
@@ -363,7 +383,7 @@ def make_query(
     query = Query(target, " ".join(chosen), " ".join(typoed), edits)
     if forms:
         content_words = [w for w in content if len(w) >= 4]
-        query = with_word_form(query, chosen, content_words, pool, forms, set(words))
+        query = with_word_form(query, chosen, content_words, pool, forms, set(words), exact_rival)
     return query
 
 
@@ -374,11 +394,17 @@ def with_word_form(
     pool: list[str],
     forms: dict[str, list[str]],
     present: set[str],
+    exact_rival: Callable[[list[str]], bool] | None = None,
 ) -> Query:
     """The query with one keyword in another regular form that the paragraph does not have,
     clean and with typos in the other words. ``words``: the paragraph's content words (no
     function words), which may be swapped in when no keyword has another form. Its own
-    random stream (seeded by the target), so the clean and typo sets stay what they were."""
+    random stream (seeded by the target), so the clean and typo sets stay what they were.
+
+    ``exact_rival(words)``: whether a passage other than the target (or its copies) has every
+    word exactly as typed; given, a drawn form with such a rival is replaced by the first other
+    keyword/form without one (in query order), when there is one. The random draws are the
+    same either way, so the queries without a rival are the ones made without the check."""
     rng = random.Random(query.target * 7919 + 17)
     present = present | set(chosen)  # the paragraph's words: the new form is not among them
     chosen = list(chosen)
@@ -396,6 +422,16 @@ def with_word_form(
     i = rng.choice(spots)
     formed = list(chosen)
     formed[i] = rng.choice(other_forms(chosen[i]))
+    if exact_rival is not None and exact_rival(formed):
+        for j in spots:
+            for form in other_forms(chosen[j]):
+                tried = [form if n == j else w for n, w in enumerate(chosen)]
+                if not exact_rival(tried):
+                    i, formed = j, tried
+                    break
+            else:
+                continue
+            break
     typoed = [w if j == i else add_typos(rng, w)[0] for j, w in enumerate(formed)]
     return replace(query, wordform=" ".join(formed), wordform_typo=" ".join(typoed))
 

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from rapidfuzz.distance import OSA
 
-from benchmarks import name_typos, search_bench, search_interleaved
+from benchmarks import bbc_corpus, name_typos, search_bench, search_interleaved
 from benchmarks.corpus import add_typos, fold, make_query, typo_budget, word_forms, write_corpus
 
 
@@ -88,6 +88,82 @@ def test_quality_table_has_r1_and_r5_per_query_set(report: search_bench.Report) 
         for cell in row[2:]:
             assert 0 <= float(cell) <= 1
     assert "word-form R@1" in search_bench.format_targets(report)
+
+
+def test_copies_and_the_consistent_subset_are_judged_the_same_for_every_approach(
+    report: search_bench.Report,
+) -> None:
+    rows = _rows(search_bench.format_judged(report))
+    assert len(rows) == 9
+    for r in report.rows:
+        if r.skipped:
+            continue
+        for kind in search_bench.KINDS:
+            q = r.query[kind]
+            # A copy of the target counts as the target: never fewer hits than the strict count.
+            assert q["same"]["n"] == q["n"] and q["same"]["r1"] >= q["r1"]
+            assert q["same"]["recall"] >= q["recall"]
+        assert r.query["wordform"]["consistent"]["n"] <= r.query["wordform"]["n"]
+    assert "consistent" in search_bench.format_subsets(report)
+
+
+PASSAGES = [
+    (0, "Rebels attacked the northern town on Monday."),
+    (1, "Rebels  attacked the northern town\ton Monday."),  # the same text: a copy
+    (2, "The rebels attack towns in the north."),
+    (3, "Prices of export goods rose."),
+    (4, "Exports rose in November across the union."),
+    (5, "Export levels to the Union fell in November, it's said."),
+    (6, "Rebels attacked the northern towns on Monday."),  # near, not the same
+]
+QUERIES = [
+    # "attack" and "rebels" as typed stand in passage 2: another passage is the exact answer.
+    {"target": 0, "clean": "rebels attacked", "wordform": "rebels attack"},
+    # passage 5 has "export", "november" and "union" (capitalised, with a comma after it)
+    {"target": 4, "clean": "exports november union", "wordform": "export november union"},
+    # nobody else has "prices" and "exports": consistent
+    {"target": 3, "clean": "prices export", "wordform": "prices exports"},
+    {"target": 5, "clean": "levels union"},  # no word-form query
+]
+
+
+def test_a_copy_of_the_target_counts_and_ambiguous_word_form_queries_are_flagged() -> None:
+    judged = search_bench.judge(lambda: iter(PASSAGES), QUERIES)
+    assert [j["same"] for j in judged] == [[0, 1], [4], [3], [5]]
+    assert [j["consistent"] for j in judged] == [False, False, True, None]
+    assert search_bench.exact_words("it's 2,700 (Union),") >= {"it's", "it", "s", "2,700", "union"}
+    hits = [[1, 0, 2], [5, 4], [3], None]
+    assert search_bench.score(hits, judged) == {"n": 3, "r1": 0.667, "recall": 1.0, "changed": 1}
+    assert search_bench.score(hits, judged, "consistent") == {
+        "n": 1,
+        "r1": 1.0,
+        "recall": 1.0,
+        "changed": 0,
+    }
+    # A near copy (another word form in it) is not the target.
+    assert search_bench.score([[6, 0], None, None, None], judged)["r1"] == 0.0
+
+
+def test_an_unambiguous_word_form_query_avoids_a_form_with_an_exact_rival() -> None:
+    forms = word_forms(["attack", "attacked", "attacks", "economy", "economies", "region"])
+    vocab = SimpleNamespace(function=frozenset({"the", "of"}), rank={})
+    text = "Rebels attacked the economy of the region"
+
+    def made(rival):  # type: ignore[no-untyped-def]
+        return make_query(random.Random(1), vocab, 7, text, forms, rival)  # type: ignore[arg-type]
+
+    plain = made(None)
+    assert made(lambda words: False) == plain  # no rival anywhere: the very same queries
+    typed = set(plain.wordform.split()) - set(plain.clean.split())
+    other = made(lambda words: bool(typed & set(words)))  # the drawn form has a rival
+    assert other.clean == plain.clean and other.typo == plain.typo
+    assert other.wordform != plain.wordform and not typed & set(other.wordform.split())
+    # Every form has a rival: the drawn one is kept (the consistent subset reports it).
+    assert made(lambda words: True) == plain
+    # The BBC corpus's rival check is the judging rule: copies of the target are no rivals.
+    rival = bbc_corpus._rivals([t for _, t in PASSAGES])
+    assert rival(0)(["rebels", "attack"]) and not rival(0)(["rebels", "attacked", "town"])
+    assert rival(4)(["export", "november", "union"]) and not rival(3)(["prices", "exports"])
 
 
 def test_word_form_queries_change_one_keyword_into_another_regular_form() -> None:
