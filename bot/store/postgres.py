@@ -19,8 +19,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 from bot.store import migrations
-from bot.store.base import StoreError, is_url
-from bot.store.sql import SqlStore
+from bot.store.base import IndexSnapshot, StoreError, is_url
+from bot.store.sql import PRUNED_THROUGH_META, SqlStore
 
 _V1 = [
     """CREATE TABLE articles (
@@ -104,6 +104,9 @@ _V3 = [
 MIGRATIONS: list[migrations.Migration] = [(1, _V1), (2, _V2), (3, _V3)]
 SCHEMA_VERSION = migrations.latest(MIGRATIONS)
 
+# A missing change number handed out longer ago than this belongs to a finished transaction
+# (see PostgresStore.index_snapshot); generous, so clocks a little apart do not matter.
+SETTLED_AFTER = "1 hour"
 # Advisory lock keys (64-bit) of this program; the scheduler's is in bot.election.
 WRITE_BARRIER = 0x6E657773_00000001
 # A dead peer is noticed in about 30 s instead of the kernel's default of two hours.
@@ -207,6 +210,49 @@ class PostgresStore(SqlStore):
     def check(self) -> str:
         row = self._one("SELECT 1")
         return "ok" if row and row[0] == 1 else "no answer"
+
+    @contextmanager
+    def index_snapshot(self) -> Iterator[IndexSnapshot]:
+        """The rebuild's rows, the log's head and the unsettled numbers, all read in one
+        REPEATABLE READ snapshot.
+
+        Sequence numbers are handed out at insert and commit in any order, so when the snapshot
+        is taken a transaction still in flight may hold a number below the head (a later one
+        committed first). Its rows are not in the snapshot, and a cursor started at the head
+        would never read it. So the numbers missing below the head (above the pruned horizon)
+        are handed back as unsettled: the cursor waits for them as for any gap (a rolled-back
+        one is given up after ``bot.changes.GAP_TIMEOUT``).
+
+        Only the recent holes: one whose next change was logged more than ``SETTLED_AFTER``
+        ago has a number handed out before that, and no ingest transaction stays open that
+        long. (The snapshot's own list of transactions in progress cannot settle the rest: it
+        leaves out those whose id is above the latest one completed, and such a transaction
+        may still hold a number below the head.)
+        """
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # The first query takes the snapshot every later one reads.
+            row = conn.execute(
+                "SELECT (SELECT coalesce(max(seq), 0) FROM passage_changes),"
+                " (SELECT value FROM meta WHERE key = %s)",
+                (PRUNED_THROUGH_META,),
+            ).fetchone()
+            assert row is not None
+            pruned = int(row[1] or 0)
+            head = max(int(row[0]), pruned)
+            holes = conn.execute(
+                "SELECT prev + 1, seq - 1 FROM (SELECT seq, changed_at,"
+                " lag(seq, 1, %s::bigint) OVER (ORDER BY seq) AS prev"
+                " FROM passage_changes WHERE seq > %s) t"
+                " WHERE seq > prev + 1 AND changed_at > now() - %s::interval",
+                (pruned, pruned, SETTLED_AFTER),
+            ).fetchall()
+            unsettled = tuple(n for low, high in holes for n in range(low, high + 1))
+            name = f"newsbot_{uuid.uuid4().hex[:12]}"
+            with conn.cursor(name=name) as cur:
+                cur.itersize = 5000
+                cur.execute(_pg(self._index_sql() + " ORDER BY p.id"))
+                yield IndexSnapshot(head, unsettled, iter(cur))
 
     # -- primitives ----------------------------------------------------------------------------
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
