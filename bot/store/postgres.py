@@ -18,9 +18,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
+from bot.models import Passage, StoredArticle
 from bot.store import migrations
 from bot.store.base import IndexSnapshot, StoreError, is_url
-from bot.store.sql import PRUNED_THROUGH_META, SqlStore
+from bot.store.hit_cache import HitCache
+from bot.store.sql import ARTICLE_COLUMNS, PRUNED_THROUGH_META, SqlStore, _article
 
 _V1 = [
     """CREATE TABLE articles (
@@ -169,6 +171,7 @@ class PostgresStore(SqlStore):
             open=True,
         )
         self._local = threading.local()
+        self.hits_read = HitCache()
 
     def close(self) -> None:
         self.pool.close()
@@ -211,6 +214,50 @@ class PostgresStore(SqlStore):
         row = self._one("SELECT 1")
         return "ok" if row and row[0] == 1 else "no answer"
 
+    # -- search hits, with the rows read before (bot.store.hit_cache) --------------------------
+    def passages_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Passage, StoredArticle]]:
+        if not ids or getattr(self._local, "conn", None) is not None:
+            # inside a write transaction a row may be uncommitted: nothing is kept
+            return super().passages_by_id(ids)
+        cache = self.hits_read
+        generation = cache.generation
+        passages = cache.passages(ids)
+        missing = [i for i in ids if i not in passages]
+        read: list[Passage] = []
+        if missing:
+            where, args = self._in("id", missing)
+            sql = f"SELECT id, article_id, position, text FROM passages WHERE {where}"
+            read = [Passage(r[0], r[1], r[2], r[3]) for r in self._rows(sql, args)]
+            passages.update((p.id, p) for p in read)
+        wanted = {p.article_id for p in passages.values()}
+        articles = cache.articles(wanted)
+        fetched: list[StoredArticle] = []
+        if len(articles) < len(wanted):
+            where, args = self._in("id", sorted(wanted - articles.keys()))
+            sql = f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE {where} AND removed_at IS NULL"
+            fetched = [_article(r) for r in self._rows(sql, args)]
+            articles.update((a.id, a) for a in fetched)
+        cache.keep(read, fetched, generation)
+        return {
+            pid: (p, articles[p.article_id])
+            for pid, p in passages.items()
+            if p.article_id in articles
+        }
+
+    def _log_change(self, article_id: int) -> None:
+        super()._log_change(article_id)
+        self.hits_read.forget([article_id])
+
+    def changes_after(self, seq: int, limit: int = 10_000) -> list[tuple[int, int]]:
+        changes = super().changes_after(seq, limit)
+        self.hits_read.forget(article_id for _, article_id in changes)
+        return changes
+
+    def changes_between(self, low: int, high: int) -> list[tuple[int, int]]:
+        changes = super().changes_between(low, high)
+        self.hits_read.forget(article_id for _, article_id in changes)
+        return changes
+
     @contextmanager
     def index_snapshot(self) -> Iterator[IndexSnapshot]:
         """The rebuild's rows, the log's head and the unsettled numbers, all read in one
@@ -229,6 +276,7 @@ class PostgresStore(SqlStore):
         leaves out those whose id is above the latest one completed, and such a transaction
         may still hold a number below the head.)
         """
+        self.hits_read.clear()  # a rebuild may follow changes pruned from the log
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             # The first query takes the snapshot every later one reads.
