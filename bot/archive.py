@@ -26,7 +26,7 @@ import tantivy
 
 from bot import follows
 from bot.articles import ArticleError, parse_bytes, read_article_bytes
-from bot.changes import RETENTION, Cursor
+from bot.changes import FETCH, RETENTION, Cursor
 from bot.digest.build import DIGEST_STORIES
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
@@ -42,6 +42,7 @@ from bot.models import (
 from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, open_store, utcnow
+from bot.store.base import IndexRowTuple
 from bot.text import index_text, tokens
 
 if TYPE_CHECKING:
@@ -251,6 +252,10 @@ class Archive:
     def passages_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Passage, StoredArticle]]:
         return self.store.passages_by_id(ids)
 
+    def passage_counts(self, article_ids: Sequence[int]) -> dict[int, int]:
+        """article id -> its number of passages (0 for none), in one query."""
+        return self.store.passage_counts(article_ids)
+
     def counts(self) -> tuple[int, int]:
         """(live articles, passages)."""
         return self.store.counts()
@@ -270,10 +275,17 @@ class Archive:
         return self.store.seen_before(keys, ttl)
 
     # -- following the change log --------------------------------------------------------------
-    def catch_up(self, wait_seconds: float = 30.0) -> int:
+    def catch_up(
+        self,
+        wait_seconds: float = 30.0,
+        *,
+        batch: int = FETCH,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
         """Bring the index in line with the store: build it if it is new, else apply the change
-        log from where it stands (rebuilt instead if the log was pruned past that). Returns the
-        changes applied (or passages, for a build)."""
+        log from where it stands, ``batch`` changes at a time (rebuilt instead if the log was
+        pruned past that). ``on_batch(applied so far)`` is called after each batch (progress of
+        a long catch-up). Returns the changes applied (or passages, for a build)."""
         with self._index_lock:
             cursor = Cursor.load(self.cursor_path)
             if self.index.needs_rebuild() and self.store.counts()[1]:
@@ -293,7 +305,7 @@ class Archive:
                 cursor = (
                     Cursor.load(self.cursor_path) or Cursor()
                 )  # another process may have moved it
-                applied, _ = self._apply_changes(writer, cursor)
+                applied, _ = self._apply_changes(writer, cursor, batch, on_batch)
                 self._commit_index(writer, cursor)
                 writer.wait_merging_threads()
             except BaseException:
@@ -343,19 +355,34 @@ class Archive:
 
     def _refill(self, writer: tantivy.IndexWriter, cursor: Cursor) -> int:
         """Replace the whole index with the store's passages (uncommitted) and move ``cursor`` to
-        the log's head. Returns the passages indexed."""
-        head = self.store.change_head()  # changes after this are applied again: harmless
-        self.index.clear(writer)
-        n = self.index.replace_articles(writer, (), self._index_rows(None))
-        cursor.reset(max(head, self.store.changes_pruned_through()))
+        where that read stood in the log: its head, still waiting for the numbers below it that
+        a transaction in flight may commit (``Store.index_snapshot``). Returns the passages
+        indexed."""
+        with self.store.index_snapshot() as snapshot:
+            self.index.clear(writer)
+            n = self.index.replace_articles(writer, (), _tokenized(snapshot.rows))
+        cursor.reset(snapshot.head, snapshot.unsettled)
+        if snapshot.unsettled:
+            log.info(
+                "search index rebuilt at change %d; waiting for %d changes below it that were"
+                " not committed yet",
+                snapshot.head,
+                len(snapshot.unsettled),
+            )
         return n
 
-    def _apply_changes(self, writer: tantivy.IndexWriter, cursor: Cursor) -> tuple[int, int]:
+    def _apply_changes(
+        self,
+        writer: tantivy.IndexWriter,
+        cursor: Cursor,
+        batch: int = FETCH,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> tuple[int, int]:
         """Re-index every article the log says changed since ``cursor`` (uncommitted); the whole
         index when the log was pruned past it. Returns (changes applied, passages indexed)."""
         applied = passages = 0
         while True:
-            changes = cursor.pending(self.store)
+            changes = cursor.pending(self.store, batch)
             if cursor.behind(self.store):  # asked after the read (see Cursor.behind)
                 log.warning(
                     "search index at change %d, but the change log was pruned past it:"
@@ -370,6 +397,8 @@ class Archive:
             passages += self.index.replace_articles(writer, ids, self._index_rows(ids))
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
+            if on_batch is not None:
+                on_batch(applied)
 
     def _commit_index(self, writer: tantivy.IndexWriter, cursor: Cursor) -> None:
         self.index.commit(writer)
@@ -377,12 +406,7 @@ class Archive:
         cursor.save(self.cursor_path)
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
-        # Rows come article by article: an article's headline and byline are tokenized once.
-        last, head, by = -1, "", ""
-        for pid, aid, body, title, byline, ts in self.store.index_rows(article_ids):
-            if aid != last:
-                last, head, by = aid, index_text(title), index_text(byline)
-            yield pid, aid, tokens(body), head, by, ts
+        return _tokenized(self.store.index_rows(article_ids))
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(
@@ -656,6 +680,16 @@ class Archive:
                 if writer is not None:
                     self.index.rollback(writer)
                 raise
+
+
+def _tokenized(rows: Iterable[IndexRowTuple]) -> Iterator[IndexRow]:
+    """The store's index rows, tokenized for the index."""
+    # Rows come article by article: an article's headline and byline are tokenized once.
+    last, head, by = -1, "", ""
+    for pid, aid, body, title, byline, ts in rows:
+        if aid != last:
+            last, head, by = aid, index_text(title), index_text(byline)
+        yield pid, aid, tokens(body), head, by, ts
 
 
 def _display(store: Store, article_id: int, fallback: str) -> str:

@@ -7,6 +7,9 @@ highest seq I applied" would skip a late commit. The cursor keeps instead:
 - ``position``: every change up to it is applied (or was given up, see below);
 - ``applied``: the changes above ``position`` already applied;
 - ``gaps``: the missing numbers below the highest applied one, with when each was first noticed.
+  After a full rebuild they may also lie below ``position``: the numbers the rebuild's read did
+  not see below the log's head, which a transaction still in flight may yet commit
+  (``Store.index_snapshot``, :meth:`Cursor.reset`).
 
 A gap is re-read on every poll until its change shows up, or until ``GAP_TIMEOUT`` passes: then it
 belonged to a rolled-back transaction (numbers are never reused) and the cursor moves past it.
@@ -48,17 +51,21 @@ class Cursor:
     def high(self) -> int:
         return max(self.applied, default=self.position)
 
-    def pending(self, store: Store) -> list[tuple[int, int]]:
-        """Changes not applied yet: late commits into gaps, then new ones (at most FETCH)."""
-        late = store.changes_between(self.position, self.high) if self.gaps else []
-        new = store.changes_after(self.high, FETCH)
-        return [(seq, aid) for seq, aid in (*late, *new) if seq not in self.applied]
+    def pending(self, store: Store, limit: int = FETCH) -> list[tuple[int, int]]:
+        """Changes not applied yet: late commits into gaps, then new ones (at most ``limit``)."""
+        late = store.changes_between(min(self.gaps) - 1, self.high) if self.gaps else []
+        new = store.changes_after(self.high, limit)
+        # Every number between position and high is applied or a gap; below position only gaps
+        # are still awaited.
+        return [(seq, aid) for seq, aid in late if seq in self.gaps] + new
 
-    def reset(self, position: int) -> None:
-        """Everything up to ``position`` is applied, nothing above it (after a rebuild)."""
+    def reset(self, position: int, unsettled: Iterable[int] = (), now: float | None = None) -> None:
+        """After a rebuild: everything up to ``position`` is applied except ``unsettled``
+        (numbers a transaction in flight may still commit: awaited as gaps), nothing above."""
+        now = time.time() if now is None else now
         self.position = position
         self.applied.clear()
-        self.gaps.clear()
+        self.gaps = {seq: now for seq in unsettled if seq < position}
 
     def behind(self, store: Store) -> bool:
         """True when the log was pruned past ``position``: changes not applied may be gone.
@@ -70,7 +77,13 @@ class Cursor:
     def mark(self, seqs: Iterable[int], now: float | None = None) -> None:
         """Record ``seqs`` as applied and move ``position`` as far as it safely goes."""
         now = time.time() if now is None else now
-        self.applied.update(s for s in seqs if s > self.position)
+        done = set(seqs)
+        for seq in done:
+            self.gaps.pop(seq, None)  # a late commit arrived
+        for seq in [s for s in self.gaps if s <= self.position]:  # a rebuild's unsettled ones
+            if now - self.gaps[seq] >= GAP_TIMEOUT:
+                del self.gaps[seq]  # rolled back: it never comes
+        self.applied.update(s for s in done if s > self.position)
         for seq in range(self.position + 1, self.high):
             if seq not in self.applied:
                 self.gaps.setdefault(seq, now)

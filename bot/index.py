@@ -193,7 +193,12 @@ class PassageIndex:
         writer.rollback()
 
     def clear(self, writer: tantivy.IndexWriter) -> None:
-        """Delete every document (seen at the commit); the vocabulary is emptied at once."""
+        """Delete every document (seen at the commit); the vocabulary is emptied at once.
+
+        The writer's uncommitted work is rolled back first: tantivy's ``delete_all_documents``
+        deletes the committed documents only, and documents added earlier through the same
+        writer (a catch-up's first batches, before it found the log pruned) would stay, twice."""
+        self.rollback(writer)
         writer.delete_all_documents()
         self.vocab.clear()
 

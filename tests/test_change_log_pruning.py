@@ -73,6 +73,41 @@ def test_a_worker_behind_the_pruned_log_rebuilds_and_misses_nothing(
     assert titles(other, "gannet") == ["Fourth report"] and "pruned" not in caplog.text
 
 
+BIRDS = ("cormorant", "pelican", "gannet", "puffin", "kittiwake")
+
+
+def test_a_prune_between_two_batches_of_a_catch_up_rebuilds_and_misses_nothing(
+    workers: tuple[Archive, Archive], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The active scheduler prunes while a lagging worker is half-way through its catch-up: the
+    changes of the batches still to come are gone, so the worker rebuilds; the articles of the
+    batch it already applied (uncommitted) are neither lost nor indexed twice."""
+    ingester, other = workers
+    add(ingester, "first", "albatross")
+    other.catch_up()
+    for n, bird in enumerate(BIRDS):
+        add(ingester, f"bird{n}", bird)
+    batches: list[int] = []
+
+    def prune_after_the_first_batch(applied: int) -> None:
+        batches.append(applied)
+        if len(batches) == 1:
+            assert ingester.prune_changes(now=LATER) == len(BIRDS)  # all but the newest
+
+    caplog.set_level(logging.WARNING, logger="newsbot.archive")
+    other.catch_up(batch=2, on_batch=prune_after_the_first_batch)
+    assert batches[0] == 2 and "pruned past it" in caplog.text
+    for n, bird in enumerate(("albatross", *BIRDS)):
+        assert titles(other, bird) == ["First report" if n == 0 else f"Bird{n - 1} report"]
+    assert other.index.num_docs() == 1 + len(BIRDS)  # one passage each, none twice
+    status = other.index_status()
+    assert status["lag"] == 0 and status["caught_up"]
+    caplog.clear()
+    add(ingester, "last", "shearwater")
+    assert other.catch_up(batch=2) == 1 and "pruned" not in caplog.text
+    assert titles(other, "shearwater") == ["Last report"]
+
+
 def test_a_worker_that_kept_up_only_applies_what_is_new(
     workers: tuple[Archive, Archive], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -68,6 +68,23 @@ def test_reads_by_window_and_by_passage_id(any_store: Store) -> None:
     assert next(iter(s.index_rows([beta.id])))[2] == "beta body."
 
 
+def test_passage_counts_in_one_query_match_the_passages(any_store: Store) -> None:
+    """The count under each search hit ("paragraph 3 of 9") without loading the passages."""
+    s = any_store
+    with s.transaction():
+        three, _ = s.upsert_article("/r/three", article("three", "a.", "b.", "c."), 1, 1, "x")
+        one, _ = s.upsert_article("/r/one", article("one", "a."), 1, 1, "y")
+        gone, _ = s.upsert_article("/r/gone", article("gone", "a.", "b."), 1, 1, "z")
+        s.mark_removed("/r/gone")
+    ids = [three, one, gone, 999_999, three]
+    expected = {i: len(s.passages_of(i)) for i in ids}
+    assert s.passage_counts(ids) == expected == {three: 3, one: 1, gone: 0, 999_999: 0}
+    assert s.passage_counts([]) == {}
+    many = list(range(1, 1200))  # more ids than one IN (...) takes here
+    counts = s.passage_counts(many)
+    assert len(counts) == len(many) and counts[three] == 3 and counts[one] == 1
+
+
 def test_rollback_leaves_nothing(any_store: Store) -> None:
     with pytest.raises(RuntimeError), any_store.transaction():
         any_store.upsert_article("/r/x", article("x"), 1, 1, "s")

@@ -130,8 +130,7 @@ def _print_hits(archive: Archive, result: SearchResult, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result_json(result), ensure_ascii=False), flush=True)
         return
-    ids = {h.article.id for h in result.hits}
-    totals = {i: len(archive.passages_of(i)) for i in ids}
+    totals = archive.passage_counts([h.article.id for h in result.hits])
     print_result(result, sys.stdout, totals)
 
 

@@ -54,6 +54,22 @@ class LedgerRow:
         return self.status != "sent" and self.sent_at is not None
 
 
+IndexRowTuple = tuple[int, int, str, str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSnapshot:
+    """What a full index rebuild reads (:meth:`Store.index_snapshot`), as of one moment.
+
+    ``rows`` hold every change up to ``head`` except the numbers in ``unsettled``: missing from
+    the log at that moment though below ``head``, each either rolled back (it never comes) or
+    written by a transaction still in flight (it commits later and must still be applied)."""
+
+    head: int
+    unsettled: tuple[int, ...]
+    rows: Iterator[IndexRowTuple]
+
+
 # Tables copied by ``newsbot migrate-store``, in an order that respects foreign keys.
 COPIED_TABLES = (
     "articles",
@@ -147,6 +163,11 @@ class Store(ABC):
         """Passages with their articles, for the ids that still exist (others are left out)."""
 
     @abstractmethod
+    def passage_counts(self, article_ids: Sequence[int]) -> dict[int, int]:
+        """article id -> its number of passages, for each of ``article_ids`` (0 when it has none
+        or does not exist): one query, for "paragraph 3 of 9" under each search hit."""
+
+    @abstractmethod
     def counts(self) -> tuple[int, int]:
         """(live articles, passages)."""
 
@@ -156,6 +177,12 @@ class Store(ABC):
     ) -> Iterator[tuple[int, int, str, str, str, int]]:
         """(passage id, article id, passage text, headline + dek + byline, byline, Unix seconds of
         the article's date: published, else first seen) to (re)build the search index from."""
+
+    @abstractmethod
+    def index_snapshot(self) -> AbstractContextManager[IndexSnapshot]:
+        """Every passage (as :meth:`index_rows`) with the change log's position they stand at,
+        read as of one moment: the start of a full index rebuild. Its cursor starts at ``head``
+        and still waits for the ``unsettled`` numbers below it (see :class:`IndexSnapshot`)."""
 
     # -- the change log ----------------------------------------------------------------------
     @abstractmethod

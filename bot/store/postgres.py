@@ -18,9 +18,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
+from bot.models import Passage, StoredArticle
 from bot.store import migrations
-from bot.store.base import StoreError, is_url
-from bot.store.sql import SqlStore
+from bot.store.base import IndexSnapshot, StoreError, is_url
+from bot.store.hit_cache import HitCache
+from bot.store.sql import ARTICLE_COLUMNS, PRUNED_THROUGH_META, SqlStore, _article
 
 _V1 = [
     """CREATE TABLE articles (
@@ -104,6 +106,9 @@ _V3 = [
 MIGRATIONS: list[migrations.Migration] = [(1, _V1), (2, _V2), (3, _V3)]
 SCHEMA_VERSION = migrations.latest(MIGRATIONS)
 
+# A missing change number handed out longer ago than this belongs to a finished transaction
+# (see PostgresStore.index_snapshot); generous, so clocks a little apart do not matter.
+SETTLED_AFTER = "1 hour"
 # Advisory lock keys (64-bit) of this program; the scheduler's is in bot.election.
 WRITE_BARRIER = 0x6E657773_00000001
 # A dead peer is noticed in about 30 s instead of the kernel's default of two hours.
@@ -166,6 +171,7 @@ class PostgresStore(SqlStore):
             open=True,
         )
         self._local = threading.local()
+        self.hits_read = HitCache()
 
     def close(self) -> None:
         self.pool.close()
@@ -207,6 +213,94 @@ class PostgresStore(SqlStore):
     def check(self) -> str:
         row = self._one("SELECT 1")
         return "ok" if row and row[0] == 1 else "no answer"
+
+    # -- search hits, with the rows read before (bot.store.hit_cache) --------------------------
+    def passages_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Passage, StoredArticle]]:
+        if not ids or getattr(self._local, "conn", None) is not None:
+            # inside a write transaction a row may be uncommitted: nothing is kept
+            return super().passages_by_id(ids)
+        cache = self.hits_read
+        generation = cache.generation
+        passages = cache.passages(ids)
+        missing = [i for i in ids if i not in passages]
+        read: list[Passage] = []
+        if missing:
+            where, args = self._in("id", missing)
+            sql = f"SELECT id, article_id, position, text FROM passages WHERE {where}"
+            read = [Passage(r[0], r[1], r[2], r[3]) for r in self._rows(sql, args)]
+            passages.update((p.id, p) for p in read)
+        wanted = {p.article_id for p in passages.values()}
+        articles = cache.articles(wanted)
+        fetched: list[StoredArticle] = []
+        if len(articles) < len(wanted):
+            where, args = self._in("id", sorted(wanted - articles.keys()))
+            sql = f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE {where} AND removed_at IS NULL"
+            fetched = [_article(r) for r in self._rows(sql, args)]
+            articles.update((a.id, a) for a in fetched)
+        cache.keep(read, fetched, generation)
+        return {
+            pid: (p, articles[p.article_id])
+            for pid, p in passages.items()
+            if p.article_id in articles
+        }
+
+    def _log_change(self, article_id: int) -> None:
+        super()._log_change(article_id)
+        self.hits_read.forget([article_id])
+
+    def changes_after(self, seq: int, limit: int = 10_000) -> list[tuple[int, int]]:
+        changes = super().changes_after(seq, limit)
+        self.hits_read.forget(article_id for _, article_id in changes)
+        return changes
+
+    def changes_between(self, low: int, high: int) -> list[tuple[int, int]]:
+        changes = super().changes_between(low, high)
+        self.hits_read.forget(article_id for _, article_id in changes)
+        return changes
+
+    @contextmanager
+    def index_snapshot(self) -> Iterator[IndexSnapshot]:
+        """The rebuild's rows, the log's head and the unsettled numbers, all read in one
+        REPEATABLE READ snapshot.
+
+        Sequence numbers are handed out at insert and commit in any order, so when the snapshot
+        is taken a transaction still in flight may hold a number below the head (a later one
+        committed first). Its rows are not in the snapshot, and a cursor started at the head
+        would never read it. So the numbers missing below the head (above the pruned horizon)
+        are handed back as unsettled: the cursor waits for them as for any gap (a rolled-back
+        one is given up after ``bot.changes.GAP_TIMEOUT``).
+
+        Only the recent holes: one whose next change was logged more than ``SETTLED_AFTER``
+        ago has a number handed out before that, and no ingest transaction stays open that
+        long. (The snapshot's own list of transactions in progress cannot settle the rest: it
+        leaves out those whose id is above the latest one completed, and such a transaction
+        may still hold a number below the head.)
+        """
+        self.hits_read.clear()  # a rebuild may follow changes pruned from the log
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # The first query takes the snapshot every later one reads.
+            row = conn.execute(
+                "SELECT (SELECT coalesce(max(seq), 0) FROM passage_changes),"
+                " (SELECT value FROM meta WHERE key = %s)",
+                (PRUNED_THROUGH_META,),
+            ).fetchone()
+            assert row is not None
+            pruned = int(row[1] or 0)
+            head = max(int(row[0]), pruned)
+            holes = conn.execute(
+                "SELECT prev + 1, seq - 1 FROM (SELECT seq, changed_at,"
+                " lag(seq, 1, %s::bigint) OVER (ORDER BY seq) AS prev"
+                " FROM passage_changes WHERE seq > %s) t"
+                " WHERE seq > prev + 1 AND changed_at > now() - %s::interval",
+                (pruned, pruned, SETTLED_AFTER),
+            ).fetchall()
+            unsettled = tuple(n for low, high in holes for n in range(low, high + 1))
+            name = f"newsbot_{uuid.uuid4().hex[:12]}"
+            with conn.cursor(name=name) as cur:
+                cur.itersize = 5000
+                cur.execute(_pg(self._index_sql() + " ORDER BY p.id"))
+                yield IndexSnapshot(head, unsettled, iter(cur))
 
     # -- primitives ----------------------------------------------------------------------------
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

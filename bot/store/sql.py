@@ -296,21 +296,36 @@ class SqlStore(Store):
         )
         return {r[0]: (Passage(r[0], r[1], r[2], r[3]), _article(r[4:])) for r in rows}
 
+    def passage_counts(self, article_ids: Sequence[int]) -> dict[int, int]:
+        ids = sorted(set(article_ids))
+        counts = dict.fromkeys(ids, 0)
+        for start in range(0, len(ids), 500):
+            where, args = self._in("article_id", ids[start : start + 500])
+            rows = self._rows(
+                f"SELECT article_id, count(*) FROM passages WHERE {where} GROUP BY article_id",
+                args,
+            )
+            counts.update((int(r[0]), int(r[1])) for r in rows)
+        return counts
+
     def counts(self) -> tuple[int, int]:
         a = self._one("SELECT count(*) FROM articles WHERE removed_at IS NULL")
         p = self._one("SELECT count(*) FROM passages")
         return int(a[0] if a else 0), int(p[0] if p else 0)
 
-    def index_rows(
-        self, article_ids: Sequence[int] | None = None
-    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+    def _index_sql(self) -> str:
         byline = "coalesce(a.author, '') || ' ' || coalesce(a.source, a.editor, '')"
         when = self._epoch("coalesce(a.published, a.first_seen)")
-        sql = (
+        return (
             f"SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '') || ' ' ||"
             f" {byline}, {byline}, coalesce({when}, 0)"
             " FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.removed_at IS NULL"
         )
+
+    def index_rows(
+        self, article_ids: Sequence[int] | None = None
+    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+        sql = self._index_sql()
         if article_ids is None:
             yield from self._stream(sql + " ORDER BY p.id")  # type: ignore[misc]
             return

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.store import migrations
+from bot.store.base import IndexSnapshot
 from bot.store.sql import SqlStore
 from bot.store.times import to_iso
 
@@ -206,6 +207,16 @@ class SqliteStore(SqlStore):
 
     def check(self) -> str:
         return str(self.conn.execute("PRAGMA quick_check").fetchone()[0])
+
+    @contextmanager
+    def index_snapshot(self) -> Iterator[IndexSnapshot]:
+        """Nothing is ever unsettled here: SQLite serialises writers (BEGIN IMMEDIATE), so no
+        transaction can commit a number above one still in flight, and every number at or
+        below the head read here is committed or gone for good. A writer in flight holds only
+        numbers above that head, which the cursor reads as new changes once they commit. The
+        rows are read after the head: what commits in between is applied again (harmless)."""
+        head = max(self.change_head(), self.changes_pruned_through())
+        yield IndexSnapshot(head, (), self.index_rows())
 
     # -- primitives ----------------------------------------------------------------------------
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

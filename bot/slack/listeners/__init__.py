@@ -46,7 +46,7 @@ def search_message(
     """Search the archive and render the answer (the one place listeners call search)."""
     query = query[:MAX_QUERY]
     result = archive.search(query, limit=PAGE_SIZE, offset=offset, sort=sort)
-    totals = {h.article.id: len(archive.passages_of(h.article.id)) for h in result.hits}
+    totals = archive.passage_counts([h.article.id for h in result.hits])
     return search_results(result, totals=totals, shareable=shareable, query=query, sort=sort)
 
 

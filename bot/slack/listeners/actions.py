@@ -50,7 +50,7 @@ def share_hit(archive: Archive, body: dict, action: dict, client: WebClient, res
         return
     passage, article = next(iter(found.values()))
     spans = payload.spans(value.get("s"), len(passage.text))
-    total = len(archive.passages_of(article.id))
+    total = archive.passage_counts([article.id])[article.id]
     message = shared_passage(
         article, passage.position, passage.text, spans, total=total, user_id=payload.user_of(body)
     )
@@ -83,11 +83,7 @@ def related_hit(archive: Archive, action: dict, respond: Respond) -> None:
     """Show the passages of other articles most like one hit, only to the person who asked."""
     passage_id = payload.int_field(payload.button_value(action), "p", 1, payload.MAX_ID)
     result = archive.related(passage_id, limit=PAGE_SIZE)
-    totals = (
-        {h.article.id: len(archive.passages_of(h.article.id)) for h in result.hits}
-        if result
-        else {}
-    )
+    totals = archive.passage_counts([h.article.id for h in result.hits]) if result else {}
     respond(
         **related_results(result, totals=totals).as_kwargs(),
         response_type="ephemeral",
