@@ -69,7 +69,10 @@ def run(base: int, new: int, pg_url: str, *, rounds: int = 3, quiet: bool = Fals
         for archive in (lite, worker):
             _search_times(archive, warm, 1)
         lite_ms = _search_times(lite, texts, rounds)
-        pg_ms = _search_times(worker, texts, rounds)
+        # the worker keeps the rows of hits it has read (bot.store.hit_cache): its first pass
+        # over the queries reads them from PostgreSQL, later passes find them kept
+        pg_first = _search_times(worker, texts, 1)
+        pg_later = _search_times(worker, texts, rounds - 1) if rounds > 1 else []
         agree = sum(_ids(lite, q) == _ids(worker, q) for q in texts)
 
         write_corpus(root / "new", new, seed=8, queries=1, warmup=0)
@@ -90,7 +93,27 @@ def run(base: int, new: int, pg_url: str, *, rounds: int = 3, quiet: bool = Fals
         "new_passages": new,
         "search_ms": {
             "sqlite": {"p50": _pct(lite_ms, 50), "p99": _pct(lite_ms, 99), "n": len(lite_ms)},
-            "postgres": {"p50": _pct(pg_ms, 50), "p99": _pct(pg_ms, 99), "n": len(pg_ms)},
+            "postgres": {
+                "p50": _pct(pg_first + pg_later, 50),
+                "p99": _pct(pg_first + pg_later, 99),
+                "n": len(pg_first) + len(pg_later),
+            },
+            "postgres_first_pass": {
+                "p50": _pct(pg_first, 50),
+                "p99": _pct(pg_first, 99),
+                "n": len(pg_first),
+            },
+            **(
+                {
+                    "postgres_later_passes": {
+                        "p50": _pct(pg_later, 50),
+                        "p99": _pct(pg_later, 99),
+                        "n": len(pg_later),
+                    }
+                }
+                if pg_later
+                else {}
+            ),
         },
         "same_hits": f"{agree}/{len(texts)}",
         "first_build_s": first_build,
@@ -104,9 +127,17 @@ def run(base: int, new: int, pg_url: str, *, rounds: int = 3, quiet: bool = Fals
     if not quiet:
         s = result["search_ms"]
         print(f"{'search (local index)':34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10}")
-        for name in ("sqlite", "postgres"):
+        names = {
+            "sqlite": "sqlite archive",
+            "postgres": "postgres worker, every pass",
+            "postgres_first_pass": "postgres worker, first pass",
+            "postgres_later_passes": "postgres worker, later passes",
+        }
+        for name, label in names.items():
+            if name not in s:
+                continue
             print(
-                f"{name + ' archive':34} {s[name]['n']:5d} {s[name]['p50']:8.2f}"
+                f"{label:34} {s[name]['n']:5d} {s[name]['p50']:8.2f}"
                 f" {s[name]['p99']:8.2f} {s[name]['p50'] / s['sqlite']['p50']:9.2f}x"
             )
         print(f"same top-5 hits on both: {result['same_hits']} queries")

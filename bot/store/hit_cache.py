@@ -66,6 +66,8 @@ class HitCache:
     def forget(self, article_ids: Iterable[int]) -> None:
         """Drop these articles and their passages (they changed or went away)."""
         gone = set(article_ids)
+        if not gone:
+            return  # the follower's empty rounds (every second) must not stop anything being kept
         with self._lock:
             self.generation += 1
             for article_id in gone:
