@@ -19,12 +19,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING, Any
 
 import tantivy
 
 from bot import follows
-from bot.articles import ArticleError, parse_article
+from bot.articles import ArticleError, parse_bytes, read_article_bytes
 from bot.changes import FETCH, RETENTION, Cursor
 from bot.digest.build import DIGEST_STORIES
 from bot.feeds import FeedFetch, fetch_feed
@@ -42,7 +43,7 @@ from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, open_store, utcnow
 from bot.store.base import IndexRowTuple
-from bot.text import index_text
+from bot.text import index_text, tokens
 
 if TYPE_CHECKING:
     from bot.digest.build import Digest
@@ -607,8 +608,9 @@ class Archive:
         parsed: list[tuple[_File, Article, str]],
     ) -> None:
         try:
-            article = parse_article(f.realpath, display_path=f.path)
-            digest = hashlib.sha1(Path(f.realpath).read_bytes()).hexdigest()
+            data = read_article_bytes(f.realpath)  # read once: parsed and hashed
+            article = parse_bytes(data, f.path)
+            digest = hashlib.sha1(data).hexdigest()
         except ArticleError as exc:
             reason = str(exc)
             if known and not known[3]:
@@ -687,7 +689,7 @@ def _tokenized(rows: Iterable[IndexRowTuple]) -> Iterator[IndexRow]:
     for pid, aid, body, title, byline, ts in rows:
         if aid != last:
             last, head, by = aid, index_text(title), index_text(byline)
-        yield pid, aid, index_text(body), head, by, ts
+        yield pid, aid, tokens(body), head, by, ts
 
 
 def _display(store: Store, article_id: int, fallback: str) -> str:
@@ -707,16 +709,25 @@ def _walk(root: Path, report: IngestReport) -> Iterable[_File]:
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        real_dir = ""  # the folder's real path, resolved once for its files
         for name in sorted(filenames):
             if name.startswith(".") or not name.lower().endswith(ARTICLE_SUFFIXES):
                 continue
             path = os.path.join(dirpath, name)
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
+                link = S_ISLNK(st.st_mode)
+                if link:
+                    st = os.stat(path)
             except OSError as exc:
                 report.skipped.append((path, f"cannot read: {exc.strerror or exc}"))
                 continue
-            if not os.path.isfile(path):
+            if not S_ISREG(st.st_mode):
                 report.skipped.append((path, "not a regular file"))
                 continue
-            yield _File(os.path.normpath(path), os.path.realpath(path), st.st_size, st.st_mtime_ns)
+            if link:
+                real = os.path.realpath(path)
+            else:  # a file that is no link is where its folder really is
+                real_dir = real_dir or os.path.realpath(dirpath)
+                real = os.path.join(real_dir, name)
+            yield _File(os.path.normpath(path), real, st.st_size, st.st_mtime_ns)

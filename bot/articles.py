@@ -104,6 +104,14 @@ def _is_meta(line: str) -> tuple[str, str] | None:
     return key, value
 
 
+def _is_caption(line: str) -> bool:
+    """A photo caption line (``_CAPTION``). Its search scans the whole line; a line without a
+    parenthesis or a dash, most of them, cannot match, and is let through at once."""
+    if "(" not in line and "-" not in line and "–" not in line and "—" not in line:
+        return False
+    return _CAPTION.search(line) is not None
+
+
 def parse_text(text: str, path: str) -> Article:
     """Parse an article's text. Raises ArticleError if there is no headline or no body."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
@@ -133,7 +141,7 @@ def parse_text(text: str, path: str) -> Article:
             if blocks:
                 blocks[-1] = (blocks[-1][0], True)
             continue
-        if _CAPTION.search(line):
+        if _is_caption(line):
             close_block()
             captions.append(" ".join(line.split()))
             continue
@@ -176,6 +184,12 @@ def _looks_like_dek(block: str, *, followed_by_meta: bool, rest: bool) -> bool:
 
 def parse_article(path: str | Path, *, display_path: str | None = None) -> Article:
     """Read and parse one article file. Raises ArticleError (with the reason) if it is unusable."""
+    return parse_bytes(read_article_bytes(path), display_path or str(path))
+
+
+def read_article_bytes(path: str | Path) -> bytes:
+    """An article file's bytes. Raises ArticleError if it is not a regular file, is empty, is
+    too large or cannot be read."""
     p = Path(path)
     try:
         if not p.is_file():
@@ -189,7 +203,7 @@ def parse_article(path: str | Path, *, display_path: str | None = None) -> Artic
         data = p.read_bytes()
     except OSError as exc:
         raise ArticleError(f"cannot read: {exc.strerror or exc}") from exc
-    return parse_bytes(data, display_path or str(path))
+    return data
 
 
 def parse_bytes(data: bytes, path: str) -> Article:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import tantivy
 
-from bot.text import STEM_ANALYZER, stem, stem_analyzer
+from bot.text import STEM_ANALYZER, stem, stem_analyzer, stem_text
 from bot.vocabulary import Vocabulary
 
-_SCHEMA_VERSION = "6"
+_SCHEMA_VERSION = "7"
 # The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
 # vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
 _WRITER_HEAP = 256 * 1024 * 1024
@@ -72,9 +72,10 @@ class Filters:
 
 
 NO_FILTERS = Filters()
-# (passage id, article id, body, headline + standfirst + byline, byline, Unix seconds of the
-# article's date); texts as ``bot.text.index_text`` makes them.
-IndexRow = tuple[int, int, str, str, str, int]
+# (passage id, article id, the body's tokens (``bot.text.tokens``), headline + standfirst +
+# byline, byline, Unix seconds of the article's date); those texts as ``bot.text.index_text``
+# makes them. The body comes as tokens: its stems are made from them without splitting it again.
+IndexRow = tuple[int, int, Sequence[str], str, str, int]
 
 
 def _schema() -> tantivy.Schema:
@@ -83,11 +84,28 @@ def _schema() -> tantivy.Schema:
     b.add_integer_field("article_id", stored=False, indexed=True)
     b.add_unsigned_field("ts", stored=False, indexed=True, fast=True)
     # Positions for phrases; the stemmed copy of the body finds word forms (attack / attacked).
+    # Its text arrives stemmed (_Stems: each distinct word stemmed once, not every occurrence).
     b.add_text_field("body", stored=False, tokenizer_name="whitespace", index_option="position")
-    b.add_text_field("stem", stored=False, tokenizer_name=STEM_ANALYZER, index_option="freq")
+    b.add_text_field("stem", stored=False, tokenizer_name="whitespace", index_option="freq")
     b.add_text_field("title", stored=False, tokenizer_name="whitespace", index_option="freq")
     b.add_text_field("author", stored=False, tokenizer_name="whitespace", index_option="basic")
     return b.build()
+
+
+class _Stems(dict[str, str]):
+    """Word -> its stem text (``bot.text.stem_text``), filled as words are first met: the stem
+    field's text is made by lookups (the stemmer runs once a distinct word, not once an
+    occurrence), and the keys are the words the vocabulary is to learn."""
+
+    def __missing__(self, word: str) -> str:
+        found = self[word] = stem_text(word)
+        return found
+
+    def words(self) -> Iterator[str]:
+        """The words met, as the index's whitespace tokenizer has them (a token that folding
+        split with a space, "\ufdfa", is several words there)."""
+        for token in self:
+            yield from token.split()
 
 
 class PassageIndex:
@@ -107,7 +125,7 @@ class PassageIndex:
         self.index = tantivy.Index(self.schema, str(self.path), reuse=True)
         self.index.register_tokenizer(STEM_ANALYZER, stem_analyzer())
         self.vocab = Vocabulary(path / f"v{_SCHEMA_VERSION}-words")
-        self._new_words: set[str] = set()  # added since the last commit
+        self._new_words = _Stems()  # the words added since the last commit, with their stems
         self._lock = threading.Lock()
         self._reloaded = 0.0
 
@@ -149,30 +167,29 @@ class PassageIndex:
         for article_id in article_ids:
             writer.delete_documents_by_term("article_id", article_id)
         added = 0
-        new_words = self._new_words
-        for passage_id, article_id, body, title, author, ts in rows:
+        stems = self._new_words.__getitem__
+        for passage_id, article_id, words, title, author, ts in rows:
             doc = tantivy.Document(
                 passage_id=passage_id,
                 article_id=article_id,
-                body=body,
-                stem=body,
+                body=" ".join(words),
+                stem=" ".join(map(stems, words)),
                 title=title,
                 author=author,
             )
             doc.add_unsigned("ts", max(0, ts))  # a keyword argument would be a signed integer
             writer.add_document(doc)
-            new_words.update(body.split())
             added += 1
         return added
 
     def commit(self, writer: tantivy.IndexWriter) -> None:
         """Commit the writer's changes, the vocabulary first (so it holds every indexed word)."""
-        self.vocab.add(self._new_words)
-        self._new_words = set()
+        self.vocab.add(self._new_words.words())
+        self._new_words = _Stems()
         writer.commit()
 
     def rollback(self, writer: tantivy.IndexWriter) -> None:
-        self._new_words = set()
+        self._new_words = _Stems()
         writer.rollback()
 
     def clear(self, writer: tantivy.IndexWriter) -> None:

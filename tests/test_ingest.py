@@ -255,3 +255,23 @@ def test_an_empty_or_missing_articles_folder_never_removes_the_archive(
     else:
         assert report.skipped == [(str(corpus), "no such file or folder")]
     a.close()
+
+
+def test_files_are_known_by_their_real_paths(tmp_path: Path, corpus: Path) -> None:
+    # The articles folder is a link, and one file in it is a link to a file elsewhere.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write(elsewhere / "story.txt", "Linked story\n\nA paragraph about linked harbours.\n")
+    (corpus / "linked.txt").symlink_to(elsewhere / "story.txt")
+    (tmp_path / "via").symlink_to(corpus, target_is_directory=True)
+    a = Archive.open(
+        Settings(db_path=tmp_path / "db2" / "newsbot.db", articles_dir=tmp_path / "via")
+    )
+    try:
+        assert len(a.ingest().added) == 3
+        real = set(a.store.file_states())
+    finally:
+        a.close()
+    assert str((elsewhere / "story.txt").resolve()) in real
+    assert {str(p.resolve()) for p in corpus.glob("0*.txt")} <= real
+    assert not any("/via/" in p for p in real)

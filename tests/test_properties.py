@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.archive import Archive
-from bot.articles import ArticleError, parse_bytes, parse_text
+from bot.articles import _CAPTION, ArticleError, _is_caption, parse_bytes, parse_text
 from bot.cli import main
 from bot.query import parse_query
 from bot.settings import Settings
@@ -108,6 +108,38 @@ def test_tokens_and_spans_stay_inside_the_text(text: str) -> None:
     assert spans == tuple((s, e) for s, e, t in iter_tokens(text) if t in wanted)
     for start, end, token in iter_tokens(text):
         assert token and text[start:end]
+    without_possessives = _POSSESSIVE.sub("", text)
+    assert tokens(text) == [t for _, _, t in iter_tokens(without_possessives)]
+
+
+@given(
+    st.one_of(
+        hostile_text,
+        st.lists(
+            st.sampled_from(["FILE - ", " file — ", "(AP Photo/Jo)", "(Photo: x)", "(", ")", "a"]),
+            max_size=6,
+        ).map("".join),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_the_caption_shortcut_is_the_caption_regex(line: str) -> None:
+    assert _is_caption(line) == (_CAPTION.search(line) is not None)
+
+
+# News-like ASCII: words, numbers with separators and units, punctuation, possessives.
+ascii_news = st.lists(
+    st.one_of(
+        st.sampled_from(["Council", "attack's", "2,700", "1,5", "3.5", "7.6m", "42bn", "4.2%"]),
+        st.sampled_from(["£", "$", ". ", ", ", " ", "-", "'", "'s ", "a1,234", "x" * 41, "_"]),
+        st.text(alphabet="ab1,. '", max_size=8),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@given(ascii_news)
+@settings(max_examples=500, deadline=None)
+def test_the_ascii_shortcut_of_tokens_is_the_token_regex(text: str) -> None:
     without_possessives = _POSSESSIVE.sub("", text)
     assert tokens(text) == [t for _, _, t in iter_tokens(without_possessives)]
 
