@@ -30,6 +30,7 @@ from bot.changes import FETCH, RETENTION, Cursor
 from bot.digest.build import DIGEST_STORIES
 from bot.feeds import FeedFetch, fetch_feed
 from bot.index import IndexRow, PassageIndex
+from bot.logs import redact
 from bot.models import (
     Article,
     DeskChannel,
@@ -89,6 +90,9 @@ class Archive:
         self.index = PassageIndex(settings.index_path)
         self.cursor_path = self.index.path / "changes.json"
         self.caught_up = False
+        # Where this process last left the cursor beside the index: another process on this
+        # host that shares the index folder may move it (and change the index) on its own.
+        self._cursor_high: int | None = None
         self.searcher = PassageSearch(self.index, lambda: self.store)
         if catch_up:
             self.catch_up()
@@ -288,6 +292,7 @@ class Archive:
         a long catch-up). Returns the changes applied (or passages, for a build)."""
         with self._index_lock:
             cursor = Cursor.load(self.cursor_path)
+            self._note_cursor(cursor)
             if self.index.needs_rebuild() and self.store.counts()[1]:
                 log.warning("search index missing or empty: building it from the database")
                 n = self._rebuild()
@@ -302,9 +307,8 @@ class Archive:
                 return 0
             writer = self.index.writer(wait_seconds)
             try:
-                cursor = (
-                    Cursor.load(self.cursor_path) or Cursor()
-                )  # another process may have moved it
+                cursor = Cursor.load(self.cursor_path) or Cursor()  # another may have moved it
+                self._note_cursor(cursor)
                 applied, _ = self._apply_changes(writer, cursor, batch, on_batch)
                 self._commit_index(writer, cursor)
                 writer.wait_merging_threads()
@@ -361,6 +365,8 @@ class Archive:
         with self.store.index_snapshot() as snapshot:
             self.index.clear(writer)
             n = self.index.replace_articles(writer, (), _tokenized(snapshot.rows))
+        # after the snapshot: rows kept before it may be older than what the index now holds
+        self.store.forget_kept()
         cursor.reset(snapshot.head, snapshot.unsettled)
         if snapshot.unsettled:
             log.info(
@@ -394,6 +400,8 @@ class Archive:
             if not changes:
                 return applied, passages
             ids = sorted({aid for _, aid in changes})
+            # what the store kept of them is read again (it is kept no older than the index)
+            self.store.forget_kept(ids)
             passages += self.index.replace_articles(writer, ids, self._index_rows(ids))
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
@@ -404,6 +412,16 @@ class Archive:
         self.index.commit(writer)
         self.index.refresh()
         cursor.save(self.cursor_path)
+        self._cursor_high = cursor.high
+
+    def _note_cursor(self, cursor: Cursor | None) -> None:
+        """A cursor another process moved means index changes this one did not apply (nor
+        forget the kept rows of): see them now, and forget every kept row."""
+        high = cursor.high if cursor is not None else None
+        if self._cursor_high is not None and high != self._cursor_high:
+            self.index.refresh()
+            self.store.forget_kept()
+        self._cursor_high = high
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
         return _tokenized(self.store.index_rows(article_ids))
@@ -543,7 +561,7 @@ class Archive:
 
             self._write(batches(), removed, states, report)
             if len(report.added) + len(report.updated) + len(report.removed) >= BULK_ARTICLES:
-                self.store.refresh_statistics()
+                self._refresh_statistics()
             self._remember_skipped(skipped, files, report, still_bad)
         report.took_ms = round((time.perf_counter() - started) * 1000, 1)
         self._tell_listeners(report)
@@ -631,6 +649,18 @@ class Archive:
             return
         parsed.append((f, article, digest))
 
+    def _refresh_statistics(self) -> None:
+        """Planner statistics after a bulk ingest; the ingest itself is committed whatever
+        becomes of this."""
+        try:
+            self.store.refresh_statistics()
+        except Exception as exc:
+            log.warning(
+                "could not refresh the database's statistics after a bulk ingest (%s); searches"
+                " may be slower until its autovacuum analyzes the tables",
+                redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+
     def _write(
         self,
         batches: Iterable[list[tuple[_File, Article, str]]],
@@ -653,6 +683,7 @@ class Archive:
                     if writer is None:
                         writer = self.index.writer()
                         cursor = Cursor.load(self.cursor_path) or Cursor()
+                        self._note_cursor(cursor)
                     with store.transaction():
                         for f, article, digest in batch:
                             article_id, is_new = store.upsert_article(

@@ -51,8 +51,13 @@ class Cursor:
     def high(self) -> int:
         return max(self.applied, default=self.position)
 
-    def pending(self, store: Store, limit: int = FETCH) -> list[tuple[int, int]]:
-        """Changes not applied yet: late commits into gaps, then new ones (at most ``limit``)."""
+    def pending(
+        self, store: Store, limit: int = FETCH, now: float | None = None
+    ) -> list[tuple[int, int]]:
+        """Changes not applied yet: late commits into gaps, then new ones (at most ``limit``).
+        Gaps past their timeout are given up first, also when nothing new has come (else an
+        idle worker would read the log back to them every round)."""
+        self.mark((), now)
         late = store.changes_between(min(self.gaps) - 1, self.high) if self.gaps else []
         new = store.changes_after(self.high, limit)
         # Every number between position and high is applied or a gap; below position only gaps

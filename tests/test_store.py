@@ -223,6 +223,15 @@ def test_cursor_waits_for_a_gap_then_gives_it_up() -> None:
     assert c.position == 6 and Cursor.from_json(c.to_json()) == c
 
 
+def test_an_idle_cursor_gives_up_its_expired_gaps(any_store: Store) -> None:
+    """A rebuild's unsettled number that never commits is dropped on the next look, though no
+    change arrives to be marked."""
+    c = Cursor()
+    c.reset(5, unsettled=[3], now=0.0)
+    assert c.pending(any_store, now=1.0) == [] and set(c.gaps) == {3}
+    assert c.pending(any_store, now=1.0 + GAP_TIMEOUT) == [] and c.gaps == {}
+
+
 def test_cursor_rereads_gaps_from_the_store(any_store: Store) -> None:
     s = any_store
     for name in ("a", "b", "c"):

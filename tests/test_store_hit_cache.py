@@ -3,7 +3,11 @@ what its index shows, because the change log it follows makes it forget them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from bot.archive import Archive
 from bot.models import Article, Passage, StoredArticle
+from bot.settings import Settings
 from bot.store import open_store
 from bot.store.hit_cache import HitCache
 
@@ -51,32 +55,86 @@ def test_forgetting_an_article_drops_its_passages_and_the_bounds_hold() -> None:
     assert len(cache) == 0
 
 
-def test_a_worker_sees_another_hosts_edit_once_it_reads_the_change_log(pg_url: str) -> None:
-    worker, ingester = open_store(pg_url), open_store(pg_url)  # two hosts, one database
+def _worker(pg_url: str, folder: Path, index: Path) -> Archive:
+    return Archive.open(Settings(articles_dir=folder, index_dir=index).with_database(pg_url))
+
+
+def _top(archive: Archive, query: str) -> tuple[str, str] | None:
+    hits = archive.search(query, limit=1).hits
+    return (hits[0].article.title, hits[0].text) if hits else None
+
+
+def test_a_worker_sees_another_hosts_edit_once_it_follows_the_log(
+    pg_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    story = folder / "heron.txt"
+    story.write_text("Old headline\n\nThe heron came back to the harbour.\n")
+    (folder / "other.txt").write_text("Other\n\nA folder with one file left is not unmounted.\n")
+    ingester = _worker(pg_url, folder, tmp_path / "ingester-index")
+    worker = _worker(pg_url, folder, tmp_path / "worker-index")  # another host
     try:
-        with ingester.transaction():
-            aid, _ = ingester.upsert_article("/r/x", article("first", "old text."), 1, 1, "a")
-        [old] = ingester.passages_of(aid)
-        seen = worker.changes_after(0)  # the worker's index has caught up
-        hit = worker.passages_by_id([old.id])
-        assert hit[old.id][0].text == "old text." and hit[old.id][1].title == "first"
-        with ingester.transaction():  # another host edits the article: new passages, new title
-            ingester.upsert_article("/r/x", article("second", "new text."), 2, 2, "b")
-        [new] = ingester.passages_of(aid)
-        # until the worker reads the log its index still holds the old passage, and so does
+        ingester.ingest()
+        worker.catch_up()
+        assert _top(worker, "heron") == ("Old headline", "The heron came back to the harbour.")
+        story.write_text("New headline\n\nThe heron came back to the harbour at dawn.\n")
+        ingester.ingest()
+        # until the worker follows the log its index shows the old article, and so does
         # what it kept: the two agree
-        assert worker.passages_by_id([old.id])[old.id][1].title == "first"
-        assert worker.changes_after(seen[-1][0])  # the follower's next round
-        assert worker.passages_by_id([old.id]) == {}
-        hit = worker.passages_by_id([new.id])
-        assert hit[new.id][0].text == "new text." and hit[new.id][1].title == "second"
-        with ingester.transaction():
-            ingester.mark_removed("/r/x")
-        worker.changes_after(0)
-        assert worker.passages_by_id([new.id]) == {}
+        assert _top(worker, "heron") == ("Old headline", "The heron came back to the harbour.")
+        assert worker.catch_up() == 1
+        assert _top(worker, "heron") == (
+            "New headline",
+            "The heron came back to the harbour at dawn.",
+        )
+        story.unlink()
+        ingester.ingest()
+        worker.catch_up()
+        assert _top(worker, "heron") is None
     finally:
         worker.close()
         ingester.close()
+
+
+def test_a_process_sharing_the_index_folder_sees_the_others_edit(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """``newsbot search`` on the command line ingests into the index folder ``serve`` uses: the
+    server finds its cursor moved with nothing left to apply, and forgets what it kept."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    story = folder / "heron.txt"
+    story.write_text("Old headline\n\nThe heron came back to the harbour.\n")
+    server = _worker(pg_url, folder, tmp_path / "index")
+    try:
+        server.ingest()
+        assert _top(server, "heron") == ("Old headline", "The heron came back to the harbour.")
+        story.write_text("New headline\n\nThe heron came back to the harbour.\n")
+        cli = _worker(pg_url, folder, tmp_path / "index")
+        try:
+            cli.ingest()  # applied to the shared index, cursor moved on
+        finally:
+            cli.close()
+        assert server.catch_up() == 0
+        assert _top(server, "heron") == ("New headline", "The heron came back to the harbour.")
+    finally:
+        server.close()
+
+
+def test_a_rebuild_forgets_what_was_kept(pg_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "heron.txt").write_text("Old headline\n\nThe heron came back.\n")
+    worker = _worker(pg_url, folder, tmp_path / "index")
+    try:
+        worker.ingest()
+        assert _top(worker, "heron") == ("Old headline", "The heron came back.")
+        assert len(worker.store.hits_read) > 0
+        worker.rebuild_index()
+        assert len(worker.store.hits_read) == 0
+    finally:
+        worker.close()
 
 
 def test_a_workers_own_write_is_seen_at_once(pg_url: str) -> None:

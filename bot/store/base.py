@@ -306,6 +306,11 @@ class Store(ABC):
         """True if any key was recorded less than ``ttl`` seconds ago; records them all."""
 
     @abstractmethod
+    def forget_kept(self, article_ids: Iterable[int] | None = None) -> None:
+        """Drop what this store keeps in memory of these articles' rows (of every article when
+        None): the index is about to show them changed."""
+
+    @abstractmethod
     def refresh_statistics(self) -> None:
         """After a bulk load, let the query planner see the tables' new sizes. Without that,
         PostgreSQL fetched a search's hits by scanning every article until its autovacuum got

@@ -8,9 +8,11 @@ stories all day, so the rows read are kept here.
 
 Nothing kept can go stale unnoticed: a passage's text never changes under its id (an edited
 article gets new passages), and every change to an article is a row in the change log, which
-every worker reads to update its index (``bot.service.follow_changes``). The store forgets an
-article and its passages when the log it hands out names the article, so what is kept is never
-older than what the worker's index shows.
+every worker reads to update its index (``bot.service.follow_changes``). An article and its
+passages are forgotten when the worker re-indexes the article from the log
+(``Archive._apply_changes``) or writes it itself; everything is forgotten after a rebuild and when
+another process sharing the index folder has moved it on. So what is kept is never older than
+what the worker's index shows.
 """
 
 from __future__ import annotations
@@ -56,7 +58,11 @@ class HitCache:
                 self._by_article.setdefault(passage.article_id, set()).add(passage.id)
             while len(self._passages) > self.max_passages:
                 _, dropped = self._passages.popitem(last=False)
-                self._by_article.get(dropped.article_id, set()).discard(dropped.id)
+                kept = self._by_article.get(dropped.article_id)
+                if kept is not None:
+                    kept.discard(dropped.id)
+                    if not kept:
+                        del self._by_article[dropped.article_id]
             for article in articles:
                 self._articles[article.id] = article
                 self._articles.move_to_end(article.id)

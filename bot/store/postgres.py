@@ -246,17 +246,13 @@ class PostgresStore(SqlStore):
 
     def _log_change(self, article_id: int) -> None:
         super()._log_change(article_id)
-        self.hits_read.forget([article_id])
+        self.hits_read.forget([article_id])  # this process's own write: seen at once
 
-    def changes_after(self, seq: int, limit: int = 10_000) -> list[tuple[int, int]]:
-        changes = super().changes_after(seq, limit)
-        self.hits_read.forget(article_id for _, article_id in changes)
-        return changes
-
-    def changes_between(self, low: int, high: int) -> list[tuple[int, int]]:
-        changes = super().changes_between(low, high)
-        self.hits_read.forget(article_id for _, article_id in changes)
-        return changes
+    def forget_kept(self, article_ids: Iterable[int] | None = None) -> None:
+        if article_ids is None:
+            self.hits_read.clear()
+        else:
+            self.hits_read.forget(article_ids)
 
     @contextmanager
     def index_snapshot(self) -> Iterator[IndexSnapshot]:
@@ -276,7 +272,6 @@ class PostgresStore(SqlStore):
         leaves out those whose id is above the latest one completed, and such a transaction
         may still hold a number below the head.)
         """
-        self.hits_read.clear()  # a rebuild may follow changes pruned from the log
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             # The first query takes the snapshot every later one reads.

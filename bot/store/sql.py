@@ -171,10 +171,13 @@ class SqlStore(Store):
         return {r[0]: (r[1], r[2], r[3], bool(r[4])) for r in rows}
 
     def touch_file(self, realpath: str, path: str, size: int, mtime_ns: int) -> None:
+        row = self._one("SELECT id, path FROM articles WHERE realpath = ?", (realpath,))
         self._run(
             "UPDATE articles SET size = ?, mtime_ns = ?, path = ? WHERE realpath = ?",
             (size, mtime_ns, path, realpath),
         )
+        if row is not None and row[1] != path:  # reached by another path: shown everywhere
+            self._log_change(int(row[0]))
 
     def upsert_article(
         self, realpath: str, article: Article, size: int, mtime_ns: int, sha1: str

@@ -240,6 +240,9 @@ class SqliteStore(SqlStore):
     def _epoch(self, expression: str) -> str:
         return f"CAST(strftime('%s', {expression}) AS INTEGER)"
 
+    def forget_kept(self, article_ids: Iterable[int] | None = None) -> None:
+        """Nothing is kept: SQLite reads in-process."""
+
     def refresh_statistics(self) -> None:
         """Nothing: SQLite plans these lookups by their keys without statistics, and an
         ANALYZE of a million passages would cost seconds of every big ingest."""
