@@ -329,3 +329,15 @@ def test_a_bulk_ingest_on_postgres_refreshes_the_planner_statistics(
             "SELECT reltuples FROM pg_class WHERE oid = 'passages'::regclass"
         ).fetchone()
     assert tuples is not None and tuples[0] >= 2 * BULK_ARTICLES  # -1: never analyzed
+
+
+def test_a_file_touched_under_a_new_path_is_a_change_the_workers_see(any_store: Store) -> None:
+    s = any_store
+    with s.transaction():
+        aid, _ = s.upsert_article("/r/one", article("one"), 10, 1, "sha")
+    head = s.change_head()
+    s.touch_file("/r/one", "/a/one.txt", 10, 2)  # same path: only the stat is remembered
+    assert s.change_head() == head
+    s.touch_file("/r/one", "/b/one.txt", 10, 3)  # reached through a new link: shown everywhere
+    assert [a for _, a in s.changes_after(head)] == [aid]
+    assert s.article(aid).path == "/b/one.txt"
