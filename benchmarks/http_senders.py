@@ -68,7 +68,7 @@ async def run(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     _send(req["method"], req["url"], req["body"].encode(), req["headers"]),
                     TIMEOUT,
                 )
-            except (TimeoutError, OSError, ValueError, IndexError):
+            except (TimeoutError, OSError, ValueError, IndexError, asyncio.IncompleteReadError):
                 results[i] = {"sent_at": sent_at, "ms": None, "status": None}
                 continue
             took = (time.perf_counter() - started) * 1000

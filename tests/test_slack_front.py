@@ -14,7 +14,8 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.request import urlopen
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
 
 import pytest
 from conftest import SIGNING_SECRET, HttpDriver, bot_settings
@@ -126,6 +127,25 @@ def test_a_forged_command_is_refused_by_the_front(rig, fake_slack):
     assert fake_slack.posted_to(payload["response_url"]) == []
 
 
+@pytest.mark.parametrize("timestamp", [None, "abc", "-5", ""])
+def test_a_command_with_a_missing_or_odd_timestamp_is_refused_by_the_front(
+    rig, fake_slack, timestamp
+):
+    """401, as for a wrong signature (the signature check would raise on a timestamp that is
+    not a number: a 500 and a traceback for anyone who sends one)."""
+    payload = rig.driver.command_payload("/news", "wagner")
+    body, ctype = rig.driver.encode("slash_commands", payload)
+    headers = {"Content-Type": ctype, "X-Slack-Signature": "v0=" + "0" * 64}
+    if timestamp is not None:
+        headers["X-Slack-Request-Timestamp"] = timestamp
+    url = f"http://127.0.0.1:{rig.front.port}/slack/events"
+    with pytest.raises(HTTPError) as refused:
+        urlopen(Request(url, data=body, headers=headers, method="POST"), timeout=5)
+    assert refused.value.code == 401
+    time.sleep(0.3)
+    assert fake_slack.posted_to(payload["response_url"]) == []
+
+
 @pytest.mark.parametrize(
     ("body", "ctype", "status"),
     [
@@ -224,3 +244,19 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_client_stalled_mid_body_does_not_hold_the_front_when_it_stops(rig):
+    """SIGTERM: requests in progress get a few seconds, not aiohttp's default minute."""
+    stalled = socket.create_connection(("127.0.0.1", rig.front.port))
+    try:
+        stalled.sendall(
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"type": '
+        )
+        time.sleep(0.3)
+        started = time.monotonic()
+        rig.front.stop()
+        assert time.monotonic() - started < 8
+    finally:
+        stalled.close()

@@ -54,6 +54,7 @@ EVENTS_PATH = "/slack/events"
 FORWARDERS = 8
 MAX_BACKLOG = 5_000  # requests acked and not yet handed over; beyond it the front answers 503
 GIVE_UP_AFTER = 30.0  # seconds of retrying one hand-over before it is dropped
+SHUTDOWN_WITHIN = 3.0  # seconds for requests in progress to finish when the front stops
 # Headers the bot needs to check and dedupe a request (Bolt verifies the signature again).
 PASSED_HEADERS = (
     "Content-Type",
@@ -119,9 +120,13 @@ class Forwarder:
         self.upstream = upstream
         self._queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue(MAX_BACKLOG)
         self._tasks = [asyncio.ensure_future(self._run()) for _ in range(tasks)]
+        self.closing = False
+        self._busy = 0  # hand-overs under way
 
     def submit(self, rid: str, body: bytes, headers: dict[str, str]) -> bool:
-        """False when the backlog is full (the caller answers 503)."""
+        """False when the backlog is full or the front is stopping (the caller answers 503)."""
+        if self.closing:
+            return False
         try:
             self._queue.put_nowait((rid, body, headers))
         except asyncio.QueueFull:
@@ -129,21 +134,27 @@ class Forwarder:
         return True
 
     async def close(self, timeout: float = 10.0) -> None:
-        """Hand over what is queued (bounded), then stop."""
+        """Take nothing more; hand over what is queued (bounded), then stop."""
+        self.closing = True
         try:
             await asyncio.wait_for(self._queue.join(), timeout)
         except TimeoutError:
-            log.warning("stopped with %d acked requests not handed to the bot", self._queue.qsize())
+            log.warning(
+                "stopped with %d acked requests not handed to the bot",
+                self._queue.qsize() + self._busy,
+            )
         for task in self._tasks:
             task.cancel()
 
     async def _run(self) -> None:
         while True:
             rid, body, headers = await self._queue.get()
+            self._busy += 1
             try:
                 set_log_context("req", rid)
                 await self._hand_over(body, headers)
             finally:
+                self._busy -= 1
                 self._queue.task_done()
 
     async def _hand_over(self, body: bytes, headers: dict[str, str]) -> None:
@@ -206,10 +217,9 @@ def front_app(upstream: Upstream, forwarder: Forwarder, signing_secret: str) -> 
         headers = {k: v for k in PASSED_HEADERS if (v := request.headers.get(k))}
         if not acked_here(body):
             return await relay(method, path, raw, headers)
-        if not verifier.is_valid(
-            raw,
-            headers.get("X-Slack-Request-Timestamp", ""),
-            headers.get("X-Slack-Signature", ""),
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        if not timestamp.isdigit() or not verifier.is_valid(
+            raw, timestamp, headers.get("X-Slack-Signature", "")
         ):
             log.info("rejected a request with a missing, stale or wrong signature")
             return _plain(401, "invalid request")
@@ -324,7 +334,10 @@ async def serve(ns: argparse.Namespace, secret: str) -> int:
     upstream = Upstream(ns.upstream)
     forwarder = Forwarder(upstream)
     runner = web.AppRunner(
-        front_app(upstream, forwarder, secret), access_log=None, handle_signals=False
+        front_app(upstream, forwarder, secret),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_WITHIN,
     )
     await runner.setup()
     site = web.TCPSite(runner, ns.host, ns.port, backlog=1024)
@@ -345,9 +358,11 @@ async def serve(ns: argparse.Namespace, secret: str) -> int:
             break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
-    await site.stop()  # no new connections; what was acked is still handed over
-    await forwarder.close()
+    # No new connections; requests in progress get SHUTDOWN_WITHIN to finish (a client stalled
+    # mid-body would otherwise hold the stop for a minute); then what was acked is handed over,
+    # bounded, and nothing more is taken.
     await runner.cleanup()
+    await forwarder.close()
     await upstream.close()
     return 0
 
