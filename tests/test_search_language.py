@@ -76,11 +76,19 @@ River flooding near Port Vesna: families leave their homes as the banks burst ag
 }
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    a = archive_of(tmp_path_factory.mktemp("language"), ARTICLES)
-    yield a
-    a.close()
+def module_archive(name: str, articles: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A module-scoped fixture: ``articles`` ingested once for the module's tests."""
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+        a = archive_of(tmp_path_factory.mktemp(name), articles)
+        yield a
+        a.close()
+
+    return fixture
+
+
+archive = module_archive("language", ARTICLES)
 
 
 def name(hit: Hit) -> str:
@@ -362,11 +370,7 @@ WEIGHT_ARTICLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    a = archive_of(tmp_path_factory.mktemp("weights"), WEIGHT_ARTICLES)
-    yield a
-    a.close()
+weights = module_archive("weights", WEIGHT_ARTICLES)
 
 
 def test_a_word_form_match_weighs_as_much_as_an_exact_word(weights: Archive) -> None:
