@@ -186,6 +186,7 @@ def _plain(status: int, text: str) -> web.Response:
 def front_app(upstream: Upstream, forwarder: Forwarder, signing_secret: str) -> web.Application:
     """The public app: ack what may be acked here, pass the rest to the bot."""
     verifier = SignatureVerifier(signing_secret)
+    refused: list[float] = [0, -1e9]  # 503s not yet logged, when the last line was
 
     async def relay(method: str, path: str, body: bytes, headers: dict[str, str]) -> web.Response:
         try:
@@ -228,7 +229,15 @@ def front_app(upstream: Upstream, forwarder: Forwarder, signing_secret: str) -> 
             # a 503 Slack will retry) is what Slack gets, and a success ends the outage
             return await relay(method, path, raw, headers)
         if not forwarder.submit(rid, raw, headers):
-            log.warning("answered 503: %d acked requests wait for the bot", MAX_BACKLOG)
+            refused[0] += 1
+            now = time.monotonic()
+            if now - refused[1] >= 10.0:  # one line per 10 s in a flood, with the count
+                log.warning(
+                    "answered 503 to %d requests: %d acked requests wait for the bot, or it stops",
+                    refused[0],
+                    MAX_BACKLOG,
+                )
+                refused[:] = [0, now]
             return _plain(503, "try again shortly")
         return web.Response(status=200)
 
