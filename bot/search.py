@@ -27,6 +27,7 @@ from bot.text import (
     MAX_TOKEN_LEN,
     STOP_WORDS,
     edit_budget,
+    find_word,
     iter_tokens,
     query_budget,
     stem,
@@ -77,7 +78,7 @@ class _Words:
 
     def __contains__(self, word: str) -> bool:
         if self._counts is None and self._lower is not None and _plain(word):
-            return _has_word(self._lower, word)
+            return next(find_word(self._lower, word), None) is not None
         return word in self.counts
 
     def near(self, word: str, budget: int) -> list[tuple[str, int]]:
@@ -108,23 +109,6 @@ class _Words:
 def _plain(word: str) -> bool:
     """A word that is a run of ASCII letters in the text exactly as it is in a query."""
     return 3 <= len(word) < MAX_TOKEN_LEN and word.isascii() and word.isalpha()
-
-
-def _has_word(lower: str, word: str) -> bool:
-    """True when the lower-cased ASCII text has the word as a whole token."""
-    start = lower.find(word)
-    while start >= 0:
-        end = start + len(word)
-        if (start == 0 or not _word_char(lower[start - 1])) and (
-            end == len(lower) or not _word_char(lower[end])
-        ):
-            return True
-        start = lower.find(word, end)
-    return False
-
-
-def _word_char(c: str) -> bool:
-    return c.isalnum() or c == "_"
 
 
 @lru_cache(maxsize=64)

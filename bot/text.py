@@ -183,7 +183,7 @@ def word_spans(text: str, wanted: Collection[str]) -> tuple[tuple[int, int], ...
         lower = text.lower()
         if "_" not in text and all(_plain(w) for w in wanted):
             # Words of letters only: find each where it stands as a whole token.
-            return tuple(sorted(span for w in wanted for span in _find_word(lower, w)))
+            return tuple(sorted(span for w in wanted for span in find_word(lower, w)))
         matches = _TOKEN.finditer(lower)
     else:
         matches = _TOKEN.finditer(text)
@@ -204,7 +204,7 @@ def _plain(word: str) -> bool:
     return len(word) < MAX_TOKEN_LEN and word.isascii() and word.isalpha()
 
 
-def _find_word(lower: str, word: str) -> Iterator[tuple[int, int]]:
+def find_word(lower: str, word: str) -> Iterator[tuple[int, int]]:
     """Where the word stands in lower-cased ASCII text as a whole token (not inside another)."""
     start = lower.find(word)
     while start >= 0:
