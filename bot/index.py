@@ -16,7 +16,7 @@ from pathlib import Path
 
 import tantivy
 
-from bot.text import STEM_ANALYZER, stem, stem_analyzer, stem_text
+from bot.text import stem, stem_text
 from bot.vocabulary import Vocabulary
 
 _SCHEMA_VERSION = "7"
@@ -123,7 +123,6 @@ class PassageIndex:
             )
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, str(self.path), reuse=True)
-        self.index.register_tokenizer(STEM_ANALYZER, stem_analyzer())
         self.vocab = Vocabulary(path / f"v{_SCHEMA_VERSION}-words")
         self._new_words = _Stems()  # the words added since the last commit, with their stems
         self._lock = threading.Lock()
@@ -383,6 +382,10 @@ class PassageIndex:
         """(word, edits) for the indexed words within the word's typo budget, closest first."""
         return tuple(self.vocab.expand(word.token, word.typos)) if word.typos else ()
 
+    def _near(self, word: WordQuery) -> tuple[tuple[str, int], ...]:
+        """What the word stands for: the words its caller chose, else those within its budget."""
+        return self.expand(word) if word.near is None else word.near
+
     def _word_clauses(self, word: WordQuery) -> tuple[tantivy.Query, list[tantivy.Query]]:
         """(what a passage must match for the word, what only adds to its score): the word in
         any form or its headline (``_exact_query``) or its typo neighbours (a constant by
@@ -392,7 +395,7 @@ class PassageIndex:
         optional: list[tantivy.Query] = []
         if word.typos:
             by_edits: dict[int, list[tantivy.Query]] = {}
-            for term, edits in self.expand(word) if word.near is None else word.near:
+            for term, edits in self._near(word):
                 by_edits.setdefault(edits, []).append(Q.term_query(self.schema, "body", term))
             tiers = []
             for edits, terms in sorted(by_edits.items()):
@@ -417,7 +420,7 @@ class PassageIndex:
             # match scores by its distance first (one typo 2, two typos 1), then a little of the
             # corrected word's BM25: the closest word wins, never index order.
             typos = []
-            for term, edits in self.expand(word) if word.near is None else word.near:
+            for term, edits in self._near(word):
                 found = Q.term_query(self.schema, "body", term)
                 typos.append(
                     Q.boolean_query(
