@@ -70,12 +70,12 @@ class Vocabulary:
     def add(self, words: Iterable[str]) -> int:
         """Add the words not yet known (call while holding the passage index's writer)."""
         searcher = self._searcher(fresh=True)
-        if searcher.num_docs == 0:  # a first build: every word is new, no need to look
-            new = sorted(w for w in set(words) if len(w) >= MIN_LEN)
-        else:
-            new = sorted(
-                w for w in set(words) if len(w) >= MIN_LEN and not searcher.doc_freq(_WORD, w)
-            )
+        first = searcher.num_docs == 0  # a first build: every word is new, no need to look
+        new = sorted(
+            w
+            for w in set(words)
+            if len(w) >= MIN_LEN and (first or not searcher.doc_freq(_WORD, w))
+        )
         if not new:
             return 0
         writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
