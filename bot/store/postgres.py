@@ -152,6 +152,17 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
+def _streamed(
+    conn: psycopg.Connection[Any], sql: str, args: Sequence[Any] = ()
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``sql`` through a server-side cursor, a few thousand at a time (a million
+    passages never sit in memory at once); ``conn`` must be in a transaction."""
+    with conn.cursor(name=f"newsbot_{uuid.uuid4().hex[:12]}") as cur:
+        cur.itersize = 5000
+        cur.execute(_pg(sql), args)
+        yield from cur
+
+
 class PostgresStore(SqlStore):
     kind = "postgresql"
     shared = True
@@ -291,11 +302,9 @@ class PostgresStore(SqlStore):
                 (pruned, pruned, SETTLED_AFTER),
             ).fetchall()
             unsettled = tuple(n for low, high in holes for n in range(low, high + 1))
-            name = f"newsbot_{uuid.uuid4().hex[:12]}"
-            with conn.cursor(name=name) as cur:
-                cur.itersize = 5000
-                cur.execute(_pg(self._index_sql() + " ORDER BY p.id"))
-                yield IndexSnapshot(head, unsettled, iter(cur))
+            yield IndexSnapshot(
+                head, unsettled, _streamed(conn, self._index_sql() + " ORDER BY p.id")
+            )
 
     # -- primitives ----------------------------------------------------------------------------
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -315,11 +324,8 @@ class PostgresStore(SqlStore):
             cur.executemany(_pg(sql), rows)
 
     def _stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        name = f"newsbot_{uuid.uuid4().hex[:12]}"
-        with self.pool.connection() as conn, conn.transaction(), conn.cursor(name=name) as cur:
-            cur.itersize = 5000
-            cur.execute(_pg(sql), args)
-            yield from cur
+        with self.pool.connection() as conn, conn.transaction():
+            yield from _streamed(conn, sql, args)
 
     def _in(self, column: str, ids: Sequence[int] | Sequence[str]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(ids)]
