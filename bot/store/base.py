@@ -172,9 +172,7 @@ class Store(ABC):
         """(live articles, passages)."""
 
     @abstractmethod
-    def index_rows(
-        self, article_ids: Sequence[int] | None = None
-    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+    def index_rows(self, article_ids: Sequence[int] | None = None) -> Iterator[IndexRowTuple]:
         """(passage id, article id, passage text, headline + dek + byline, byline, Unix seconds of
         the article's date: published, else first seen) to (re)build the search index from."""
 

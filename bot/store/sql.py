@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.models import Article, DeskChannel, Follow, Passage, StoredArticle
-from bot.store.base import COPIED_TABLES, LedgerRow, Store
+from bot.store.base import COPIED_TABLES, IndexRowTuple, LedgerRow, Store
 from bot.store.times import from_iso, to_day, utcnow
 
 PRUNED_THROUGH_META = "changes_pruned_through"  # the change log's pruned horizon (a seq)
@@ -325,9 +325,7 @@ class SqlStore(Store):
             " FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.removed_at IS NULL"
         )
 
-    def index_rows(
-        self, article_ids: Sequence[int] | None = None
-    ) -> Iterator[tuple[int, int, str, str, str, int]]:
+    def index_rows(self, article_ids: Sequence[int] | None = None) -> Iterator[IndexRowTuple]:
         sql = self._index_sql()
         if article_ids is None:
             yield from self._stream(sql + " ORDER BY p.id")  # type: ignore[misc]
