@@ -103,8 +103,10 @@ def test_copies_and_the_consistent_subset_are_judged_the_same_for_every_approach
             # A copy of the target counts as the target: never fewer hits than the strict count.
             assert q["same"]["n"] == q["n"] and q["same"]["r1"] >= q["r1"]
             assert q["same"]["recall"] >= q["recall"]
-        assert r.query["wordform"]["consistent"]["n"] <= r.query["wordform"]["n"]
+        wf = r.query["wordform"]
+        assert wf["identifying"]["n"] <= wf["consistent"]["n"] <= wf["n"]
     assert "consistent" in search_bench.format_subsets(report)
+    assert "identifying" in search_bench.format_subsets(report)
 
 
 PASSAGES = [
@@ -142,6 +144,31 @@ def test_a_copy_of_the_target_counts_and_ambiguous_word_form_queries_are_flagged
     }
     # A near copy (another word form in it) is not the target.
     assert search_bench.score([[6, 0], None, None, None], judged)["r1"] == 0.0
+
+
+def test_a_word_form_query_identifies_its_target_only_when_no_other_passage_has_every_stem() -> (
+    None
+):
+    queries = [
+        # No other passage has "rebel" as typed, but 0, 1 and 6 have every stem (rebel, attack,
+        # town): consistent, not identifying.
+        {"target": 2, "clean": "rebels attack towns", "wordform": "rebel attack towns"},
+        # Only passage 3 has "price" in any form.
+        {"target": 3, "clean": "prices export", "wordform": "prices exports"},
+        # Passage 5 has "Export" and "Union" (capitalised, a comma after it) and "November".
+        {"target": 4, "clean": "exports november union", "wordform": "exported november unions"},
+    ]
+    judged = search_bench.judge(lambda: iter(PASSAGES), queries)
+    assert [j["consistent"] for j in judged] == [True, True, True]
+    assert [j["identifying"] for j in judged] == [False, True, False]
+    hits = [[0, 2], [3], [4]]
+    assert search_bench.score(hits, judged, "consistent")["r1"] == 0.667
+    assert search_bench.score(hits, judged, "identifying") == {
+        "n": 1,
+        "r1": 1.0,
+        "recall": 1.0,
+        "changed": 0,
+    }
 
 
 def test_an_unambiguous_word_form_query_avoids_a_form_with_an_exact_rival() -> None:
