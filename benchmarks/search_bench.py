@@ -536,25 +536,16 @@ def judge(passages: Callable[[], Iterable[tuple[int, str]]], queries: Sequence[d
         if norm in target_texts:
             by_text.setdefault(norm, []).append(num)
         words = exact_words(text)
-        for found, index, counts_of in (
-            (words & wanted.keys(), wanted, having),
-            (_stems(" ".join(words)) & wanted_stems.keys(), wanted_stems, stem_having),
-        ):
-            for w in found:
-                for n in index[w]:
-                    counts = counts_of.setdefault(n, {})
-                    counts[num] = counts.get(num, 0) + 1
+        _tally(having, wanted, words & wanted.keys(), num)
+        _tally(stem_having, wanted_stems, _word_stems(words) & wanted_stems.keys(), num)
     out = []
     for n, q in enumerate(queries):
         same = sorted(by_text.get(texts.get(q["target"], ""), [q["target"]]))
         consistent = identifying = None
         if q.get("wordform"):
             need = len(set(q["wordform"].lower().split()))
-            consistent = not any(c >= need and p not in same for p, c in having.get(n, {}).items())
-            need = len(_stems(q["wordform"]))
-            identifying = not any(
-                c >= need and p not in same for p, c in stem_having.get(n, {}).items()
-            )
+            consistent = not _rivalled(having.get(n, {}), need, same)
+            identifying = not _rivalled(stem_having.get(n, {}), len(_stems(q["wordform"])), same)
         out.append(
             {
                 "target": q["target"],
@@ -566,11 +557,30 @@ def judge(passages: Callable[[], Iterable[tuple[int, str]]], queries: Sequence[d
     return out
 
 
-def _stems(text: str) -> set[str]:
-    """The English stems of a text's words (lower case, accents folded, as ``exact_words``)."""
+def _tally(
+    counts: dict[int, dict[int, int]], index: dict[str, list[int]], found: set[str], passage: int
+) -> None:
+    """Count ``passage`` once more for each query (``index[w]``) of each word ``w`` it has."""
+    for w in found:
+        for n in index[w]:
+            mine = counts.setdefault(n, {})
+            mine[passage] = mine.get(passage, 0) + 1
+
+
+def _rivalled(counts: dict[int, int], need: int, same: list[int]) -> bool:
+    """Whether a passage outside ``same`` has all ``need`` words of a query."""
+    return any(c >= need and p not in same for p, c in counts.items())
+
+
+def _word_stems(words: Iterable[str]) -> set[str]:
+    """The English stems of words as ``exact_words`` gives them (accents folded)."""
     from bot.text import stem
 
-    return {stem(fold(w)) for w in exact_words(text)}
+    return {stem(fold(w)) for w in words}
+
+
+def _stems(text: str) -> set[str]:
+    return _word_stems(exact_words(text))
 
 
 def score(hits: Sequence[list[int] | None], judged: Sequence[dict], subset: str = "all") -> dict:
