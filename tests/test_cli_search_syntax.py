@@ -48,6 +48,19 @@ def test_a_query_may_start_with_a_dash(home: Path) -> None:
     }
 
 
+def test_a_query_needs_no_quotes(home: Path) -> None:
+    quoted = titles(search_json(home, "dock workers -mercenaries"))
+    assert titles(search_json(home, "dock", "workers", "-mercenaries")) == quoted
+    assert titles(search_json(home, "-mercenaries", "dock", "workers")) == quoted
+    # Words after an option are still the query's.
+    assert titles(search_json(home, "dock", "--limit", "1", "workers")) == ["Harbour strike"]
+    # "-vesna" and "-hollande" are words to leave out, not -v or -h with something after it.
+    assert search_json(home, "dock", "workers", "-vesna")["hits"] == []
+    assert titles(search_json(home, "strike", "-hollande")) == titles(search_json(home, "strike"))
+    typo = newsbot(home, "--articles", "news", "search", "dock", "--limt", "1")
+    assert typo.returncode == 2 and "unrecognized arguments: --limt" in typo.stderr
+
+
 def test_sort_newest_and_relevance(home: Path) -> None:
     newest = search_json(home, "dock workers", "--sort", "newest")
     assert titles(newest) == ["Harbour deal", "Mercenaries in Port Vesna", "Harbour strike"]

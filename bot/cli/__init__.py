@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.cli.commands import COMMANDS, CliError
-from bot.cli.parser import build_parser, load_settings
+from bot.cli.parser import OPTIONS_WITH_VALUES, build_parser, load_settings
 from bot.logs import setup_logging
 from bot.service import ServiceError
 from bot.settings import Settings, SettingsError
@@ -21,7 +21,15 @@ from bot.store.base import StoreError
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv, left_out = _left_out_words(sys.argv[1:] if argv is None else argv)
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "search":
+        # Words after an option belong to the query too: `newsbot search mali --limit 3 troops`.
+        words = [*args.query, *(a for a in unknown if not a.startswith("--")), *left_out]
+        unknown = [a for a in unknown if a.startswith("--")]
+        args.query = " ".join(words) if words else None
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # as parse_args says it
     try:
         settings = load_settings(args)
     except SettingsError as exc:
@@ -59,6 +67,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"newsbot: {database_advice(settings, exc)}", file=sys.stderr)
             return 1
         raise
+
+
+def _left_out_words(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``newsbot search mali -hollande``: each "-word" after ``search`` (before any ``--``) is a
+    word to leave out, not options (-h and -v run together, or unknown): taken out of argv
+    before argparse sees it, and returned apart. Where it stood does not matter to a query."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):  # the options before the command
+        i += 2 if argv[i] in OPTIONS_WITH_VALUES else 1
+    if i >= len(argv) or argv[i] != "search":
+        return list(argv), []
+    out, left_out = list(argv[: i + 1]), []
+    for j in range(i + 1, len(argv)):
+        arg = argv[j]
+        if arg == "--":
+            return [*out, *argv[j:]], left_out
+        word = arg[:1] == "-" and arg[1:2].isalpha() and len(arg) > 2
+        (left_out if word and argv[j - 1] not in OPTIONS_WITH_VALUES else out).append(arg)
+    return out, left_out
 
 
 def database_advice(settings: Settings, exc: BaseException) -> str:

@@ -8,6 +8,10 @@ from pathlib import Path
 from bot import __version__
 from bot.settings import Settings
 
+# The options of the commands before and up to search that take a value ("--db PATH"): the word
+# after one is its value, never a word to leave out (bot.cli._left_out_words).
+OPTIONS_WITH_VALUES = frozenset({"--db", "--articles", "--limit", "--sort", "--batch"})
+
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -48,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="search the archive's passages",
         description='Query syntax: keywords (typos and word forms forgiven), "exact phrase",'
         " -word to leave out, by:NAME (alias author:), after:YYYY-MM-DD, before:YYYY-MM-DD."
-        ' A query that starts with "-": newsbot search -- "-wagner mali".',
+        ' Quotes are optional: newsbot search mali -wagner "french troops".',
     )
-    p.add_argument("query", nargs="?", default=None, help="keywords, typos welcome")
+    p.add_argument("query", nargs="*", help="keywords, typos welcome (quotes optional)")
     p.add_argument("--limit", type=int, default=5, help="how many hits (1-50, default 5)")
     p.add_argument("--sort", choices=("relevance", "newest"), default="relevance", help="hit order")
     p.add_argument("--json", action="store_true", help="print JSON")
