@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from test_cli import newsbot
 
+from bot.cli.parser import OPTIONS_WITH_VALUES, build_parser
+
 ARTICLES = {
     "old.txt": "Harbour strike\n\nDock workers in Port Vesna went on strike over pay.\n\n"
     "author: Ada Lovel\nsource: Coast Wire\nurl: https://news.test/strike\ndate: 2021-04-01\n",
@@ -59,6 +61,20 @@ def test_a_query_needs_no_quotes(home: Path) -> None:
     assert titles(search_json(home, "strike", "-hollande")) == titles(search_json(home, "strike"))
     typo = newsbot(home, "--articles", "news", "search", "dock", "--limt", "1")
     assert typo.returncode == 2 and "unrecognized arguments: --limt" in typo.stderr
+
+
+def test_every_option_that_takes_a_value_is_known_to_the_query_reader() -> None:
+    # The word after such an option is its value, never a word to leave out.
+    parser = build_parser()
+    search = parser._subparsers._group_actions[0].choices["search"]
+    taking = {
+        option
+        for action in [*parser._actions, *search._actions]
+        if action.nargs is None  # one value (flags take none)
+        for option in action.option_strings
+        if option.startswith("--")
+    }
+    assert taking == OPTIONS_WITH_VALUES
 
 
 def test_sort_newest_and_relevance(home: Path) -> None:

@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="search the archive's passages",
         description='Query syntax: keywords (typos and word forms forgiven), "exact phrase",'
         " -word to leave out, by:NAME (alias author:), after:YYYY-MM-DD, before:YYYY-MM-DD."
-        ' Quotes are optional: newsbot search mali -wagner "french troops".',
+        " Quotes are optional (newsbot search mali -wagner); a phrase keeps its double quotes"
+        " inside single ones: newsbot search '\"french troops\" mali'.",
     )
     p.add_argument("query", nargs="*", help="keywords, typos welcome (quotes optional)")
     p.add_argument("--limit", type=int, default=5, help="how many hits (1-50, default 5)")
