@@ -330,6 +330,10 @@ class PostgresStore(SqlStore):
     def _in(self, column: str, ids: Sequence[int] | Sequence[str]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(ids)]
 
+    def _in_chunks(self, column: str, ids: Sequence[int]) -> Iterator[tuple[str, list[Any]]]:
+        if ids:
+            yield self._in(column, ids)
+
     def _t(self, value: datetime | None) -> Any:
         return value
 

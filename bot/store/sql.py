@@ -146,6 +146,12 @@ class SqlStore(Store):
         array argument, so the statement text is the same whatever the count (and prepared)."""
         return f"{column} IN ({','.join('?' * len(ids))})", list(ids)
 
+    def _in_chunks(self, column: str, ids: Sequence[int]) -> Iterator[tuple[str, list[Any]]]:
+        """``_in`` for at most 500 ids at a time (older SQLite builds cap a statement at 999
+        variables); PostgreSQL overrides it with one array argument for them all."""
+        for start in range(0, len(ids), 500):
+            yield self._in(column, ids[start : start + 500])
+
     def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = self._rows(sql, args)
         return rows[0] if rows else None
@@ -302,8 +308,7 @@ class SqlStore(Store):
     def passage_counts(self, article_ids: Sequence[int]) -> dict[int, int]:
         ids = sorted(set(article_ids))
         counts = dict.fromkeys(ids, 0)
-        for start in range(0, len(ids), 500):
-            where, args = self._in("article_id", ids[start : start + 500])
+        for where, args in self._in_chunks("article_id", ids):
             rows = self._rows(
                 f"SELECT article_id, count(*) FROM passages WHERE {where} GROUP BY article_id",
                 args,
@@ -331,8 +336,7 @@ class SqlStore(Store):
             yield from self._stream(sql + " ORDER BY p.id")  # type: ignore[misc]
             return
         ids = list(article_ids)
-        for start in range(0, len(ids), 500):
-            where, args = self._in("p.article_id", ids[start : start + 500])
+        for where, args in self._in_chunks("p.article_id", ids):
             yield from self._rows(f"{sql} AND {where}", args)  # type: ignore[misc]
 
     # -- the change log ----------------------------------------------------------------------
