@@ -32,10 +32,6 @@ from bot.slack.front import FrontProcess
 from bot.slack.guard import GuardedSocketModeHandler, guard_wsgi
 
 log = logging.getLogger("newsbot.slack.serve")
-# waitress warns whenever a request waits for a free thread: under a burst that is this server's
-# normal state (each waits for a search to finish), not something an operator can act on.
-logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
@@ -93,6 +89,10 @@ class HttpServer:
         port: int = 3000,
         threads: int = 8,
     ) -> None:
+        # waitress warns whenever a request waits for a free thread: under a burst that is this
+        # server's normal state (each waits for a search to finish), not something an operator
+        # can act on.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self._server = create_server(
             wsgi_app(app, archive), host=host, port=port, threads=threads, ident="newsbot"
         )
