@@ -42,7 +42,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 from slack_sdk.signature import SignatureVerifier
@@ -50,7 +50,7 @@ from slack_sdk.signature import SignatureVerifier
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fakeslack import FakeSlack  # noqa: E402
+from fakeslack import FakeSlack, response_id  # noqa: E402
 
 from bot.archive import Archive  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -109,11 +109,6 @@ def _command(url: str, verifier: SignatureVerifier, text: str, response_url: str
         "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body),
     }
     return {"method": "POST", "url": url, "body": body, "headers": headers}
-
-
-def _response_id(request: dict) -> str:
-    """The fake Slack's id of the response_url in a ``_command`` request."""
-    return parse_qs(request["body"])["response_url"][0].rsplit("/", 1)[-1]
 
 
 def _send_in_threads(spec: dict) -> list[dict]:
@@ -365,12 +360,12 @@ def _measure(
         r["ms"] for r in send({"requests": [get] * commands, "concurrency": senders}) if r["ms"]
     ]
 
+    solo_urls = [fake.response_url() for _ in range(min(50, commands))]
     solo = [
-        _command(events[0], verifier, QUERIES[i % len(QUERIES)], fake.response_url())
-        for i in range(min(50, commands))
+        _command(events[0], verifier, QUERIES[i % len(QUERIES)], u) for i, u in enumerate(solo_urls)
     ]
     single = [r["ms"] for r in send({"requests": solo, "concurrency": 1}) if r["ms"]]
-    solo_ids = {_response_id(r) for r in solo}
+    solo_ids = {response_id(u) for u in solo_urls}
     with contextlib.suppress(TimeoutError):  # answered before the next phase starts
         fake.wait_until(lambda: solo_ids <= {p.response_id for p in fake.posted}, timeout=30)
     # one command at a time, each waited for: the answer's latency with nothing else running
@@ -404,7 +399,7 @@ def _measure(
     }
     results = [r["ms"] if r["status"] == 200 else None for r in sent]
     acks = [r for r in results if r is not None]
-    wanted = {u.rsplit("/", 1)[-1] for u in acked_by if victim is None or acked_by[u] == 0}
+    wanted = {response_id(u) for u in acked_by if victim is None or acked_by[u] == 0}
     with contextlib.suppress(TimeoutError):  # counted below as missing
         fake.wait_until(
             lambda: len({p.response_id for p in fake.posted} & wanted) == len(wanted), timeout=60

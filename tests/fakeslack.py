@@ -96,6 +96,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+def response_id(url_or_id: str) -> str:
+    """The id of a response_url made by ``FakeSlack.response_url`` (an id stays itself)."""
+    return url_or_id.rsplit("/", 1)[-1]
+
+
 class FakeSlack:
     """Start with ``start()`` (or use as a context manager); stop with ``stop()``."""
 
@@ -216,7 +221,7 @@ class FakeSlack:
         """The response_url answers HTTP 404 ``expired_url`` from now on, as Slack's do after 30
         minutes (or 5 uses)."""
         with self._cond:
-            self.expired.add(url_or_id.rsplit("/", 1)[-1])
+            self.expired.add(response_id(url_or_id))
 
     def lose_answer(self, method: str, times: int = 1) -> None:
         """The next ``times`` calls take effect, then the connection drops with no answer."""
@@ -453,14 +458,14 @@ class FakeSlack:
         return f"http://127.0.0.1:{self.http_port}/response/r{next(self._ids)}"
 
     def posted_to(self, url_or_id: str) -> list[Posted]:
-        rid = url_or_id.rsplit("/", 1)[-1]
+        rid = response_id(url_or_id)
         with self._cond:
             return [p for p in self.posted if p.response_id == rid]
 
     def wait_for_posted(
         self, url_or_id: str, *, count: int = 1, timeout: float = 5.0
     ) -> list[Posted]:
-        rid = url_or_id.rsplit("/", 1)[-1]
+        rid = response_id(url_or_id)
         with self._cond:
             ok = self._cond.wait_for(
                 lambda: len([p for p in self.posted if p.response_id == rid]) >= count,
