@@ -28,6 +28,10 @@ from bot.archive import Archive
 from bot.settings import Settings
 
 
+def _summary(samples: list[float]) -> dict:
+    return {"p50": _pct(samples, 50), "p99": _pct(samples, 99), "n": len(samples)}
+
+
 def _pct(samples: list[float], p: float) -> float:
     data = sorted(samples)
     return data[min(len(data) - 1, max(0, round(p / 100 * (len(data) - 1))))]
@@ -92,28 +96,9 @@ def run(base: int, new: int, pg_url: str, *, rounds: int = 3, quiet: bool = Fals
         "base_passages": base,
         "new_passages": new,
         "search_ms": {
-            "sqlite": {"p50": _pct(lite_ms, 50), "p99": _pct(lite_ms, 99), "n": len(lite_ms)},
-            "postgres": {
-                "p50": _pct(pg_first + pg_later, 50),
-                "p99": _pct(pg_first + pg_later, 99),
-                "n": len(pg_first) + len(pg_later),
-            },
-            "postgres_first_pass": {
-                "p50": _pct(pg_first, 50),
-                "p99": _pct(pg_first, 99),
-                "n": len(pg_first),
-            },
-            **(
-                {
-                    "postgres_later_passes": {
-                        "p50": _pct(pg_later, 50),
-                        "p99": _pct(pg_later, 99),
-                        "n": len(pg_later),
-                    }
-                }
-                if pg_later
-                else {}
-            ),
+            "sqlite": _summary(lite_ms),
+            "postgres": _summary(pg_first + pg_later),
+            "postgres_first_pass": _summary(pg_first),
         },
         "same_hits": f"{agree}/{len(texts)}",
         "first_build_s": first_build,
@@ -124,6 +109,8 @@ def run(base: int, new: int, pg_url: str, *, rounds: int = 3, quiet: bool = Fals
         "catch_up_passages": indexed,
         "lag_after": status["lag"],
     }
+    if pg_later:
+        result["search_ms"]["postgres_later_passes"] = _summary(pg_later)
     if not quiet:
         s = result["search_ms"]
         print(f"{'search (local index)':34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10}")
