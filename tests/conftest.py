@@ -173,6 +173,18 @@ def all_at_once(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     return results
 
 
+def article(title: str, *paragraphs: str) -> Any:
+    """An ``Article`` at /a/TITLE.txt with these paragraphs (one made-up one when none)."""
+    from bot.models import Article
+
+    return Article(f"/a/{title}.txt", title, paragraphs or (f"{title} body.",), dek="dek")
+
+
+def titles(archive: Any, query: str) -> list[str]:
+    """The titles of a search's hits, best first."""
+    return [h.article.title for h in archive.search(query).hits]
+
+
 def add_article(store: Any, title: str) -> None:
     """One article with a one-sentence body, first seen now."""
     from bot.models import Article

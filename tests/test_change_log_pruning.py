@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import titles
 
 from bot.archive import Archive
 from bot.changes import RETENTION
@@ -41,10 +42,6 @@ def add(archive: Archive, name: str, word: str) -> None:
     path = archive.settings.articles_dir / f"{name}.txt"
     path.write_text(f"{name.title()} report\n\nThe {word} was seen on the coast.\n", "utf-8")
     archive.ingest()
-
-
-def titles(archive: Archive, word: str) -> list[str]:
-    return [h.article.title for h in archive.search(word).hits]
 
 
 def test_a_worker_behind_the_pruned_log_rebuilds_and_misses_nothing(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import add_article
+from conftest import add_article, titles
 
 from bot.archive import Archive
 from bot.changes import GAP_TIMEOUT, Cursor
@@ -50,10 +50,6 @@ def open_transaction(store: Store) -> Iterator[Any]:
 def insert(store: Store, title: str) -> None:
     path = f"/a/{title}.txt"
     store.upsert_article(path, Article(path, title, (f"The {title} body.",)), 1, 1, title)
-
-
-def titles(archive: Archive, word: str) -> list[str]:
-    return [h.article.title for h in archive.search(word).hits]
 
 
 def worker_settings(tmp_path: Path, database: str | Path) -> Settings:

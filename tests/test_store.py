@@ -10,17 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import add_article, all_at_once
+from conftest import add_article, all_at_once, article
 
 from bot.changes import GAP_TIMEOUT, Cursor
-from bot.models import Article
 from bot.settings import Settings, SettingsError
 from bot.store import SCHEMA_VERSION, Store, StoreError, open_store
 from bot.store.base import COPIED_TABLES
-
-
-def article(title: str, *paragraphs: str) -> Article:
-    return Article(f"/a/{title}.txt", title, paragraphs or (f"{title} body.",), dek="dek")
 
 
 def test_upsert_keeps_first_seen_and_logs_every_change(any_store: Store) -> None:

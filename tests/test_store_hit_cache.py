@@ -5,49 +5,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from blockkit import article as stored
+from conftest import article
+
 from bot.archive import Archive
-from bot.models import Article, Passage, StoredArticle
+from bot.models import Passage
 from bot.settings import Settings
 from bot.store import open_store
 from bot.store.hit_cache import HitCache
-
-
-def article(title: str, *paragraphs: str) -> Article:
-    return Article(f"/a/{title}.txt", title, paragraphs or (f"{title} body.",), dek="dek")
-
-
-def stored(article_id: int, title: str) -> StoredArticle:
-    from datetime import UTC, datetime
-
-    return StoredArticle(
-        id=article_id,
-        path=f"/a/{title}.txt",
-        title=title,
-        dek=None,
-        author=None,
-        editor=None,
-        source=None,
-        url=None,
-        published=None,
-        first_seen=datetime.now(UTC),
-        captions=(),
-    )
 
 
 def test_rows_read_before_a_forget_are_not_kept() -> None:
     cache = HitCache()
     generation = cache.generation  # a reader starts
     cache.forget([1])  # the follower learns that article 1 changed meanwhile
-    cache.keep([Passage(10, 1, 0, "old text")], [stored(1, "old")], generation)
+    cache.keep([Passage(10, 1, 0, "old text")], [stored(1, title="old")], generation)
     assert cache.passages([10]) == {} and cache.articles([1]) == {}
-    cache.keep([Passage(10, 1, 0, "old text")], [stored(1, "old")], cache.generation)
+    cache.keep([Passage(10, 1, 0, "old text")], [stored(1, title="old")], cache.generation)
     assert list(cache.passages([10])) == [10] and list(cache.articles([1])) == [1]
 
 
 def test_forgetting_an_article_drops_its_passages_and_the_bounds_hold() -> None:
     cache = HitCache(max_passages=3, max_articles=2)
     passages = [Passage(i, i % 2, i, f"p{i}") for i in range(5)]
-    cache.keep(passages, [stored(0, "even"), stored(1, "odd"), stored(2, "two")], 0)
+    cache.keep(
+        passages, [stored(0, title="even"), stored(1, title="odd"), stored(2, title="two")], 0
+    )
     assert len(cache.passages(range(5))) == 3 and list(cache.articles([0, 1, 2])) == [1, 2]
     cache.forget([0])
     assert list(cache.passages(range(5))) == [3]  # 2 and 4 were article 0's
