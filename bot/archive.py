@@ -291,8 +291,7 @@ class Archive:
         pruned past that). ``on_batch(applied so far)`` is called after each batch (progress of
         a long catch-up). Returns the changes applied (or passages, for a build)."""
         with self._index_lock:
-            cursor = Cursor.load(self.cursor_path)
-            self._note_cursor(cursor)
+            cursor = self._load_cursor()
             if self.index.needs_rebuild() and self.store.counts()[1]:
                 log.warning("search index missing or empty: building it from the database")
                 n = self._rebuild()
@@ -307,8 +306,7 @@ class Archive:
                 return 0
             writer = self.index.writer(wait_seconds)
             try:
-                cursor = Cursor.load(self.cursor_path) or Cursor()  # another may have moved it
-                self._note_cursor(cursor)
+                cursor = self._load_cursor() or Cursor()  # another may have moved it
                 applied, _ = self._apply_changes(writer, cursor, batch, on_batch)
                 self._commit_index(writer, cursor)
                 writer.wait_merging_threads()
@@ -414,14 +412,17 @@ class Archive:
         cursor.save(self.cursor_path)
         self._cursor_high = cursor.high
 
-    def _note_cursor(self, cursor: Cursor | None) -> None:
-        """A cursor another process moved means index changes this one did not apply (nor
-        forget the kept rows of): see them now, and forget every kept row."""
+    def _load_cursor(self) -> Cursor | None:
+        """The index's cursor as saved. One that another process moved means index changes
+        this one did not apply (nor forget the kept rows of): see them now, and forget every
+        kept row."""
+        cursor = Cursor.load(self.cursor_path)
         high = cursor.high if cursor is not None else None
         if self._cursor_high is not None and high != self._cursor_high:
             self.index.refresh()
             self.store.forget_kept()
         self._cursor_high = high
+        return cursor
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
         return _tokenized(self.store.index_rows(article_ids))
@@ -682,8 +683,7 @@ class Archive:
                         continue
                     if writer is None:
                         writer = self.index.writer()
-                        cursor = Cursor.load(self.cursor_path) or Cursor()
-                        self._note_cursor(cursor)
+                        cursor = self._load_cursor() or Cursor()
                     with store.transaction():
                         for f, article, digest in batch:
                             article_id, is_new = store.upsert_article(
