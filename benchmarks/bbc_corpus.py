@@ -72,7 +72,7 @@ def write_bbc_corpus(
         passages.extend(parse_article(path).paragraphs)  # as the project numbers them
     with (root / "passages.tsv").open("w", encoding="utf-8") as tsv:
         for n, text in enumerate(passages):
-            tsv.write(f"{n}\t{' '.join(text.split())}\n")
+            tsv.write(f"{n}\t{normalised(text)}\n")
     df: Counter[str] = Counter()
     for text in passages:
         df.update({w.lower().strip(".,") for w in text.split()})

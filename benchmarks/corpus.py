@@ -423,15 +423,12 @@ def with_word_form(
     formed = list(chosen)
     formed[i] = rng.choice(other_forms(chosen[i]))
     if exact_rival is not None and exact_rival(formed):
-        for j in spots:
-            for form in other_forms(chosen[j]):
-                tried = [form if n == j else w for n, w in enumerate(chosen)]
-                if not exact_rival(tried):
-                    i, formed = j, tried
-                    break
-            else:
-                continue
-            break
+        tries = (
+            (j, [form if n == j else w for n, w in enumerate(chosen)])
+            for j in spots
+            for form in other_forms(chosen[j])
+        )
+        i, formed = next(((j, t) for j, t in tries if not exact_rival(t)), (i, formed))
     typoed = [w if j == i else add_typos(rng, w)[0] for j, w in enumerate(formed)]
     return replace(query, wordform=" ".join(formed), wordform_typo=" ".join(typoed))
 

@@ -358,14 +358,13 @@ def worker_query(approach: str, corpus: Path, state: Path, limit: int | None) ->
         search(q["clean"])
     out: dict = {"open_s": round(open_s, 3), "queries": len(queries)}
     for kind in KINDS:
-        asked = [q for q in queries if q.get(kind)]
+        asked = [n for n, q in enumerate(queries) if q.get(kind)]
         if not asked:
             continue
         times, cpu, found, first = [], [], 0, 0
         hits: list[list[int] | None] = [None] * len(queries)
-        for n, q in enumerate(queries):
-            if not q.get(kind):
-                continue
+        for n in asked:
+            q = queries[n]
             c0, t0 = time.thread_time(), time.perf_counter()
             ids = search(q[kind])
             times.append((time.perf_counter() - t0) * 1000)
