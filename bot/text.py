@@ -40,11 +40,9 @@ STOP_WORDS = frozenset(
 _GROUPED = re.compile(r"\d,\d")  # a number with a thousands separator, maybe
 
 
-STEM_ANALYZER = "newsbot_stem"
-
-
 def stem_analyzer() -> tantivy.TextAnalyzer:
-    """Whitespace-separated folded tokens -> their English stems (for the index's stem field)."""
+    """Whitespace-separated folded tokens -> their English stems: tantivy's own stemmer, which
+    ``stem`` and ``stem_text`` run (the index's stem field gets its text stemmed by them)."""
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
         .filter(tantivy.Filter.stemmer("english"))
@@ -109,7 +107,12 @@ def tokens(text: str) -> list[str]:
         found = [t.lower() if t.isascii() else normalize_token(t) for t in found]
     if _GROUPED.search(text) is None:
         return found
-    # Only number tokens hold a comma ("2,700" -> "2700"; "1,5" stays).
+    return _ungrouped(found)
+
+
+def _ungrouped(found: list[str]) -> list[str]:
+    """Tokens without thousands separators: only number tokens hold a comma ("2,700" -> "2700";
+    "1,5" stays)."""
     return [_THOUSANDS.sub("", t) if "," in t else t for t in found]
 
 
@@ -133,7 +136,7 @@ def _ascii_tokens(lower: str) -> list[str]:
     found: list[str] = []
     for run in lower.translate(_ASCII_RUNS).split():
         if "." in run or "," in run:
-            found += [_THOUSANDS.sub("", t) if "," in t else t for t in _TOKEN.findall(run)]
+            found += _ungrouped(_TOKEN.findall(run))
         else:
             found.append(run)
     return found

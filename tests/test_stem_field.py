@@ -8,7 +8,10 @@ from pathlib import Path
 import tantivy
 
 from bot.index import PassageIndex, WordQuery
-from bot.text import STEM_ANALYZER, index_text, stem, stem_analyzer, tokens
+from bot.text import index_text, stem, stem_analyzer, tokens
+
+# The name index format v6 registered the stem analyzer under.
+V6_STEM_ANALYZER = "newsbot_stem"
 
 TEXTS = [
     "Mercenaries attacked the colony; the attack's economies and economy attacking colonies.",
@@ -22,10 +25,10 @@ TEXTS = [
 def _analyzer_index(path: Path) -> tuple[tantivy.Searcher, tantivy.Schema]:
     """The stem field as index format v6 made it: the body's tokens through the analyzer."""
     b = tantivy.SchemaBuilder()
-    b.add_text_field("stem", stored=False, tokenizer_name=STEM_ANALYZER, index_option="freq")
+    b.add_text_field("stem", stored=False, tokenizer_name=V6_STEM_ANALYZER, index_option="freq")
     path.mkdir()
     index = tantivy.Index(b.build(), str(path))
-    index.register_tokenizer(STEM_ANALYZER, stem_analyzer())
+    index.register_tokenizer(V6_STEM_ANALYZER, stem_analyzer())
     writer = index.writer(heap_size=15_000_000, num_threads=1)
     for text in TEXTS:
         writer.add_document(tantivy.Document(stem=index_text(text)))
