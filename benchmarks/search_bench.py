@@ -577,7 +577,7 @@ def _word_stems(words: Iterable[str]) -> set[str]:
     """The English stems of words as ``exact_words`` gives them (accents folded)."""
     from bot.text import stem
 
-    return {stem(fold(w)) for w in words}
+    return {stem(w if w.isascii() else fold(w)) for w in words}  # ASCII: already folded
 
 
 def _stems(text: str) -> set[str]:
