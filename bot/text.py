@@ -18,7 +18,6 @@ import tantivy
 # "42bn", "4.2%" is "4.2", as a reporter types them with or without the sign.
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+[^\W\d_]*|\w+")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-# Slack and terminals send curly apostrophes; "country's" is indexed as "country".
 _POSSESSIVE = re.compile(r"['’]s\b")
 
 MAX_TOKEN_LEN = 40
@@ -90,16 +89,93 @@ def _token(raw: str) -> str:
 def tokens(text: str) -> list[str]:
     """The folded tokens of a text (as ``iter_tokens``, without offsets).
 
-    The hot path of indexing and re-ranking: ASCII text (most news copy) is lower-cased whole,
-    which keeps its words as they are, so only thousands separators ("2,700"), underscores and
-    overlong runs need a second look; in other text only the non-ASCII words are folded."""
+    A hot path of indexing and re-ranking: see ``_pieces``."""
+    found: list[str] = []
+    for piece in _pieces(text):
+        found += piece.split() if isinstance(piece, str) else piece
+    return found
+
+
+def index_text(text: str) -> str:
+    """The text as the index reads it: its tokens, separated by whitespace (the index's
+    tokenizer splits on whitespace, so a run of it is one separator). The hot path of
+    indexing: for most news copy no token is made one by one (``_pieces``)."""
+    return " ".join(p if isinstance(p, str) else " ".join(p) for p in _pieces(text))
+
+
+# Text is split by bytes methods where it can be: bytes.translate is a table lookup, several
+# times faster than str.translate or the token regex. _SHAPE shows what each character of the
+# text, encoded one byte a character, can be in a token: "a" a letter or digit, "." a
+# separator inside a number ("2,700", "7.6m") if it stands between two digits, "!" a character
+# only the token regex can judge (an underscore; "?", which stands for any character outside
+# ASCII), " " nothing (a token never spans it).
+_SHAPE = bytes(
+    97 if chr(c).isalnum() and c < 128 else 46 if c in b".," else 33 if c in b"_?" else 32
+    for c in range(256)
+)
+_ASCII_WORDS = bytes(c if chr(c).isalnum() and c < 128 else 32 for c in range(256))
+_OVERLONG = b"a" * (MAX_TOKEN_LEN + 1)
+
+
+def _pieces(text: str) -> list[str | list[str]]:
+    """The tokens of a text, in order, in pieces: a str is plain ASCII words separated by
+    whitespace (every other character a space), a list the tokens of a run that needs the
+    token regex (``_regex_runs``): a number with a separator, an underscore, a character
+    outside ASCII, an overlong word. Possessives are dropped first."""
     if "'" in text or "’" in text:
         text = _POSSESSIVE.sub("", text)
+    raw = text.encode("ascii", "replace")  # one byte a character: offsets stay the text's
+    runs = _regex_runs(raw)
+    if not runs:
+        return [raw.lower().translate(_ASCII_WORDS).decode("ascii")]
+    pieces: list[str | list[str]] = []
+    done = 0
+    for start, end in runs:
+        pieces.append(raw[done:start].lower().translate(_ASCII_WORDS).decode("ascii"))
+        pieces.append(_regex_tokens(text[start:end]))
+        done = end
+    pieces.append(raw[done:].lower().translate(_ASCII_WORDS).decode("ascii"))
+    return pieces
+
+
+def _regex_runs(raw: bytes) -> list[tuple[int, int]]:
+    """(start, end) of the runs of ``raw`` (between characters that no token holds) that
+    the token regex must split: as the regex never matches across such a character, a run has
+    the same tokens alone as in its text."""
+    shape = raw.translate(_SHAPE)
+    marks = _find_all(shape, b"!")
+    # A separator between two digits (in the shape, between two "a").
+    marks += [at for at in _find_all(shape, b"a.a") if raw[at] < 58 and raw[at + 2] < 58]
+    if _OVERLONG in shape:
+        marks += _find_all(shape, _OVERLONG)
+    if not marks:
+        return []
+    marks.sort()
+    runs = []
+    end = 0
+    for at in marks:
+        if at < end:  # in the run just taken
+            continue
+        start = shape.rfind(b" ", 0, at) + 1
+        end = shape.find(b" ", at)
+        end = len(shape) if end < 0 else end
+        runs.append((start, end))
+    return runs
+
+
+def _find_all(data: bytes, needle: bytes) -> list[int]:
+    """Where ``needle`` starts in ``data``, each occurrence (overlaps included)."""
+    found = []
+    at = data.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = data.find(needle, at + 1)
+    return found
+
+
+def _regex_tokens(text: str) -> list[str]:
+    """``tokens`` by the token regex, token by token (a text without possessives)."""
     ascii_text = text.isascii()
-    if ascii_text and "_" not in text:
-        found = _ascii_tokens(text.lower())
-        if max(map(len, found), default=0) <= MAX_TOKEN_LEN:
-            return found
     found = _TOKEN.findall(text.lower() if ascii_text else text)
     if "_" in text or max(map(len, found), default=0) > MAX_TOKEN_LEN:
         return [t for t in map(_token, found) if t]
@@ -114,37 +190,6 @@ def _ungrouped(found: list[str]) -> list[str]:
     """Tokens without thousands separators: only number tokens hold a comma ("2,700" -> "2700";
     "1,5" stays)."""
     return [_THOUSANDS.sub("", t) if "," in t else t for t in found]
-
-
-# ASCII text split by str methods instead of the token regex (several times faster): every
-# character that no token has becomes a space; in _ASCII_RUNS "." and "," stay, as a number
-# may hold them.
-_ASCII_WORDS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
-_ASCII_RUNS = str.maketrans(
-    {chr(i): " " for i in range(128) if not (chr(i).isalnum() or chr(i) in ".,")}
-)
-_SEPARATED = re.compile(r"\d[.,]\d")  # a number with a separator or decimals, maybe
-
-
-def _ascii_tokens(lower: str) -> list[str]:
-    """``tokens`` of lower-cased ASCII text without underscores. Without a digit, separator,
-    digit anywhere the tokens are the runs of letters and digits; else the runs with "." or ","
-    go through the token regex one by one (a token never spans another character, so a run
-    has the same tokens alone as in its text)."""
-    if _SEPARATED.search(lower) is None:
-        return lower.translate(_ASCII_WORDS).split()
-    found: list[str] = []
-    for run in lower.translate(_ASCII_RUNS).split():
-        if "." in run or "," in run:
-            found += _ungrouped(_TOKEN.findall(run))
-        else:
-            found.append(run)
-    return found
-
-
-def index_text(text: str) -> str:
-    """The whitespace-joined token string the index stores for a text."""
-    return " ".join(tokens(text))
 
 
 def edit_budget(token: str) -> int:

@@ -15,7 +15,7 @@ from bot.articles import _CAPTION, ArticleError, _is_caption, parse_bytes, parse
 from bot.cli import main
 from bot.query import parse_query
 from bot.settings import Settings
-from bot.text import _POSSESSIVE, iter_tokens, tokens, word_spans
+from bot.text import _POSSESSIVE, index_text, iter_tokens, tokens, word_spans
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -142,6 +142,29 @@ ascii_news = st.lists(
 def test_the_ascii_shortcut_of_tokens_is_the_token_regex(text: str) -> None:
     without_possessives = _POSSESSIVE.sub("", text)
     assert tokens(text) == [t for _, _, t in iter_tokens(without_possessives)]
+    assert index_text(text).split() == " ".join(tokens(text)).split()
+
+
+# Runs the bytes shortcut must hand to the token regex: numbers, underscores, letters outside
+# ASCII ("?" stands for them once encoded), overlong words; and what borders them.
+mixed_news = st.lists(
+    st.sampled_from(
+        [
+            *("2,700", "1.5.3", "a1.5", "7.6m2", "_x_", "é", "Kraków", "?", "ß", "\ufdfa", "¼"),
+            *("x" * 41, "1" * 41, "İ", " ", ".", ",", "-", "'s", "’s", "ab", "9"),
+        ]
+    ),
+    max_size=25,
+).map("".join)
+
+
+@given(st.one_of(mixed_news, hostile_text))
+@settings(max_examples=500, deadline=None)
+def test_the_index_text_has_the_tokens_of_the_token_regex(text: str) -> None:
+    want = [t for _, _, t in iter_tokens(_POSSESSIVE.sub("", text))]
+    assert tokens(text) == want
+    # A token that folding split with a space ("\ufdfa") is several words in the index.
+    assert index_text(text).split() == " ".join(want).split()
 
 
 @pytest.fixture(scope="module")
