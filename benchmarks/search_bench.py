@@ -39,6 +39,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -105,9 +106,59 @@ def _cpu_s() -> float:
     return total
 
 
-def _children_peak_mb() -> float:
-    """Peak resident set of the largest finished child (an ingest's worker process), 0 if none."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def _descendants() -> dict[int, tuple[float, float]]:
+    """pid -> (resident MB, CPU s) of every live process below this one (Linux; {} elsewhere):
+    an ingest's reading workers are children of multiprocessing's fork server, not of us."""
+    parent: dict[int, int] = {}
+    stats: dict[int, tuple[float, float]] = {}
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        pid = int(name)
+        parent[pid] = int(fields[1])
+        rss_mb = int(fields[21]) * page / 2**20
+        stats[pid] = (rss_mb, (int(fields[11]) + int(fields[12])) / tick)
+    mine, todo = {}, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        kids = [p for p, pp in parent.items() if pp == pid]
+        todo += kids
+        mine.update({p: stats[p] for p in kids})
+    return mine
+
+
+class _TreeWatch:
+    """Samples this process's descendants five times a second: the peak of their summed
+    resident sets, and each one's last CPU seconds (a process that ends between two looks
+    loses its last 0.2 s)."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self.cpu: dict[int, float] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _TreeWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            found = _descendants()
+            self.peak_mb = max(self.peak_mb, sum(mb for mb, _ in found.values()))
+            self.cpu.update({pid: cpu for pid, (_, cpu) in found.items()})
+            if self._done.wait(0.2):
+                return
 
 
 def _dir_mb(path: Path) -> float:
@@ -334,13 +385,15 @@ def worker_build(approach: str, corpus: Path, state: Path) -> dict:
     base = _rss_now_mb()
     state.mkdir(parents=True, exist_ok=True)
     started, cpu = time.perf_counter(), _cpu_s()
-    info = BUILD[approach](corpus, state)
-    took = time.perf_counter() - started
+    with _TreeWatch() as tree:
+        info = BUILD[approach](corpus, state)
+        took = time.perf_counter() - started
     return {
         "build_s": round(took, 2),
-        "build_cpu_s": round(_cpu_s() - cpu, 2),
+        # Worker processes' CPU too (the fork server's children are not ours to wait for).
+        "build_cpu_s": round(_cpu_s() - cpu + sum(tree.cpu.values()), 2),
         "build_mb": round(_rss_peak_mb() - base, 1),
-        "workers_mb": round(_children_peak_mb(), 1),
+        "workers_mb": round(tree.peak_mb, 1),  # every process below this one, at their peak
         "disk_mb": round(_dir_mb(state), 1),
         **info,
     }
@@ -982,10 +1035,11 @@ def format_targets(report: Report) -> str:
                 + ("met" if ok else "MISSED")
             )
             b = r.build
-            ok = b["build_s"] <= 60 and b["build_mb"] <= 600
+            ok = b["build_s"] <= 60 and b["build_mb"] + b.get("workers_mb", 0) <= 600
             out.append(
                 f"- 1M build from files (<= 60 s, <= 600 MB): {b['build_s']:.1f} s "
-                f"({b.get('build_cpu_s', 0):.0f} s CPU), +{b['build_mb']:.0f} MB peak: "
+                f"({b.get('build_cpu_s', 0):.0f} s CPU), +{b['build_mb']:.0f} MB peak"
+                f" + {b.get('workers_mb', 0):.0f} MB of worker processes: "
                 + ("met" if ok else "MISSED")
             )
     return "\n".join(out)

@@ -9,7 +9,6 @@ article ingested by any process on any host reaches this process's index at its 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import tantivy
 
 from bot import follows
-from bot.articles import ArticleError, parse_bytes, read_article_bytes
 from bot.changes import FETCH, RETENTION, Cursor
 from bot.digest.build import DIGEST_STORIES
 from bot.feeds import FeedFetch, fetch_feed
@@ -40,11 +38,12 @@ from bot.models import (
     SearchResult,
     StoredArticle,
 )
+from bot.reading import ReadFile, read_files, workers_for
 from bot.search import PassageSearch
 from bot.settings import Settings
 from bot.store import Store, open_store, utcnow
 from bot.store.base import IndexRowTuple
-from bot.text import index_text, tokens
+from bot.text import index_text
 
 if TYPE_CHECKING:
     from bot.digest.build import Digest
@@ -93,6 +92,9 @@ class Archive:
         # Where this process last left the cursor beside the index: another process on this
         # host that shares the index folder may move it (and change the index) on its own.
         self._cursor_high: int | None = None
+        # Paragraph text -> its index text, made while the ingest read the file (in a worker
+        # process, maybe): taken when the paragraph reaches the index, dropped after the ingest.
+        self._prepared: dict[str, str] = {}
         self.searcher = PassageSearch(self.index, lambda: self.store)
         if catch_up:
             self.catch_up()
@@ -362,7 +364,7 @@ class Archive:
         indexed."""
         with self.store.index_snapshot() as snapshot:
             self.index.clear(writer)
-            n = self.index.replace_articles(writer, (), _tokenized(snapshot.rows))
+            n = self.index.replace_articles(writer, (), _tokenized(snapshot.rows, {}))
         # after the snapshot: rows kept before it may be older than what the index now holds
         self.store.forget_kept()
         cursor.reset(snapshot.head, snapshot.unsettled)
@@ -425,7 +427,7 @@ class Archive:
         return cursor
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
-        return _tokenized(self.store.index_rows(article_ids))
+        return _tokenized(self.store.index_rows(article_ids), self._prepared)
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(
@@ -525,10 +527,12 @@ class Archive:
         progress: Progress | None = None,
         *,
         recheck: bool = True,
+        workers: int | None = None,
     ) -> IngestReport:
         """Add new files, replace changed ones, retire missing ones. Idempotent; one bad file
         never stops the rest. ``recheck=False`` leaves out files skipped before and unchanged
-        since (neither read nor reported)."""
+        since (neither read nor reported). ``workers``: processes that read the files (0: this
+        one; None: ``bot.reading.workers_for`` the number of files)."""
         started = time.perf_counter()
         with self._ingest_lock:
             files, roots, report = self.scan(paths)
@@ -542,25 +546,38 @@ class Archive:
                 if not was_removed and real not in seen and _under(real, roots)
             ]
 
+            def to_read(f: _File) -> bool:
+                known = states.get(f.realpath)
+                if not recheck and skipped.get(f.realpath) == [f.size, f.mtime_ns]:
+                    still_bad.add(f.realpath)
+                    return False
+                if known and not known[3] and known[:2] == (f.size, f.mtime_ns):
+                    report.unchanged += 1
+                    return False
+                return True
+
+            reading = [f for f in files if to_read(f)]
+            done = len(files) - len(reading)
+
             def batches() -> Iterator[list[tuple[_File, Article, str]]]:
                 """Files read BATCH at a time: a big first ingest never holds every text."""
                 parsed: list[tuple[_File, Article, str]] = []
-                for done, f in enumerate(files, 1):
-                    known = states.get(f.realpath)
-                    if not recheck and skipped.get(f.realpath) == [f.size, f.mtime_ns]:
-                        still_bad.add(f.realpath)
-                    elif known and not known[3] and known[:2] == (f.size, f.mtime_ns):
-                        report.unchanged += 1
-                    else:
-                        self._read(f, known, report, parsed)
+                read = read_files(
+                    ((f.realpath, f.path) for f in reading), workers_for(len(reading))
+                )
+                for n, (f, found) in enumerate(zip(reading, read, strict=True), done + 1):
+                    self._accept(f, states.get(f.realpath), found, report, parsed)
                     if progress:
-                        progress(done, len(files))
+                        progress(n, len(files))
                     if len(parsed) >= BATCH:
                         yield parsed
                         parsed = []
                 yield parsed
 
-            self._write(batches(), removed, states, report)
+            try:
+                self._write(batches(), removed, states, report)
+            finally:
+                self._prepared.clear()
             if len(report.added) + len(report.updated) + len(report.removed) >= BULK_ARTICLES:
                 self._refresh_statistics()
             self._remember_skipped(skipped, files, report, still_bad)
@@ -619,36 +636,37 @@ class Archive:
             return {}
         return states if isinstance(states, dict) else {}
 
-    def _read(
+    def _accept(
         self,
         f: _File,
         known: tuple[int, int, str, bool] | None,
+        found: ReadFile,
         report: IngestReport,
         parsed: list[tuple[_File, Article, str]],
     ) -> None:
-        try:
-            data = read_article_bytes(f.realpath)  # read once: parsed and hashed
-            article = parse_bytes(data, f.path)
-            digest = hashlib.sha1(data).hexdigest()
-        except ArticleError as exc:
-            reason = str(exc)
-            if known and not known[3]:
+        """Take a file's reading into ``parsed``, or into the report as skipped or unchanged."""
+        if found.words:
+            self.index.learn(words=found.words.split())
+        article = found.article
+        if article is None:
+            reason = found.error
+            if known and not known[3] and not found.unreadable:
                 reason += " (the previous version stays searchable)"
             report.skipped.append((f.path, reason))
             log.info("skipped %s: %s", f.path, reason)
             return
-        except OSError as exc:
-            report.skipped.append((f.path, f"cannot read: {exc.strerror or exc}"))
-            return
         for warning in article.warnings:
             report.warnings.append((f.path, warning))
             log.info("%s: %s", f.path, warning)
-        if known and not known[3] and known[2] == digest:
+        if known and not known[3] and known[2] == found.digest:
             # Touched but not changed: remember the new stat, skip the rewrite.
             self.store.touch_file(f.realpath, f.path, f.size, f.mtime_ns)
             report.unchanged += 1
             return
-        parsed.append((f, article, digest))
+        if found.index_texts:  # tokenized already: the index takes them as they are
+            self._prepared.update(zip(article.paragraphs, found.index_texts, strict=True))
+            self.index.learn(texts=found.index_texts)
+        parsed.append((f, article, found.digest))
 
     def _refresh_statistics(self) -> None:
         """Planner statistics after a bulk ingest; the ingest itself is committed whatever
@@ -713,14 +731,16 @@ class Archive:
                 raise
 
 
-def _tokenized(rows: Iterable[IndexRowTuple]) -> Iterator[IndexRow]:
-    """The store's index rows, tokenized for the index."""
+def _tokenized(rows: Iterable[IndexRowTuple], prepared: dict[str, str]) -> Iterator[IndexRow]:
+    """The store's index rows, tokenized for the index (a body's index text taken from
+    ``prepared`` when it is there)."""
     # Rows come article by article: an article's headline and byline are tokenized once.
     last, head, by = -1, "", ""
     for pid, aid, body, title, byline, ts in rows:
         if aid != last:
             last, head, by = aid, index_text(title), index_text(byline)
-        yield pid, aid, tokens(body), head, by, ts
+        text = prepared.pop(body, None)
+        yield pid, aid, index_text(body) if text is None else text, head, by, ts
 
 
 def _display(store: Store, article_id: int, fallback: str) -> str:

@@ -73,9 +73,7 @@ class Percolator:
         writer = self.index.writer()
         try:
             self.index.replace_articles(writer, (), self._remember(rows))
-            # Not ``PassageIndex.commit``: that also fills the typo vocabulary, which exact
-            # matching never reads.
-            writer.commit()
+            self.index.commit(writer)  # with the vocabulary: it holds the words' forms
             writer.wait_merging_threads()
         except BaseException:
             self.index.rollback(writer)

@@ -8,18 +8,19 @@ the whole index can be rebuilt from the store. Text arrives already folded and t
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import tantivy
 
-from bot.text import stem, stem_text
+from bot.text import stem
 from bot.vocabulary import Vocabulary
 
-_SCHEMA_VERSION = "7"
+_SCHEMA_VERSION = "8"
 # The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
 # vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
 _WRITER_HEAP = 256 * 1024 * 1024
@@ -32,6 +33,11 @@ _TYPO_BM25 = 0.04
 # exact word three times, a word-form one once). Chosen on the even-numbered BBC seed-7 queries
 # (0.8-1.0 alike), checked on the odd ones, BBC seed 11 and 1M (docs/benchmarks.md, issue 9).
 _FORM_WEIGHT = 0.8
+# A passage with several forms of a word: the best form's BM25 and this much of the others'.
+# BM25 saturates a term's count (k1 = 1.2): two occurrences of one term score 1 + k1 / (2 + k1)
+# times one, at an average length; two forms, each once, score the same as one stemmed term
+# would (format v7's field).
+_FORMS_TIE = 1.2 / (2 + 1.2)
 # What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
 # well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
 _WORD = 10_000.0
@@ -72,10 +78,9 @@ class Filters:
 
 
 NO_FILTERS = Filters()
-# (passage id, article id, the body's tokens (``bot.text.tokens``), headline + standfirst +
-# byline, byline, Unix seconds of the article's date); those texts as ``bot.text.index_text``
-# makes them. The body comes as tokens: its stems are made from them without splitting it again.
-IndexRow = tuple[int, int, Sequence[str], str, str, int]
+# (passage id, article id, body, headline + standfirst + byline, byline, Unix seconds of the
+# article's date); each text as ``bot.text.index_text`` makes it.
+IndexRow = tuple[int, int, str, str, str, int]
 
 
 def _schema() -> tantivy.Schema:
@@ -83,29 +88,14 @@ def _schema() -> tantivy.Schema:
     b.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
     b.add_integer_field("article_id", stored=False, indexed=True)
     b.add_unsigned_field("ts", stored=False, indexed=True, fast=True)
-    # Positions for phrases; the stemmed copy of the body finds word forms (attack / attacked).
-    # Its text arrives stemmed (_Stems: each distinct word stemmed once, not every occurrence).
+    # Positions for phrases. Word forms (attack / attacked) are the body words of one stem, found
+    # through the vocabulary (``Vocabulary.forms``): a stemmed copy of the body (formats v6 and
+    # v7) was a third of a 1M build's indexing and, stemmed in Python, a fifth of its critical
+    # path (docs/benchmarks.md, issue 9).
     b.add_text_field("body", stored=False, tokenizer_name="whitespace", index_option="position")
-    b.add_text_field("stem", stored=False, tokenizer_name="whitespace", index_option="freq")
     b.add_text_field("title", stored=False, tokenizer_name="whitespace", index_option="freq")
     b.add_text_field("author", stored=False, tokenizer_name="whitespace", index_option="basic")
     return b.build()
-
-
-class _Stems(dict[str, str]):
-    """Word -> its stem text (``bot.text.stem_text``), filled as words are first met: the stem
-    field's text is made by lookups (the stemmer runs once a distinct word, not once an
-    occurrence), and the keys are the words the vocabulary is to learn."""
-
-    def __missing__(self, word: str) -> str:
-        found = self[word] = stem_text(word)
-        return found
-
-    def words(self) -> Iterator[str]:
-        """The words met, as the index's whitespace tokenizer has them (a token that folding
-        split with a space, "\ufdfa", is several words there)."""
-        for token in self:
-            yield from token.split()
 
 
 class PassageIndex:
@@ -124,7 +114,8 @@ class PassageIndex:
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, str(self.path), reuse=True)
         self.vocab = Vocabulary(path / f"v{_SCHEMA_VERSION}-words")
-        self._new_words = _Stems()  # the words added since the last commit, with their stems
+        self._new_words: set[str] = set()  # the body words added since the last commit
+        self._learned: set[str] = set()  # index texts whose words are in it already (learn)
         self._lock = threading.Lock()
         self._reloaded = 0.0
 
@@ -166,29 +157,40 @@ class PassageIndex:
         for article_id in article_ids:
             writer.delete_documents_by_term("article_id", article_id)
         added = 0
-        stems = self._new_words.__getitem__
-        for passage_id, article_id, words, title, author, ts in rows:
-            doc = tantivy.Document(
-                passage_id=passage_id,
-                article_id=article_id,
-                body=" ".join(words),
-                stem=" ".join(map(stems, words)),
-                title=title,
-                author=author,
-            )
-            doc.add_unsigned("ts", max(0, ts))  # a keyword argument would be a signed integer
+        learn, learned = self._new_words.update, self._learned
+        for passage_id, article_id, body, title, author, ts in rows:
+            # Field by field: half the cost of keyword arguments (whose types tantivy guesses).
+            doc = tantivy.Document()
+            doc.add_integer("passage_id", passage_id)
+            doc.add_integer("article_id", article_id)
+            doc.add_text("body", body)
+            doc.add_text("title", title)
+            doc.add_text("author", author)
+            doc.add_unsigned("ts", max(0, ts))
             writer.add_document(doc)
+            if body in learned:
+                learned.discard(body)  # held no longer than needed: texts are big
+            else:
+                learn(body.split())
             added += 1
         return added
 
+    def learn(self, *, words: Iterable[str] = (), texts: Iterable[str] = ()) -> None:
+        """Words to add at the next commit, and index texts whose words are among them (or
+        known): rows with these bodies add none again. The words are learnt where the texts
+        were made, in bulk (splitting every body here for its words was a quarter of a big
+        build's main thread)."""
+        self._new_words.update(words)
+        self._learned.update(texts)
+
     def commit(self, writer: tantivy.IndexWriter) -> None:
         """Commit the writer's changes, the vocabulary first (so it holds every indexed word)."""
-        self.vocab.add(self._new_words.words())
-        self._new_words = _Stems()
+        self.vocab.add(self._new_words)
+        self._new_words, self._learned = set(), set()
         writer.commit()
 
     def rollback(self, writer: tantivy.IndexWriter) -> None:
-        self._new_words = _Stems()
+        self._new_words, self._learned = set(), set()
         writer.rollback()
 
     def clear(self, writer: tantivy.IndexWriter) -> None:
@@ -293,7 +295,7 @@ class PassageIndex:
         in any word form: a more-like-this query built from the passage's own terms."""
         Q, should = tantivy.Query, tantivy.Occur.Should
         clauses = [
-            (should, Q.boost_query(Q.term_query(self.schema, "stem", stem(t)), w)) for t, w in terms
+            (should, Q.boost_query(q, w)) for t, w in terms if (q := self._any_form(t)) is not None
         ]
         if not clauses:
             return []
@@ -311,11 +313,35 @@ class PassageIndex:
     def knows(self, token: str) -> bool:
         """True when some passage has the word, in this form or another, or its headline."""
         s = self._searcher()
-        return bool(
-            s.doc_freq("body", token)
-            or s.doc_freq("stem", stem(token))
-            or s.doc_freq("title", token)
+        return any(s.doc_freq("body", w) for w in (token, *self.forms(token))) or bool(
+            s.doc_freq("title", token)
         )
+
+    def forms(self, *tokens: str) -> list[str]:
+        """The indexed words of the tokens' stem (the first token's) but the tokens themselves:
+        attack -> attacked, attacks, attacking."""
+        return [w for w in self.vocab.forms(stem(tokens[0])) if w not in tokens]
+
+    def _any_form(self, *tokens: str) -> tantivy.Query | None:
+        """The body has a word of the tokens' stem (the tokens among them), scored about as
+        one stemmed term would be (there is no stemmed copy of the body to count them as one):
+        each form's BM25 carries the stem's IDF instead of its own, which would make a rare
+        form outrank the common one (docks over dock); a passage with several forms scores
+        the best one's BM25 and ``_FORMS_TIE`` of the others'. None when no form of the stem
+        has a passage."""
+        Q = tantivy.Query
+        searcher = self._searcher()
+        found = [(w, searcher.doc_freq("body", w)) for w in (*tokens, *self.forms(*tokens))]
+        found = [(w, df) for w, df in found if df]
+        if not found:
+            return None
+        docs = searcher.num_docs
+        stem_idf = _idf(min(sum(df for _, df in found), docs), docs)  # forms may share one
+        parts = [
+            Q.boost_query(Q.term_query(self.schema, "body", w), stem_idf / _idf(df, docs))
+            for w, df in found
+        ]
+        return parts[0] if len(parts) == 1 else Q.disjunction_max_query(parts, _FORMS_TIE)
 
     def body_doc_freq(self, token: str) -> int:
         return self._searcher().doc_freq("body", token)
@@ -338,8 +364,8 @@ class PassageIndex:
         if not clauses:  # filters that only exclude: start from every passage
             clauses.append((must, Q.all_query()))
         for token in filters.excluded:
-            clauses.append((must_not, Q.term_query(self.schema, "body", token)))
-            clauses.append((must_not, Q.term_query(self.schema, "stem", stem(token))))
+            for word in (token, *self.forms(token)):
+                clauses.append((must_not, Q.term_query(self.schema, "body", word)))
         return Q.boolean_query(clauses)
 
     def _author_query(self, word: WordQuery) -> tantivy.Query:
@@ -365,18 +391,17 @@ class PassageIndex:
         ]
 
     def _exact_query(self, *tokens: str) -> tantivy.Query:
-        """A word as typed, in another form (the stemmed body, weighed ``_FORM_WEIGHT``) or in
+        """A word as typed, in any form (scored as its stem, weighed ``_FORM_WEIGHT``) or in
         the headline: it counts once, by the best of the three. Several words of one stem (the
         same word in two forms in one query) count once too: as typed, their BM25s add up."""
         Q, should = tantivy.Query, tantivy.Occur.Should
         typed = [Q.term_query(self.schema, "body", t) for t in tokens]
-        return Q.disjunction_max_query(
-            [
-                typed[0] if len(typed) == 1 else Q.boolean_query([(should, q) for q in typed]),
-                Q.boost_query(Q.term_query(self.schema, "stem", stem(tokens[0])), _FORM_WEIGHT),
-                *(Q.term_query(self.schema, "title", t) for t in tokens),
-            ]
-        )
+        best = [typed[0] if len(typed) == 1 else Q.boolean_query([(should, q) for q in typed])]
+        any_form = self._any_form(*tokens)
+        if any_form is not None:
+            best.append(Q.boost_query(any_form, _FORM_WEIGHT))
+        best += [Q.term_query(self.schema, "title", t) for t in tokens]
+        return Q.disjunction_max_query(best)
 
     def expand(self, word: WordQuery) -> tuple[tuple[str, int], ...]:
         """(word, edits) for the indexed words within the word's typo budget, closest first."""
@@ -438,6 +463,11 @@ class PassageIndex:
         return tantivy.Query.fuzzy_term_query(
             self.schema, field, token, distance=distance, transposition_cost_one=True
         )
+
+
+def _idf(doc_freq: int, docs: int) -> float:
+    """BM25's IDF, as tantivy computes it."""
+    return math.log(1.0 + (docs - doc_freq + 0.5) / (doc_freq + 0.5))
 
 
 def _by_stem(words: Sequence[WordQuery]) -> list[list[WordQuery]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from functools import lru_cache
 
 import tantivy
@@ -40,8 +40,8 @@ _GROUPED = re.compile(r"\d,\d")  # a number with a thousands separator, maybe
 
 
 def stem_analyzer() -> tantivy.TextAnalyzer:
-    """Whitespace-separated folded tokens -> their English stems: tantivy's own stemmer, which
-    ``stem`` and ``stem_text`` run (the index's stem field gets its text stemmed by them)."""
+    """Whitespace-separated folded tokens -> their English stems: tantivy's own stemmer, the
+    index's stem field's analyzer, which ``stem`` runs on a query word."""
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
         .filter(tantivy.Filter.stemmer("english"))
@@ -210,10 +210,13 @@ def query_budget(token: str, typed: str) -> int:
     return budget
 
 
-def stem_text(token: str) -> str:
-    """What the index's stem analyzer makes of a text, whitespace-joined: for one word of an
-    index text (no whitespace in it) its stem, exactly as the analyzer would index it."""
-    return " ".join(_STEMMER.analyze(token))
+def stems(words: Sequence[str]) -> list[str]:
+    """``stem`` of each of the words (folded tokens without whitespace), in one call to the
+    stemmer."""
+    found = _STEMMER.analyze(" ".join(words))
+    if len(found) != len(words):  # an empty word: the analyzer has no token for it
+        return [stem(w) for w in words]
+    return found
 
 
 @lru_cache(maxsize=200_000)

@@ -1,4 +1,5 @@
-"""The archive's distinct words, for typo matching: a small tantivy index of one document a word.
+"""The archive's distinct words, for typo matching and word forms: a small tantivy index of one
+document a word.
 
 A fuzzy term query walks a term dictionary with a Levenshtein automaton, and that walk is most of
 a typo search's time. Walking the passage index's own dictionary would be slower (one field holds
@@ -8,7 +9,9 @@ per first character (a query word walks only the words that start as it does), a
 (each word without its first letter: words whose first letter differs are found through it, see
 ``_first_letter_typos``), and the word itself, stored. ``expand`` returns the words within a typo
 budget, with their edit distance; the passage index then asks for them as exact terms, so typo
-matches are scored by BM25 like any word.
+matches are scored by BM25 like any word. Each word's English stem is a field too: ``forms``
+returns the words of a stem (attack: attacked, attacking, attacks), which the passage index asks
+for the same way.
 
 Derived data like the passage index: words are added before the passage index commits, so it
 always holds every indexed word (and maybe some no passage has any more: harmless).
@@ -24,12 +27,14 @@ from pathlib import Path
 import tantivy
 from rapidfuzz.distance import OSA
 
-from bot.text import ONE_TYPO_FROM
+from bot.text import ONE_TYPO_FROM, stems
 
 _FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
 _OTHER = "typo_other"
 _TAIL2 = "tail2"  # each word without its first two letters
 _WORD = "word"
+_STEM = "stem"  # the word's English stem: the words of one stem are one word's forms
+MAX_FORMS = 64  # forms of one stem a query word stands for (most stems have a handful)
 MIN_LEN = ONE_TYPO_FROM - 1  # the shortest word a typo query word can match
 MAX_EXPANSIONS = 300  # words one query word may stand for (a 4-letter word can have many)
 _WRITER_HEAP = 64 * 1024 * 1024
@@ -38,6 +43,7 @@ _WRITER_HEAP = 64 * 1024 * 1024
 def _schema() -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     b.add_text_field(_WORD, stored=True, tokenizer_name="raw", index_option="basic")
+    b.add_text_field(_STEM, stored=False, tokenizer_name="raw", index_option="basic")
     fields = [_field(c) for c in _FIRST] + [_tail_field(c) for c in _FIRST]
     for field in (*fields, _OTHER, _tail_field(""), _TAIL2):
         b.add_text_field(field, stored=False, tokenizer_name="raw", index_option="basic")
@@ -80,8 +86,14 @@ class Vocabulary:
             return 0
         writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
         try:
-            for w in new:
-                fields = {_WORD: w, _field(w): w, _tail_field(w[1:]): w[1:], _TAIL2: w[2:]}
+            for w, s in zip(new, stems(new), strict=True):
+                fields = {
+                    _WORD: w,
+                    _STEM: s,
+                    _field(w): w,
+                    _tail_field(w[1:]): w[1:],
+                    _TAIL2: w[2:],
+                }
                 writer.add_document(tantivy.Document(**fields))  # type: ignore[arg-type]
             writer.commit()
             writer.wait_merging_threads()
@@ -109,6 +121,13 @@ class Vocabulary:
 
     def num_words(self) -> int:
         return self._searcher().num_docs
+
+    def forms(self, stem: str) -> list[str]:
+        """The known words of an English stem (``bot.text.stem``), sorted: a word's forms."""
+        searcher = self._searcher()
+        query = tantivy.Query.term_query(self.schema, _STEM, stem)
+        hits = searcher.search(query, MAX_FORMS, count=False).hits
+        return sorted(searcher.doc(address)[_WORD][0] for _, address in hits)
 
     def expand(self, token: str, typos: int) -> list[tuple[str, int]]:
         """(word, edits) for the known words within ``typos`` of token, token itself excluded,

@@ -39,7 +39,7 @@ def _vocabulary() -> list[str]:
 def index(tmp_path_factory: pytest.TempPathFactory) -> PassageIndex:
     index = PassageIndex(Path(tmp_path_factory.mktemp("typo-index")))
     writer = index.writer()
-    rows = ((i, i, [word], "", "", 0) for i, word in enumerate(VOCABULARY))
+    rows = ((i, i, word, "", "", 0) for i, word in enumerate(VOCABULARY))
     index.replace_articles(writer, (), rows)
     index.commit(writer)
     index.refresh()
@@ -112,7 +112,7 @@ def test_every_typo_match_scores_the_same(tmp_path: Path) -> None:
     index = PassageIndex(tmp_path / "index")
     writer = index.writer()
     words = ["house", "cause"] + [f"filler{i}" for i in range(50)]
-    index.replace_articles(writer, (), ((i, i, [word], "", "", 0) for i, word in enumerate(words)))
+    index.replace_articles(writer, (), ((i, i, word, "", "", 0) for i, word in enumerate(words)))
     index.commit(writer)
     index.refresh()
     scores = dict(index.search([WordQuery("hause", 1)], limit=10))

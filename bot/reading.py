@@ -1,0 +1,147 @@
+"""Reading article files for an ingest: each file read once, parsed, hashed and tokenized for the
+index, in worker processes when there are many.
+
+A big ingest (a first start on an archive, a folder of 60,000 files) spends most of its time
+here, in Python, while tantivy indexes in its own thread. Worker processes do this part beside
+the main process, which writes the store and hands the documents to the index; a few files are
+read in-process (starting workers costs more than it saves).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from itertools import islice
+
+from bot.articles import ArticleError, parse_bytes, read_article_bytes
+from bot.models import Article
+from bot.text import index_text
+
+log = logging.getLogger("newsbot.reading")
+
+POOL_FROM = 1_000  # files to read before worker processes are worth starting
+_CHUNK = 64  # files a worker reads per task (fewer round trips)
+_IN_FLIGHT = 8  # tasks queued per worker: the main process never holds much more than that
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFile:
+    """One file's reading: its article and SHA-1, or why it cannot be used (``error``)."""
+
+    article: Article | None = None
+    digest: str = ""
+    error: str = ""
+    unreadable: bool = False  # the error is the file's reading, not its content
+    # The paragraphs' texts as the index reads them (``bot.text.index_text``), in order.
+    index_texts: tuple[str, ...] = ()
+    # Words of index texts that its reader had not reported before in this ingest (the
+    # first file of each chunk carries its chunk's), whitespace-separated: the vocabulary
+    # learns each word from a reader once, not once an article.
+    words: str = ""
+
+
+def read_file(path: str, display: str) -> ReadFile:
+    """Read, parse, hash and tokenize one article file."""
+    try:
+        data = read_article_bytes(path)  # read once: parsed and hashed
+        article = parse_bytes(data, display)
+        digest = hashlib.sha1(data).hexdigest()
+    except ArticleError as exc:
+        return ReadFile(error=str(exc))
+    except OSError as exc:
+        return ReadFile(error=f"cannot read: {exc.strerror or exc}", unreadable=True)
+    return ReadFile(article, digest, index_texts=tuple(map(index_text, article.paragraphs)))
+
+
+# In a worker process: the words it has reported (a pool lives for one ingest).
+_REPORTED: set[str] = set()
+
+
+def _read_files(
+    files: Sequence[tuple[str, str]], reported: set[str] | None = None
+) -> list[ReadFile]:
+    """``read_file`` of each file; the first carries the words of all that ``reported`` (the
+    worker's, by default) did not hold yet: the chunk's words gathered in a small set, then
+    the difference with the big one (which each word of every article would have met, at
+    several times the cost)."""
+    reported = _REPORTED if reported is None else reported
+    found = [read_file(path, display) for path, display in files]
+    words: set[str] = set()
+    learn = words.update
+    for f in found:
+        for text in f.index_texts:
+            learn(text.split())
+    words -= reported
+    reported |= words
+    if words and found:
+        found[0] = replace(found[0], words=" ".join(words))
+    return found
+
+
+def workers_for(files: int) -> int:
+    """Worker processes for an ingest reading this many files (0: read in-process)."""
+    if files < POOL_FROM:
+        return 0
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def read_files(files: Iterable[tuple[str, str]], workers: int) -> Iterator[ReadFile]:
+    """``read_file`` of each (path, display path), in order: in ``workers`` processes, or
+    in-process with none (or when the workers cannot start or die: said once in the log)."""
+    chunks = _chunks(files, _CHUNK)
+    here: set[str] = set()  # the words reported by reading in this process
+    if workers <= 0:
+        for chunk in chunks:
+            yield from _read_files(chunk, here)
+        return
+    try:
+        # forkserver: a forked child of this process (threads running: tantivy's, a server's)
+        # could inherit a lock held at the fork and hang.
+        context = multiprocessing.get_context("forkserver")
+        pool = ProcessPoolExecutor(workers, mp_context=context)
+    except (OSError, ValueError) as exc:
+        log.warning("reading in this process: cannot start worker processes (%s)", exc)
+        for chunk in chunks:
+            yield from _read_files(chunk, here)
+        return
+    pending: deque[tuple[Future[list[ReadFile]] | None, list[tuple[str, str]]]] = deque()
+    died = False
+
+    def oldest() -> list[ReadFile]:
+        nonlocal died
+        future, chunk = pending.popleft()
+        if future is not None:
+            try:
+                return future.result()
+            except BrokenProcessPool:  # killed, out of memory: its files are read here
+                if not died:
+                    log.warning("a reading worker process died; reading in this process")
+                died = True
+        return _read_files(chunk, here)
+
+    try:
+        for chunk in chunks:
+            try:
+                pending.append((None if died else pool.submit(_read_files, chunk), chunk))
+            except BrokenProcessPool:
+                died = True
+                pending.append((None, chunk))
+            if len(pending) >= _IN_FLIGHT * workers:
+                yield from oldest()
+        while pending:
+            yield from oldest()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _chunks(files: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    it = iter(files)
+    while chunk := list(islice(it, size)):
+        yield chunk

@@ -1,0 +1,69 @@
+"""A big ingest reads its files in worker processes: the same store, index and vocabulary as
+reading them in-process, bad files reported the same way."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from bot.archive import Archive
+from bot.settings import Settings
+
+WORDS = "council attack attacked attacks economy economies colony mercenaries minister said".split()
+NAMES = ["Kraków", "Sávaré", "Gaddafi's", "Brooke", "O'Neill"]
+
+
+def _write_folder(root: Path, n: int) -> None:
+    rng = random.Random(5)
+    for i in range(n):
+        paragraphs = []
+        for _ in range(rng.randint(2, 5)):
+            words = rng.choices(WORDS, k=rng.randint(8, 20))
+            words[rng.randrange(len(words))] = rng.choice(NAMES)
+            words.append(rng.choice(["2,700", "£42bn", "4.2%", "7.6m", "x_y", "2026"]))
+            paragraphs.append(" ".join(words) + f" word{i}.")
+        text = f"Headline {i} {rng.choice(NAMES)}\n\nauthor: Thomas Brooke\n\n" + "\n\n".join(
+            paragraphs
+        )
+        (root / f"a{i:04d}.txt").write_text(text + "\n", encoding="utf-8")
+    (root / "binary.txt").write_bytes(b"\x00\x01 not text")
+    (root / "empty.txt").write_bytes(b"")
+
+
+def _archive(tmp: Path, folder: Path) -> Archive:
+    return Archive.open(Settings(db_path=tmp / "newsbot.db", articles_dir=folder))
+
+
+def _state(archive: Archive) -> tuple[object, ...]:
+    searches = ("attacks", "attack council", "economys minister", "krakow", "2700", "word17")
+    hits = {
+        q: [(h.article.path.rsplit("/", 1)[-1], h.paragraph) for h in archive.search(q).hits]
+        for q in searches
+    }
+    return archive.counts(), archive.index.num_docs(), archive.index.vocab.num_words(), hits
+
+
+def test_worker_processes_read_as_this_process_does(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    _write_folder(folder, 150)
+    here, there = _archive(tmp_path / "here", folder), _archive(tmp_path / "there", folder)
+    try:
+        a = here.ingest(workers=0)
+        b = there.ingest(workers=2)
+        assert len(a.added) == len(b.added) == 150
+        assert sorted(a.skipped) == sorted(b.skipped) and len(a.skipped) == 2
+        assert _state(here) == _state(there)
+        assert all(_state(here)[3].values())  # every search found something
+        # A changed file is read again, by the workers too.
+        (folder / "a0007.txt").write_text("Rewritten\n\nZeppelins arrived.\n", encoding="utf-8")
+        assert (
+            here.ingest(workers=0).updated
+            == there.ingest(workers=2).updated
+            == [str(folder / "a0007.txt")]
+        )
+        assert _state(here) == _state(there)
+        assert there.search("zeppelin").hits[0].article.title == "Rewritten"
+    finally:
+        here.close()
+        there.close()
