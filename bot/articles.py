@@ -128,14 +128,14 @@ def parse_text(text: str, path: str) -> Article:
 
     def close_block() -> None:
         if current:
-            blocks.append((" ".join(" ".join(current).split()), False))
+            blocks.append((_one_spaced(" ".join(current)), False))
             current.clear()
 
     for line in lines[1:]:
         if not line.strip():
             close_block()
             continue
-        if (kv := _is_meta(line)) is not None:
+        if ":" in line and (kv := _is_meta(line)) is not None:
             meta.setdefault(kv[0], kv[1])
             close_block()
             if blocks:
@@ -173,6 +173,15 @@ def parse_text(text: str, path: str) -> Article:
         published=published,
         captions=tuple(captions),
     )
+
+
+def _one_spaced(text: str) -> str:
+    """The text's words separated by single spaces (``text`` has no space at either end). Most
+    paragraphs are that already: printable text (no whitespace but the ASCII space is) without
+    two spaces in a row is kept as it is, not split into words and joined again."""
+    if "  " not in text and text.isprintable():
+        return text
+    return " ".join(text.split())
 
 
 def _looks_like_dek(block: str, *, followed_by_meta: bool, rest: bool) -> bool:

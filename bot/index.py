@@ -23,7 +23,7 @@ from bot.vocabulary import Vocabulary
 _SCHEMA_VERSION = "8"
 # The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
 # vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
-_WRITER_HEAP = 256 * 1024 * 1024
+_WRITER_HEAP = 128 * 1024 * 1024
 # How much of a typo match's BM25 counts beside its distance tier (1 apart): BM25 stays below 20.
 _TYPO_BM25 = 0.04
 # A query word counts once in a passage's score, by the best of how the passage has it: as typed

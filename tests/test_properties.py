@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.archive import Archive
-from bot.articles import _CAPTION, ArticleError, _is_caption, parse_bytes, parse_text
+from bot.articles import _CAPTION, ArticleError, _is_caption, _one_spaced, parse_bytes, parse_text
 from bot.cli import main
 from bot.query import parse_query
 from bot.settings import Settings
@@ -212,3 +212,10 @@ def test_cli_search_answers_any_query_with_valid_json(
     doc = json.loads(out.out)
     assert doc["query"] == query and isinstance(doc["hits"], list)
     assert "Traceback" not in out.err
+
+
+@given(st.one_of(hostile_text, st.text(alphabet=" \t\xa0\u2028\x85\x1fab", max_size=30)))
+@settings(max_examples=500, deadline=None)
+def test_a_paragraph_kept_as_it_is_has_single_spaces_only(text: str) -> None:
+    text = text.strip()
+    assert _one_spaced(text) == " ".join(text.split())

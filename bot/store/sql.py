@@ -202,7 +202,7 @@ class SqlStore(Store):
             article.source,
             article.url,
             self._t(article.published),
-            json.dumps(list(article.captions), ensure_ascii=False),
+            json.dumps(list(article.captions), ensure_ascii=False) if article.captions else "[]",
             now,
         )
         if row is None:
