@@ -38,6 +38,7 @@ _FORM_WEIGHT = 0.8
 # times one, at an average length; two forms, each once, score the same as one stemmed term
 # would (format v7's field).
 _FORMS_TIE = 1.2 / (2 + 1.2)
+_FORM_QUERIES_KEPT = 10_000  # words' form queries kept (then all are dropped: a day's queries)
 # What one matched word counts in search_most_words: above any BM25 sum (12 words at most, each
 # well under 100), and small enough that a float32 score still resolves BM25 to 0.01.
 _WORD = 10_000.0
@@ -78,6 +79,7 @@ class Filters:
 
 
 NO_FILTERS = Filters()
+_FormEntry = tuple[tantivy.Query | None, bool]  # a word's forms query, and whether it has others
 # (passage id, article id, body, headline + standfirst + byline, byline, Unix seconds of the
 # article's date); each text as ``bot.text.index_text`` makes it.
 IndexRow = tuple[int, int, str, str, str, int]
@@ -116,6 +118,7 @@ class PassageIndex:
         self.vocab = Vocabulary(path / f"v{_SCHEMA_VERSION}-words")
         self._new_words: set[str] = set()  # the body words added since the last commit
         self._learned: set[str] = set()  # index texts whose words are in it already (learn)
+        self._form_queries: dict[tuple[str, ...], tuple[tuple[int, int], _FormEntry]] = {}
         self._lock = threading.Lock()
         self._reloaded = 0.0
 
@@ -320,7 +323,7 @@ class PassageIndex:
     def forms(self, *tokens: str) -> list[str]:
         """The indexed words of the tokens' stem (the first token's) but the tokens themselves:
         attack -> attacked, attacks, attacking."""
-        return [w for w in self.vocab.forms(stem(tokens[0])) if w not in tokens]
+        return self.vocab.forms(stem(tokens[0]), but=tokens)
 
     def _any_form(self, *tokens: str) -> tantivy.Query | None:
         """The body has a word of the tokens' stem (the tokens among them), scored about as
@@ -329,19 +332,44 @@ class PassageIndex:
         form outrank the common one (docks over dock); a passage with several forms scores
         the best one's BM25 and ``_FORMS_TIE`` of the others'. None when no form of the stem
         has a passage."""
-        Q = tantivy.Query
+        return self._form_entry(tokens)[0]
+
+    def _form_entry(self, tokens: tuple[str, ...]) -> _FormEntry:
+        """(``_any_form`` of the tokens, whether a passage has a form other than them)."""
         searcher = self._searcher()
-        found = [(w, searcher.doc_freq("body", w)) for w in (*tokens, *self.forms(*tokens))]
+        # The same words' query is asked several times a search and by many searches: kept
+        # while the index looks the same (its documents and segments; a commit changes them).
+        seen = (searcher.num_docs, searcher.num_segments)
+        kept = self._form_queries.get(tokens)
+        if kept is not None and kept[0] == seen:
+            return kept[1]
+        if len(self._form_queries) >= _FORM_QUERIES_KEPT:
+            self._form_queries.clear()
+        entry = self._form_query(searcher, tokens)
+        self._form_queries[tokens] = (seen, entry)
+        return entry
+
+    def _form_query(self, searcher: tantivy.Searcher, tokens: tuple[str, ...]) -> _FormEntry:
+        Q = tantivy.Query
+        others = self.forms(*tokens)
+        if not others:  # most words: the tokens as typed, one IDF each is the stem's
+            typed = [Q.term_query(self.schema, "body", t) for t in tokens]
+            return typed[0] if len(typed) == 1 else Q.disjunction_max_query(
+                typed, _FORMS_TIE
+            ), False
+        found = [(w, searcher.doc_freq("body", w)) for w in (*tokens, *others)]
         found = [(w, df) for w, df in found if df]
         if not found:
-            return None
+            return None, False
+        other_forms = any(w not in tokens for w, _ in found)
         docs = searcher.num_docs
         stem_idf = _idf(min(sum(df for _, df in found), docs), docs)  # forms may share one
         parts = [
             Q.boost_query(Q.term_query(self.schema, "body", w), stem_idf / _idf(df, docs))
             for w, df in found
         ]
-        return parts[0] if len(parts) == 1 else Q.disjunction_max_query(parts, _FORMS_TIE)
+        query = parts[0] if len(parts) == 1 else Q.disjunction_max_query(parts, _FORMS_TIE)
+        return query, other_forms
 
     def body_doc_freq(self, token: str) -> int:
         return self._searcher().doc_freq("body", token)
@@ -397,8 +425,8 @@ class PassageIndex:
         Q, should = tantivy.Query, tantivy.Occur.Should
         typed = [Q.term_query(self.schema, "body", t) for t in tokens]
         best = [typed[0] if len(typed) == 1 else Q.boolean_query([(should, q) for q in typed])]
-        any_form = self._any_form(*tokens)
-        if any_form is not None:
+        any_form, other_forms = self._form_entry(tokens)
+        if any_form is not None and other_forms:  # else it is the word as typed, again
             best.append(Q.boost_query(any_form, _FORM_WEIGHT))
         best += [Q.term_query(self.schema, "title", t) for t in tokens]
         return Q.disjunction_max_query(best)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import tantivy
@@ -122,12 +122,18 @@ class Vocabulary:
     def num_words(self) -> int:
         return self._searcher().num_docs
 
-    def forms(self, stem: str) -> list[str]:
-        """The known words of an English stem (``bot.text.stem``), sorted: a word's forms."""
+    def forms(self, stem: str, but: Sequence[str] = ()) -> list[str]:
+        """The known words of an English stem (``bot.text.stem``) but ``but``, sorted: a word's
+        other forms."""
         searcher = self._searcher()
+        words = searcher.doc_freq(_STEM, stem)
+        # Most words have no other form: two lookups say so, without a search and its reads.
+        if words <= sum(1 for w in but if searcher.doc_freq(_WORD, w)):
+            return []
         query = tantivy.Query.term_query(self.schema, _STEM, stem)
         hits = searcher.search(query, MAX_FORMS, count=False).hits
-        return sorted(searcher.doc(address)[_WORD][0] for _, address in hits)
+        found = (searcher.doc(address)[_WORD][0] for _, address in hits)
+        return sorted(w for w in found if w not in but)
 
     def expand(self, token: str, typos: int) -> list[tuple[str, int]]:
         """(word, edits) for the known words within ``typos`` of token, token itself excluded,
