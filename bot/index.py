@@ -354,9 +354,8 @@ class PassageIndex:
         others = self.forms(*tokens)
         if not others:  # most words: the tokens as typed, one IDF each is the stem's
             typed = [Q.term_query(self.schema, "body", t) for t in tokens]
-            return typed[0] if len(typed) == 1 else Q.disjunction_max_query(
-                typed, _FORMS_TIE
-            ), False
+            one = typed[0] if len(typed) == 1 else Q.disjunction_max_query(typed, _FORMS_TIE)
+            return one, False
         found = [(w, searcher.doc_freq("body", w)) for w in (*tokens, *others)]
         found = [(w, df) for w, df in found if df]
         if not found:
