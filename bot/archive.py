@@ -562,9 +562,8 @@ class Archive:
             def batches() -> Iterator[list[tuple[_File, Article, str]]]:
                 """Files read BATCH at a time: a big first ingest never holds every text."""
                 parsed: list[tuple[_File, Article, str]] = []
-                read = read_files(
-                    ((f.realpath, f.path) for f in reading), workers_for(len(reading))
-                )
+                count = workers_for(len(reading)) if workers is None else workers
+                read = read_files(((f.realpath, f.path) for f in reading), count)
                 for n, (f, found) in enumerate(zip(reading, read, strict=True), done + 1):
                     self._accept(f, states.get(f.realpath), found, report, parsed)
                     if progress:

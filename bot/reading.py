@@ -111,6 +111,7 @@ def read_files(files: Iterable[tuple[str, str]], workers: int) -> Iterator[ReadF
         for chunk in chunks:
             yield from _read_files(chunk, here)
         return
+    log.info("reading files in %d worker processes", workers)
     pending: deque[tuple[Future[list[ReadFile]] | None, list[tuple[str, str]]]] = deque()
     died = False
 

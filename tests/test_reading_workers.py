@@ -3,8 +3,11 @@ reading them in-process, bad files reported the same way."""
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
+
+import pytest
 
 from bot.archive import Archive
 from bot.settings import Settings
@@ -43,14 +46,19 @@ def _state(archive: Archive) -> tuple[object, ...]:
     return archive.counts(), archive.index.num_docs(), archive.index.vocab.num_words(), hits
 
 
-def test_worker_processes_read_as_this_process_does(tmp_path: Path) -> None:
+def test_worker_processes_read_as_this_process_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     folder = tmp_path / "articles"
     folder.mkdir()
     _write_folder(folder, 150)
     here, there = _archive(tmp_path / "here", folder), _archive(tmp_path / "there", folder)
     try:
+        caplog.set_level(logging.INFO, logger="newsbot.reading")
         a = here.ingest(workers=0)
+        assert "worker processes" not in caplog.text
         b = there.ingest(workers=2)
+        assert "reading files in 2 worker processes" in caplog.text
         assert len(a.added) == len(b.added) == 150
         assert sorted(a.skipped) == sorted(b.skipped) and len(a.skipped) == 2
         assert _state(here) == _state(there)
