@@ -86,10 +86,12 @@ def _read_files(
 
 
 def workers_for(files: int) -> int:
-    """Worker processes for an ingest reading this many files (0: read in-process)."""
+    """Worker processes for an ingest reading this many files (0: read in-process): a core is
+    left to the main process, whose Python thread and tantivy's indexing thread are both busy
+    (on 2 cores, 1 worker built 1M passages as fast as 2, with 15 s less CPU and 50 MB less)."""
     if files < POOL_FROM:
         return 0
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, (os.cpu_count() or 1) - 1))
 
 
 def read_files(files: Iterable[tuple[str, str]], workers: int) -> Iterator[ReadFile]:
