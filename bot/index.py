@@ -27,11 +27,12 @@ _WRITER_HEAP = 128 * 1024 * 1024
 # How much of a typo match's BM25 counts beside its distance tier (1 apart): BM25 stays below 20.
 _TYPO_BM25 = 0.04
 # A query word counts once in a passage's score, by the best of how the passage has it: as typed
-# (its body BM25), in another word form (the stem's BM25 times this), or in the headline. Below 1,
-# the exact form wins where the BM25s are alike; the word's weight against the query's other words
-# stays its BM25 however it matched (an exact form's BM25 added on top of the stem's counted an
-# exact word three times, a word-form one once). Chosen on the even-numbered BBC seed-7 queries
-# (0.8-1.0 alike), checked on the odd ones, BBC seed 11 and 1M (docs/benchmarks.md, issue 9).
+# (its body BM25), in another word form (its forms' BM25, ``_any_form``, times this), or in the
+# headline. Below 1, the exact form wins where the BM25s are alike; the word's weight against the
+# query's other words stays its BM25 however it matched (an exact form's BM25 added on top of the
+# stem's counted an exact word three times, a word-form one once). Chosen on the even-numbered
+# BBC seed-7 queries (0.8-1.0 alike), checked on the odd ones, BBC seed 11 and 1M
+# (docs/benchmarks.md, issue 9).
 _FORM_WEIGHT = 0.8
 # A passage with several forms of a word: the best form's BM25 and this much of the others'.
 # BM25 saturates a term's count (k1 = 1.2): two occurrences of one term score 1 + k1 / (2 + k1)
