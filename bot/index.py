@@ -20,7 +20,7 @@ import tantivy
 from bot.text import stem
 from bot.vocabulary import Vocabulary
 
-_SCHEMA_VERSION = "8"
+_SCHEMA_VERSION = "9"
 # The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
 # vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
 _WRITER_HEAP = 128 * 1024 * 1024

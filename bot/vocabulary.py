@@ -33,6 +33,8 @@ _FIRST = "abcdefghijklmnopqrstuvwxyz0123456789"
 _OTHER = "typo_other"
 _TAIL2 = "tail2"  # each word without its first two letters
 _WORD = "word"
+# A word too short to be a typo's correction: kept for its stem only (its, it: forms of one word).
+_SHORT = "short"
 _STEM = "stem"  # the word's English stem: the words of one stem are one word's forms
 MAX_FORMS = 64  # forms of one stem a query word stands for (most stems have a handful)
 MIN_LEN = ONE_TYPO_FROM - 1  # the shortest word a typo query word can match
@@ -43,6 +45,7 @@ _WRITER_HEAP = 64 * 1024 * 1024
 def _schema() -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     b.add_text_field(_WORD, stored=True, tokenizer_name="raw", index_option="basic")
+    b.add_text_field(_SHORT, stored=True, tokenizer_name="raw", index_option="basic")
     b.add_text_field(_STEM, stored=False, tokenizer_name="raw", index_option="basic")
     fields = [_field(c) for c in _FIRST] + [_tail_field(c) for c in _FIRST]
     for field in (*fields, _OTHER, _tail_field(""), _TAIL2):
@@ -58,6 +61,11 @@ def _field(token: str) -> str:
 def _tail_field(tail: str) -> str:
     """The field of the words whose tail (all but the first letter) starts as ``tail`` does."""
     return f"tail_{tail[0]}" if tail[:1] and tail[0] in _FIRST else "tail_other"
+
+
+def _word_field(word: str) -> str:
+    """The field a known word is found in (``_SHORT`` for one too short for typo walks)."""
+    return _WORD if len(word) >= MIN_LEN else _SHORT
 
 
 def _swap_first_two(word: str) -> str:
@@ -77,23 +85,22 @@ class Vocabulary:
         """Add the words not yet known (call while holding the passage index's writer)."""
         searcher = self._searcher(fresh=True)
         first = searcher.num_docs == 0  # a first build: every word is new, no need to look
-        new = sorted(
-            w
-            for w in set(words)
-            if len(w) >= MIN_LEN and (first or not searcher.doc_freq(_WORD, w))
-        )
+        new = sorted(w for w in set(words) if first or not searcher.doc_freq(_word_field(w), w))
         if not new:
             return 0
         writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
         try:
             for w, s in zip(new, stems(new), strict=True):
-                fields = {
-                    _WORD: w,
-                    _STEM: s,
-                    _field(w): w,
-                    _tail_field(w[1:]): w[1:],
-                    _TAIL2: w[2:],
-                }
+                if len(w) < MIN_LEN:  # no typo walk finds it: no walk fields
+                    fields = {_SHORT: w, _STEM: s}
+                else:
+                    fields = {
+                        _WORD: w,
+                        _STEM: s,
+                        _field(w): w,
+                        _tail_field(w[1:]): w[1:],
+                        _TAIL2: w[2:],
+                    }
                 writer.add_document(tantivy.Document(**fields))  # type: ignore[arg-type]
             writer.commit()
             writer.wait_merging_threads()
@@ -128,12 +135,13 @@ class Vocabulary:
         searcher = self._searcher()
         words = searcher.doc_freq(_STEM, stem)
         # Most words have no other form: two lookups say so, without a search and its reads.
-        if words <= sum(1 for w in but if searcher.doc_freq(_WORD, w)):
+        if words <= sum(1 for w in but if searcher.doc_freq(_word_field(w), w)):
             return []
         query = tantivy.Query.term_query(self.schema, _STEM, stem)
         hits = searcher.search(query, MAX_FORMS, count=False).hits
-        found = (searcher.doc(address)[_WORD][0] for _, address in hits)
-        return sorted(w for w in found if w not in but)
+        docs = (searcher.doc(address) for _, address in hits)
+        found = (d.get_first(_WORD) or d.get_first(_SHORT) for d in docs)
+        return sorted(w for w in found if w and w not in but)
 
     def expand(self, token: str, typos: int) -> list[tuple[str, int]]:
         """(word, edits) for the known words within ``typos`` of token, token itself excluded,
