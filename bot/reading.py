@@ -5,6 +5,11 @@ A big ingest (a first start on an archive, a folder of 60,000 files) spends most
 here, in Python, while tantivy indexes in its own thread. Worker processes do this part beside
 the main process, which writes the store and hands the documents to the index; a few files are
 read in-process (starting workers costs more than it saves).
+
+Workers start through multiprocessing's fork server, which imports the main module again in
+each: a script that ingests needs the usual ``if __name__ == "__main__":`` guard (the
+``newsbot`` command has it). Without it the workers fail to start and the files are read
+in-process after all, with a warning.
 """
 
 from __future__ import annotations
