@@ -40,8 +40,8 @@ _GROUPED = re.compile(r"\d,\d")  # a number with a thousands separator, maybe
 
 
 def stem_analyzer() -> tantivy.TextAnalyzer:
-    """Whitespace-separated folded tokens -> their English stems: tantivy's own stemmer, the
-    index's stem field's analyzer, which ``stem`` runs on a query word."""
+    """Whitespace-separated folded tokens -> their English stems: tantivy's own stemmer, which
+    ``stem`` and ``stems`` run (the vocabulary keeps each word's stem: bot.vocabulary)."""
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
         .filter(tantivy.Filter.stemmer("english"))
@@ -108,12 +108,15 @@ def index_text(text: str) -> str:
 # text, encoded one byte a character, can be in a token: "a" a letter or digit, "." a
 # separator inside a number ("2,700", "7.6m") if it stands between two digits, "!" a character
 # only the token regex can judge (an underscore; "?", which stands for any character outside
-# ASCII), " " nothing (a token never spans it).
+# ASCII), " " nothing (a token never spans it). _ASCII_WORDS makes plain ASCII its tokens in one
+# pass: letters lower-cased, digits kept, every other character a space.
 _SHAPE = bytes(
     97 if chr(c).isalnum() and c < 128 else 46 if c in b".," else 33 if c in b"_?" else 32
     for c in range(256)
 )
-_ASCII_WORDS = bytes(c if chr(c).isalnum() and c < 128 else 32 for c in range(256))
+_ASCII_WORDS = bytes(
+    ord(chr(c).lower()) if chr(c).isalnum() and c < 128 else 32 for c in range(256)
+)
 _OVERLONG = b"a" * (MAX_TOKEN_LEN + 1)
 
 
@@ -125,16 +128,13 @@ def _pieces(text: str) -> list[str | list[str]]:
     if "'" in text or "’" in text:
         text = _POSSESSIVE.sub("", text)
     raw = text.encode("ascii", "replace")  # one byte a character: offsets stay the text's
-    runs = _regex_runs(raw)
-    if not runs:
-        return [raw.lower().translate(_ASCII_WORDS).decode("ascii")]
     pieces: list[str | list[str]] = []
     done = 0
-    for start, end in runs:
-        pieces.append(raw[done:start].lower().translate(_ASCII_WORDS).decode("ascii"))
+    for start, end in _regex_runs(raw):
+        pieces.append(raw[done:start].translate(_ASCII_WORDS).decode("ascii"))
         pieces.append(_regex_tokens(text[start:end]))
         done = end
-    pieces.append(raw[done:].lower().translate(_ASCII_WORDS).decode("ascii"))
+    pieces.append(raw[done:].translate(_ASCII_WORDS).decode("ascii"))
     return pieces
 
 
