@@ -104,21 +104,11 @@ def read_files(files: Iterable[tuple[str, str]], workers: int) -> Iterator[ReadF
     in-process with none (or when the workers cannot start or die: said once in the log)."""
     chunks = _chunks(files, _CHUNK)
     here: set[str] = set()  # the words reported by reading in this process
-    if workers <= 0:
+    pool = _pool(workers) if workers > 0 else None
+    if pool is None:
         for chunk in chunks:
             yield from _read_files(chunk, here)
         return
-    try:
-        # forkserver: a forked child of this process (threads running: tantivy's, a server's)
-        # could inherit a lock held at the fork and hang.
-        context = multiprocessing.get_context("forkserver")
-        pool = ProcessPoolExecutor(workers, mp_context=context)
-    except (OSError, ValueError) as exc:
-        log.warning("reading in this process: cannot start worker processes (%s)", exc)
-        for chunk in chunks:
-            yield from _read_files(chunk, here)
-        return
-    log.info("reading files in %d worker processes", workers)
     pending: deque[tuple[Future[list[ReadFile]] | None, list[tuple[str, str]]]] = deque()
     died = False
 
@@ -147,6 +137,20 @@ def read_files(files: Iterable[tuple[str, str]], workers: int) -> Iterator[ReadF
             yield from oldest()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor | None:
+    """``workers`` reading processes, or None (said in the log) when they cannot start."""
+    try:
+        # forkserver: a forked child of this process (threads running: tantivy's, a server's)
+        # could inherit a lock held at the fork and hang.
+        context = multiprocessing.get_context("forkserver")
+        pool = ProcessPoolExecutor(workers, mp_context=context)
+    except (OSError, ValueError) as exc:
+        log.warning("reading in this process: cannot start worker processes (%s)", exc)
+        return None
+    log.info("reading files in %d worker processes", workers)
+    return pool
 
 
 def _chunks(files: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
