@@ -18,23 +18,16 @@ import sys
 import threading
 from pathlib import Path
 
-from benchmarks.search_bench import worker_build
-
-_TICK = os.sysconf("SC_CLK_TCK")
+from benchmarks.search_bench import cpu_seconds, proc_stat, worker_build
 
 
 def thread_cpu() -> dict[str, tuple[str, float]]:
     """Thread id -> (name, user + system CPU seconds) for this process's live threads."""
     found = {}
     for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/stat") as f:
-                stat = f.read()
-        except OSError:  # it ended meanwhile
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        found[tid] = (name, (int(fields[11]) + int(fields[12])) / _TICK)
+        stat = proc_stat(f"/proc/self/task/{tid}/stat")
+        if stat is not None:
+            found[tid] = (stat[0], cpu_seconds(stat[1]))
     return found
 
 

@@ -106,28 +106,39 @@ def _cpu_s() -> float:
     return total
 
 
+def proc_stat(path: str) -> tuple[str, list[str]] | None:
+    """(name, the fields after it) of a /proc .../stat file, None when the process or thread
+    ended meanwhile. Field 1 is the parent's pid, 11 and 12 the user and system CPU ticks, 21
+    the resident pages."""
+    try:
+        with open(path) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(fields: list[str]) -> float:
+    """User + system CPU seconds of a ``proc_stat``'s fields."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _descendants() -> dict[int, tuple[float, float]]:
     """pid -> (resident MB, CPU s) of every live process below this one (Linux; {} elsewhere):
     an ingest's reading workers are children of multiprocessing's fork server, not of us."""
-    parent: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
     stats: dict[int, tuple[float, float]] = {}
-    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
     for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
-        if not name.isdigit():
+        found = proc_stat(f"/proc/{name}/stat") if name.isdigit() else None
+        if found is None:
             continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:  # it ended meanwhile
-            continue
-        pid = int(name)
-        parent[pid] = int(fields[1])
-        rss_mb = int(fields[21]) * page / 2**20
-        stats[pid] = (rss_mb, (int(fields[11]) + int(fields[12])) / tick)
+        fields = found[1]
+        children.setdefault(int(fields[1]), []).append(int(name))
+        stats[int(name)] = (int(fields[21]) * page_mb, cpu_seconds(fields))
     mine, todo = {}, [os.getpid()]
     while todo:
-        pid = todo.pop()
-        kids = [p for p, pp in parent.items() if pp == pid]
+        kids = children.get(todo.pop(), [])
         todo += kids
         mine.update({p: stats[p] for p in kids})
     return mine

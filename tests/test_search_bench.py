@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from rapidfuzz.distance import OSA
 
-from benchmarks import bbc_corpus, name_typos, search_bench, search_interleaved
+from benchmarks import bbc_corpus, build_threads, name_typos, search_bench, search_interleaved
 from benchmarks.corpus import add_typos, fold, make_query, typo_budget, word_forms, write_corpus
 
 
@@ -272,6 +272,18 @@ def test_interleaved_comparison_runs_on_the_kept_indexes(
     for row in rows:
         assert all(float(c) >= 0 for c in row[1:5])
         assert row[5].endswith("x") and float(row[6]) >= 0.5  # ours finds most targets
+
+
+def test_build_threads_reports_each_thread(
+    report: search_bench.Report, workdir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = workdir / "corpus-2000"
+    assert build_threads.main(["ours", str(corpus), str(tmp_path / "state")]) == 0
+    built, threads = (json.loads(line) for line in capsys.readouterr().out.splitlines()[-2:])
+    assert built["added"] > 0 and built["build_s"] > 0 and built["build_cpu_s"] > 0
+    # Threads by name with their CPU seconds (a small build's indexer may stay under the 0.1 s
+    # shown); here "python" is pytest's own main thread.
+    assert threads["python"] > 0 and all(cpu >= 0.1 for cpu in threads.values())
 
 
 def test_bbc_layout_corpus_and_name_typos_smoke(
