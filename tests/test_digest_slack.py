@@ -92,6 +92,16 @@ class Rig:
         return Ledger(self.archive.store.conn).get(DESK, day or self.today())
 
 
+@pytest.fixture(autouse=True)
+def _midday():
+    """Each test starts at noon (UTC) today, the clock ticking: its ``later`` steps then cross
+    a midnight only where the test means to, whatever the hour it runs at (from 23:50 a step
+    of 10 minutes made the retry deliver the next day's digest)."""
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    with time_machine.travel(noon, tick=True):
+        yield
+
+
 @pytest.fixture
 def rig(fake_slack, archive) -> Rig:
     return Rig(fake_slack, archive)
