@@ -175,7 +175,7 @@ def add_article(db: Path, n: int) -> int:
     store = Store.open(db)
     try:
         with transaction(store.conn):
-            article_id, _ = store.upsert_article(
+            article_id, *_ = store.upsert_article(
                 f"/crash/{n}.txt",
                 Article(path=f"/crash/{n}.txt", title=f"Article {n}", paragraphs=(f"Body {n}.",)),
                 10,

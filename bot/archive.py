@@ -9,14 +9,17 @@ article ingested by any process on any host reaches this process's index at its 
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from stat import S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING, Any
@@ -76,6 +79,10 @@ class _File:
     mtime_ns: int
 
 
+# A file to write: its article, SHA-1 and its paragraphs' index texts (() when not made yet).
+_Parsed = tuple[_File, Article, str, tuple[str, ...]]
+
+
 class Archive:
     def __init__(self, settings: Settings, *, catch_up: bool = True) -> None:
         self.settings = settings
@@ -92,9 +99,6 @@ class Archive:
         # Where this process last left the cursor beside the index: another process on this
         # host that shares the index folder may move it (and change the index) on its own.
         self._cursor_high: int | None = None
-        # Paragraph text -> its index text, made while the ingest read the file (in a worker
-        # process, maybe): taken when the paragraph reaches the index, dropped after the ingest.
-        self._prepared: dict[str, str] = {}
         self.searcher = PassageSearch(self.index, lambda: self.store)
         if catch_up:
             self.catch_up()
@@ -364,7 +368,7 @@ class Archive:
         indexed."""
         with self.store.index_snapshot() as snapshot:
             self.index.clear(writer)
-            n = self.index.replace_articles(writer, (), _tokenized(snapshot.rows, {}))
+            n = self.index.replace_articles(writer, (), _tokenized(snapshot.rows))
         # after the snapshot: rows kept before it may be older than what the index now holds
         self.store.forget_kept()
         cursor.reset(snapshot.head, snapshot.unsettled)
@@ -383,9 +387,15 @@ class Archive:
         cursor: Cursor,
         batch: int = FETCH,
         on_batch: Callable[[int], None] | None = None,
+        written: Mapping[int, tuple[int, tuple[str, ...]]] | None = None,
     ) -> tuple[int, int]:
         """Re-index every article the log says changed since ``cursor`` (uncommitted); the whole
-        index when the log was pruned past it. Returns (changes applied, passages indexed)."""
+        index when the log was pruned past it. Returns (changes applied, passages indexed).
+
+        ``written``: article id -> (the change this process logged writing it, its passages'
+        index texts). Where that change is the article's latest in the log, its passages are
+        indexed from these texts (only their ids and the article's columns are read back);
+        otherwise another process wrote it since, and it is read from the store like any other."""
         applied = passages = 0
         while True:
             changes = cursor.pending(self.store, batch)
@@ -399,10 +409,17 @@ class Archive:
                 continue
             if not changes:
                 return applied, passages
-            ids = sorted({aid for _, aid in changes})
+            latest = {aid: seq for seq, aid in changes}  # in order: each article's latest
+            ids = sorted(latest)
+            mine = {
+                aid: texts
+                for aid, (change, texts) in (written or {}).items()
+                if latest.get(aid) == change
+            }
             # what the store kept of them is read again (it is kept no older than the index)
             self.store.forget_kept(ids)
-            passages += self.index.replace_articles(writer, ids, self._index_rows(ids))
+            rows = self._changed_rows(ids, mine) if mine else self._index_rows(ids)
+            passages += self.index.replace_articles(writer, ids, rows)
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
             if on_batch is not None:
@@ -426,8 +443,30 @@ class Archive:
         self._cursor_high = high
         return cursor
 
+    def _changed_rows(
+        self, article_ids: Sequence[int], mine: Mapping[int, tuple[str, ...]]
+    ) -> Iterator[IndexRow]:
+        """The index rows of ``article_ids``; the passages of those in ``mine`` with the index
+        texts it holds for them (read back without their text; all read again should the
+        store's count of passages differ)."""
+        others = [aid for aid in article_ids if aid not in mine]
+        held = self.store.index_rows(sorted(mine), texts=False)
+        rows = heapq.merge(held, self.store.index_rows(others), key=itemgetter(1))
+        for aid, group in groupby(rows, key=itemgetter(1)):
+            texts = mine.get(aid)
+            if texts is None:
+                yield from _tokenized(group)
+                continue
+            found = list(group)
+            if len(found) != len(texts):
+                yield from self._index_rows([aid])
+                continue
+            head, by = index_text(found[0][3]), index_text(found[0][4])
+            for (pid, _, _, _, _, ts), text in zip(found, texts, strict=True):
+                yield pid, aid, text, head, by, ts
+
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
-        return _tokenized(self.store.index_rows(article_ids), self._prepared)
+        return _tokenized(self.store.index_rows(article_ids))
 
     # -- ingest --------------------------------------------------------------------------------
     def scan(
@@ -559,9 +598,9 @@ class Archive:
             reading = [f for f in files if to_read(f)]
             done = len(files) - len(reading)
 
-            def batches() -> Iterator[list[tuple[_File, Article, str]]]:
+            def batches() -> Iterator[list[_Parsed]]:
                 """Files read BATCH at a time: a big first ingest never holds every text."""
-                parsed: list[tuple[_File, Article, str]] = []
+                parsed: list[_Parsed] = []
                 count = workers_for(len(reading)) if workers is None else workers
                 read = read_files(((f.realpath, f.path) for f in reading), count)
                 for n, (f, found) in enumerate(zip(reading, read, strict=True), done + 1):
@@ -573,10 +612,7 @@ class Archive:
                         parsed = []
                 yield parsed
 
-            try:
-                self._write(batches(), removed, states, report)
-            finally:
-                self._prepared.clear()
+            self._write(batches(), removed, states, report)
             if len(report.added) + len(report.updated) + len(report.removed) >= BULK_ARTICLES:
                 self._refresh_statistics()
             self._remember_skipped(skipped, files, report, still_bad)
@@ -598,7 +634,7 @@ class Archive:
         if fetched.status == "ok":
             with self._ingest_lock:
                 known = self.store.file_states([e.key for e in fetched.entries])
-                parsed: list[tuple[_File, Article, str]] = []
+                parsed: list[_Parsed] = []
                 for entry in fetched.entries:
                     state = known.get(entry.key)
                     if state and not state[3] and state[2] == entry.digest:
@@ -609,6 +645,7 @@ class Archive:
                                 _File(entry.article.path, entry.key, 0, 0),
                                 entry.article,
                                 entry.digest,
+                                (),
                             )
                         )
                 self._write([parsed], [], known, report)
@@ -641,7 +678,7 @@ class Archive:
         known: tuple[int, int, str, bool] | None,
         found: ReadFile,
         report: IngestReport,
-        parsed: list[tuple[_File, Article, str]],
+        parsed: list[_Parsed],
     ) -> None:
         """Take a file's reading into ``parsed``, or into the report as skipped or unchanged."""
         if found.words:
@@ -663,9 +700,8 @@ class Archive:
             report.unchanged += 1
             return
         if found.index_texts:  # tokenized already: the index takes them as they are
-            self._prepared.update(zip(article.paragraphs, found.index_texts, strict=True))
             self.index.learn(texts=found.index_texts)
-        parsed.append((f, article, found.digest))
+        parsed.append((f, article, found.digest, found.index_texts))
 
     def _refresh_statistics(self) -> None:
         """Planner statistics after a bulk ingest; the ingest itself is committed whatever
@@ -681,7 +717,7 @@ class Archive:
 
     def _write(
         self,
-        batches: Iterable[list[tuple[_File, Article, str]]],
+        batches: Iterable[list[_Parsed]],
         removed: list[str],
         states: dict[str, tuple[int, int, str, bool]],
         report: IngestReport,
@@ -693,6 +729,7 @@ class Archive:
         cursor = Cursor()
         rows = 0
         first = True
+        written: dict[int, tuple[int, tuple[str, ...]]] = {}  # see _apply_changes
         with self._index_lock:
             try:
                 for batch in batches:
@@ -702,10 +739,12 @@ class Archive:
                         writer = self.index.writer()
                         cursor = self._load_cursor() or Cursor()
                     with store.transaction():
-                        for f, article, digest in batch:
-                            article_id, is_new = store.upsert_article(
+                        for f, article, digest, texts in batch:
+                            article_id, is_new, change = store.upsert_article(
                                 f.realpath, article, f.size, f.mtime_ns, digest
                             )
+                            if texts:
+                                written[article_id] = (change, texts)
                             if is_new:
                                 report.new_ids.append(article_id)
                             known = states.get(f.realpath)
@@ -717,7 +756,8 @@ class Archive:
                                 if article_id is not None:
                                     report.removed.append(_display(store, article_id, real))
                     first = False
-                    rows += self._apply_changes(writer, cursor)[1]
+                    rows += self._apply_changes(writer, cursor, written=written)[1]
+                    written.clear()
                     if rows >= INDEX_COMMIT_PASSAGES:
                         self._commit_index(writer, cursor)
                         rows = 0
@@ -730,16 +770,14 @@ class Archive:
                 raise
 
 
-def _tokenized(rows: Iterable[IndexRowTuple], prepared: dict[str, str]) -> Iterator[IndexRow]:
-    """The store's index rows, tokenized for the index (a body's index text taken from
-    ``prepared`` when it is there)."""
+def _tokenized(rows: Iterable[IndexRowTuple]) -> Iterator[IndexRow]:
+    """The store's index rows, tokenized for the index."""
     # Rows come article by article: an article's headline and byline are tokenized once.
     last, head, by = -1, "", ""
     for pid, aid, body, title, byline, ts in rows:
         if aid != last:
             last, head, by = aid, index_text(title), index_text(byline)
-        text = prepared.pop(body, None)
-        yield pid, aid, index_text(body) if text is None else text, head, by, ts
+        yield pid, aid, index_text(body), head, by, ts
 
 
 def _display(store: Store, article_id: int, fallback: str) -> str:

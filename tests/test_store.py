@@ -23,13 +23,13 @@ def test_upsert_keeps_first_seen_and_logs_every_change(any_store: Store) -> None
     assert s.schema_version() == SCHEMA_VERSION
     assert s.change_head() == 0 and s.is_empty()
     with s.transaction():
-        aid, new = s.upsert_article("/r/one", article("one", "a.", "b."), 10, 1, "sha")
+        aid, new, _ = s.upsert_article("/r/one", article("one", "a.", "b."), 10, 1, "sha")
     assert new and s.counts() == (1, 2)
     first_seen = s.article(aid).first_seen
     assert first_seen.tzinfo is not None
     time.sleep(0.01)
     with s.transaction():
-        again, new = s.upsert_article("/r/one", article("one", "c."), 11, 2, "sha2")
+        again, new, _ = s.upsert_article("/r/one", article("one", "c."), 11, 2, "sha2")
     assert (again, new) == (aid, False)
     assert s.article(aid).first_seen == first_seen  # never changed once set
     assert [p.text for p in s.passages_of(aid)] == ["c."]
@@ -67,9 +67,9 @@ def test_passage_counts_in_one_query_match_the_passages(any_store: Store) -> Non
     """The count under each search hit ("paragraph 3 of 9") without loading the passages."""
     s = any_store
     with s.transaction():
-        three, _ = s.upsert_article("/r/three", article("three", "a.", "b.", "c."), 1, 1, "x")
-        one, _ = s.upsert_article("/r/one", article("one", "a."), 1, 1, "y")
-        gone, _ = s.upsert_article("/r/gone", article("gone", "a.", "b."), 1, 1, "z")
+        three, *_ = s.upsert_article("/r/three", article("three", "a.", "b.", "c."), 1, 1, "x")
+        one, *_ = s.upsert_article("/r/one", article("one", "a."), 1, 1, "y")
+        gone, *_ = s.upsert_article("/r/gone", article("gone", "a.", "b."), 1, 1, "z")
         s.mark_removed("/r/gone")
     ids = [three, one, gone, 999_999, three]
     expected = {i: len(s.passages_of(i)) for i in ids}
@@ -329,7 +329,7 @@ def test_a_bulk_ingest_on_postgres_refreshes_the_planner_statistics(
 def test_a_file_touched_under_a_new_path_is_a_change_the_workers_see(any_store: Store) -> None:
     s = any_store
     with s.transaction():
-        aid, _ = s.upsert_article("/r/one", article("one"), 10, 1, "sha")
+        aid, *_ = s.upsert_article("/r/one", article("one"), 10, 1, "sha")
     head = s.change_head()
     s.touch_file("/r/one", "/a/one.txt", 10, 2)  # same path: only the stat is remembered
     assert s.change_head() == head

@@ -124,7 +124,7 @@ def test_a_workers_own_write_is_seen_at_once(pg_url: str) -> None:
     store = open_store(pg_url)
     try:
         with store.transaction():
-            aid, _ = store.upsert_article("/r/y", article("before", "text."), 1, 1, "a")
+            aid, *_ = store.upsert_article("/r/y", article("before", "text."), 1, 1, "a")
         [p] = store.passages_of(aid)
         assert store.passages_by_id([p.id])[p.id][1].title == "before"
         with store.transaction():

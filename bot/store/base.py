@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.models import Article, DeskChannel, Follow, Passage, StoredArticle
 
@@ -55,6 +55,16 @@ class LedgerRow:
 
 
 IndexRowTuple = tuple[int, int, str, str, str, int]
+
+
+class Upserted(NamedTuple):
+    """What :meth:`Store.upsert_article` wrote: the article's id, whether it was new, and the
+    sequence number of the change it logged (the article's latest unless the log holds a later
+    one for it)."""
+
+    article_id: int
+    is_new: bool
+    change: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +138,8 @@ class Store(ABC):
     @abstractmethod
     def upsert_article(
         self, realpath: str, article: Article, size: int, mtime_ns: int, sha1: str
-    ) -> tuple[int, bool]:
-        """Insert or replace an article and its passages; (article id, was it new). Call inside
+    ) -> Upserted:
+        """Insert or replace an article and its passages. Call inside
         :meth:`transaction`; appends to the change log in the same transaction, and queues a
         new article for the follows (:meth:`take_follow_queue`)."""
 
@@ -172,9 +182,13 @@ class Store(ABC):
         """(live articles, passages)."""
 
     @abstractmethod
-    def index_rows(self, article_ids: Sequence[int] | None = None) -> Iterator[IndexRowTuple]:
+    def index_rows(
+        self, article_ids: Sequence[int] | None = None, *, texts: bool = True
+    ) -> Iterator[IndexRowTuple]:
         """(passage id, article id, passage text, headline + dek + byline, byline, Unix seconds of
-        the article's date: published, else first seen) to (re)build the search index from."""
+        the article's date: published, else first seen) to (re)build the search index from; the
+        given articles' in article and position order. ``texts=False``: every passage text is
+        "" (the caller holds them: the passages are not read, only their ids)."""
 
     @abstractmethod
     def index_snapshot(self) -> AbstractContextManager[IndexSnapshot]:

@@ -255,9 +255,10 @@ class PostgresStore(SqlStore):
             if p.article_id in articles
         }
 
-    def _log_change(self, article_id: int) -> None:
-        super()._log_change(article_id)
+    def _log_change(self, article_id: int) -> int:
+        change = super()._log_change(article_id)
         self.hits_read.forget([article_id])  # this process's own write: seen at once
+        return change
 
     def forget_kept(self, article_ids: Iterable[int] | None = None) -> None:
         if article_ids is None:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.models import Article, DeskChannel, Follow, Passage, StoredArticle
-from bot.store.base import COPIED_TABLES, IndexRowTuple, LedgerRow, Store
+from bot.store.base import COPIED_TABLES, IndexRowTuple, LedgerRow, Store, Upserted
 from bot.store.times import from_iso, to_day, utcnow
 
 PRUNED_THROUGH_META = "changes_pruned_through"  # the change log's pruned horizon (a seq)
@@ -156,11 +156,13 @@ class SqlStore(Store):
         rows = self._rows(sql, args)
         return rows[0] if rows else None
 
-    def _log_change(self, article_id: int) -> None:
-        self._run(
-            "INSERT INTO passage_changes(article_id, changed_at) VALUES (?, ?)",
+    def _log_change(self, article_id: int) -> int:
+        """Log a change of the article's passages; returns its sequence number."""
+        row = self._one(
+            "INSERT INTO passage_changes(article_id, changed_at) VALUES (?, ?) RETURNING seq",
             (article_id, self._t(utcnow())),
         )
+        return int(row[0]) if row else 0
 
     # -- files -------------------------------------------------------------------------------
     def file_states(
@@ -187,7 +189,7 @@ class SqlStore(Store):
 
     def upsert_article(
         self, realpath: str, article: Article, size: int, mtime_ns: int, sha1: str
-    ) -> tuple[int, bool]:
+    ) -> Upserted:
         now = self._t(utcnow())
         row = self._one("SELECT id FROM articles WHERE realpath = ?", (realpath,))
         values = (
@@ -228,13 +230,13 @@ class SqlStore(Store):
             "INSERT INTO passages(article_id, position, text) VALUES (?, ?, ?)",
             [(article_id, i, text) for i, text in enumerate(article.paragraphs)],
         )
-        self._log_change(article_id)
+        change = self._log_change(article_id)
         if is_new:
             self._run(
                 "INSERT INTO follow_queue(article_id) VALUES (?) ON CONFLICT DO NOTHING",
                 (article_id,),
             )
-        return article_id, is_new
+        return Upserted(article_id, is_new, change)
 
     def mark_removed(self, realpath: str) -> int | None:
         row = self._one(
@@ -321,23 +323,50 @@ class SqlStore(Store):
         p = self._one("SELECT count(*) FROM passages")
         return int(a[0] if a else 0), int(p[0] if p else 0)
 
-    def _index_sql(self) -> str:
+    def _index_heads(self) -> str:
+        """An article's columns of its passages' index rows: (headline + dek + byline, byline,
+        Unix seconds of published, else first seen), from ``articles a``."""
         byline = "coalesce(a.author, '') || ' ' || coalesce(a.source, a.editor, '')"
         when = self._epoch("coalesce(a.published, a.first_seen)")
         return (
-            f"SELECT p.id, p.article_id, p.text, a.title || ' ' || coalesce(a.dek, '') || ' ' ||"
-            f" {byline}, {byline}, coalesce({when}, 0)"
+            f"a.title || ' ' || coalesce(a.dek, '') || ' ' || {byline}, {byline},"
+            f" coalesce({when}, 0)"
+        )
+
+    def _index_sql(self, text: str = "p.text") -> str:
+        """Every live passage's index row (as ``index_rows``), unordered."""
+        return (
+            f"SELECT p.id, p.article_id, {text}, {self._index_heads()}"
             " FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.removed_at IS NULL"
         )
 
-    def index_rows(self, article_ids: Sequence[int] | None = None) -> Iterator[IndexRowTuple]:
-        sql = self._index_sql()
+    def index_rows(
+        self, article_ids: Sequence[int] | None = None, *, texts: bool = True
+    ) -> Iterator[IndexRowTuple]:
         if article_ids is None:
+            sql = self._index_sql("p.text" if texts else "''")
             yield from self._stream(sql + " ORDER BY p.id")  # type: ignore[misc]
             return
-        ids = list(article_ids)
-        for where, args in self._in_chunks("p.article_id", ids):
-            yield from self._rows(f"{sql} AND {where}", args)  # type: ignore[misc]
+        # The articles' columns once an article, not once a passage: a passage's row built
+        # them anew (two joins of strings and a date's parse), the better part of reading a
+        # million passages back after an ingest.
+        passages = f"SELECT id, article_id, {'text' if texts else repr('')} FROM passages"
+        for where, args in self._in_chunks("a.id", list(article_ids)):
+            heads = {
+                int(r[0]): tuple(r[1:])
+                for r in self._rows(
+                    f"SELECT a.id, {self._index_heads()} FROM articles a"
+                    f" WHERE a.removed_at IS NULL AND {where}",
+                    args,
+                )
+            }
+            if not heads:
+                continue
+            live, live_args = self._in("article_id", sorted(heads))
+            for pid, aid, body in self._rows(
+                f"{passages} WHERE {live} ORDER BY article_id, position", live_args
+            ):
+                yield (pid, aid, body, *heads[aid])  # type: ignore[misc]
 
     # -- the change log ----------------------------------------------------------------------
     def change_head(self) -> int:

@@ -1,0 +1,129 @@
+"""An ingest indexes the passages it wrote from the index texts it made, not from the store read
+back: the same index as one built from the store, and the store's version wherever another
+process changed an article after this one wrote it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_reading_workers import _write_folder
+
+from bot.archive import Archive
+from bot.changes import Cursor
+from bot.models import Article
+from bot.settings import Settings
+
+QUERIES = (
+    "attacks",
+    "attack council",
+    "economys minister",
+    "krakow",
+    "2700",
+    "£42bn",
+    "word17",
+    "brooke",
+    "headline 12",
+    '"council attack"',
+    "by:brooke mercenaries",
+)
+
+
+def _hits(archive: Archive) -> dict[str, list[tuple[int, float]]]:
+    return {
+        q: [(h.passage_id, round(h.score, 4)) for h in archive.search(q, limit=10).hits]
+        for q in QUERIES
+    }
+
+
+def test_an_ingest_indexes_what_a_rebuild_from_the_store_does(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    _write_folder(folder, 60)
+    (folder / "dated.txt").write_text(
+        "Council votes\n\nauthor: Ana Ruiz\npublished: 2026-03-01T09:30:00Z\n\n"
+        "The council attacked the budget.\n\nMinisters said 2,700 jobs go.\n",
+        encoding="utf-8",
+    )
+    archive = Archive.open(Settings(db_path=tmp_path / "newsbot.db", articles_dir=folder))
+    try:
+        archive.ingest(workers=0)
+        ingested = _hits(archive)
+        assert all(ingested.values()), ingested  # every query finds something to compare
+        archive.rebuild_index()  # every row read from the store
+        assert _hits(archive) == ingested  # the same passages, ids and scores
+        # An update and a removal: the new passages under their new ids, the old ones gone
+        # (scores are not compared: deleted documents count in BM25 until segments merge).
+        (folder / "a0012.txt").write_text(
+            "Headline 12 rewritten\n\nauthor: Thomas Brooke\n\nZeppelins attacked the council."
+            "\n\nA second paragraph about yaks.\n",
+            encoding="utf-8",
+        )
+        (folder / "a0013.txt").unlink()
+        report = archive.ingest(workers=0)
+        assert report.updated and report.removed
+        for query, text in (("zeppelin", "Zeppelins attacked"), ("yaks", "about yaks")):
+            (hit,) = archive.search(query).hits
+            assert hit.article.title == "Headline 12 rewritten" and text in hit.text
+        assert not archive.search("word12").hits and not archive.search("word13").hits
+    finally:
+        archive.close()
+
+
+@pytest.fixture
+def changed(tmp_path: Path) -> tuple[Archive, int, int]:
+    """An archive holding one article, which "another process" (a second connection) then
+    rewrote: (the archive, the article's id, the sequence number of that later change)."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    path = folder / "a.txt"
+    path.write_text("Alpha\n\nAardvarks arrived.\n", encoding="utf-8")
+    settings = Settings(db_path=tmp_path / "newsbot.db", articles_dir=folder)
+    archive = Archive.open(settings)
+    archive.ingest(workers=0)
+    other = Archive.open(settings, catch_up=False)
+    try:
+        with other.store.transaction():
+            article = Article(str(path), "Alpha", ("Badgers arrived.",))
+            aid, _, change = other.store.upsert_article(str(path.resolve()), article, 1, 1, "x")
+    finally:
+        other.close()
+    yield archive, aid, change
+    archive.close()
+
+
+def _apply(archive: Archive, written: dict[int, tuple[int, tuple[str, ...]]]) -> None:
+    with archive._index_lock:
+        writer = archive.index.writer()
+        cursor = archive._load_cursor() or Cursor()
+        archive._apply_changes(writer, cursor, written=written)
+        archive._commit_index(writer, cursor)
+
+
+def _found(archive: Archive, word: str) -> bool:
+    return bool(archive.search(word).hits)
+
+
+def test_texts_in_hand_are_indexed_when_their_change_is_the_latest(
+    changed: tuple[Archive, int, int],
+) -> None:
+    archive, aid, change = changed
+    _apply(archive, {aid: (change, ("zebras",))})
+    assert _found(archive, "zebras") and not _found(archive, "badgers")
+
+
+def test_an_article_changed_since_it_was_written_is_read_from_the_store(
+    changed: tuple[Archive, int, int],
+) -> None:
+    archive, aid, change = changed
+    _apply(archive, {aid: (change - 1, ("zebras",))})  # written before the other's change
+    assert _found(archive, "badgers") and not _found(archive, "zebras")
+    assert not _found(archive, "aardvarks")
+
+
+def test_texts_that_do_not_match_the_stored_passages_are_not_used(
+    changed: tuple[Archive, int, int],
+) -> None:
+    archive, aid, change = changed
+    _apply(archive, {aid: (change, ("zebras", "yaks"))})  # the store holds one passage
+    assert _found(archive, "badgers") and not _found(archive, "zebras")
