@@ -36,7 +36,11 @@ def _hits(archive: Archive) -> dict[str, list[tuple[int, float]]]:
     }
 
 
-def test_an_ingest_indexes_what_a_rebuild_from_the_store_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_ingest_indexes_what_a_rebuild_from_the_store_does(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
     folder = tmp_path / "articles"
     folder.mkdir()
     _write_folder(folder, 60)
@@ -45,11 +49,18 @@ def test_an_ingest_indexes_what_a_rebuild_from_the_store_does(tmp_path: Path) ->
         "The council attacked the budget.\n\nMinisters said 2,700 jobs go.\n",
         encoding="utf-8",
     )
-    archive = Archive.open(Settings(db_path=tmp_path / "newsbot.db", articles_dir=folder))
+    archive = Archive.open(
+        Settings(
+            db_path=tmp_path / "newsbot.db",
+            articles_dir=folder,
+            database_url=url,
+            index_dir=tmp_path / "index",
+        )
+    )
     try:
         archive.ingest(workers=0)
         ingested = _hits(archive)
-        assert all(ingested.values()), ingested  # every query finds something to compare
+        assert all(ingested.values()), [q for q, h in ingested.items() if not h]
         archive.rebuild_index()  # every row read from the store
         assert _hits(archive) == ingested  # the same passages, ids and scores
         # An update and a removal: the new passages under their new ids, the old ones gone
