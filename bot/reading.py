@@ -46,9 +46,8 @@ class ReadFile:
     unreadable: bool = False  # the error is the file's reading, not its content
     # The paragraphs' texts as the index reads them (``bot.text.index_text``), in order.
     index_texts: tuple[str, ...] = ()
-    # Words of index texts that its reader had not reported before in this ingest (the
-    # first file of each chunk carries its chunk's), whitespace-separated: the vocabulary
-    # learns each word from a reader once, not once an article.
+    # The words of the index texts of its chunk of files, whitespace-separated, on the first
+    # file of each chunk: the vocabulary learns a word once a chunk, not once a passage.
     words: str = ""
 
 
@@ -65,26 +64,17 @@ def read_file(path: str, display: str) -> ReadFile:
     return ReadFile(article, digest, index_texts=tuple(map(index_text, article.paragraphs)))
 
 
-# In a worker process: the words it has reported (a pool lives for one ingest).
-_REPORTED: set[str] = set()
-
-
-def _read_files(
-    files: Sequence[tuple[str, str]], reported: set[str] | None = None
-) -> list[ReadFile]:
-    """``read_file`` of each file; the first carries the words of all that ``reported`` (the
-    worker's, by default) did not hold yet: the chunk's words gathered in a small set, then
-    the difference with the big one (which each word of every article would have met, at
-    several times the cost)."""
-    reported = _REPORTED if reported is None else reported
+def _read_files(files: Sequence[tuple[str, str]]) -> list[ReadFile]:
+    """``read_file`` of each file; the first carries the words of them all, gathered in one
+    small set. The main process keeps the ingest's words (``PassageIndex.learn``): a worker
+    that also kept them spent a fifth of its time on lookups in that big set, and the worker
+    is the slower side of a big ingest."""
     found = [read_file(path, display) for path, display in files]
     words: set[str] = set()
     learn = words.update
     for f in found:
         for text in f.index_texts:
             learn(text.split())
-    words -= reported
-    reported |= words
     if words and found:
         found[0] = replace(found[0], words=" ".join(words))
     return found
@@ -103,11 +93,10 @@ def read_files(files: Iterable[tuple[str, str]], workers: int) -> Iterator[ReadF
     """``read_file`` of each (path, display path), in order: in ``workers`` processes, or
     in-process with none (or when the workers cannot start or die: said once in the log)."""
     chunks = _chunks(files, _CHUNK)
-    here: set[str] = set()  # the words reported by reading in this process
     pool = _pool(workers) if workers > 0 else None
     if pool is None:
         for chunk in chunks:
-            yield from _read_files(chunk, here)
+            yield from _read_files(chunk)
         return
     pending: deque[tuple[Future[list[ReadFile]] | None, list[tuple[str, str]]]] = deque()
     died = False
@@ -122,7 +111,7 @@ def read_files(files: Iterable[tuple[str, str]], workers: int) -> Iterator[ReadF
                 if not died:
                     log.warning("a reading worker process died; reading in this process")
                 died = True
-        return _read_files(chunk, here)
+        return _read_files(chunk)
 
     try:
         for chunk in chunks:
