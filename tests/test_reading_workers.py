@@ -4,7 +4,9 @@ reading them in-process, bad files reported the same way."""
 from __future__ import annotations
 
 import logging
+import os
 import random
+import signal
 from pathlib import Path
 
 import pytest
@@ -72,6 +74,58 @@ def test_worker_processes_read_as_this_process_does(
         )
         assert _state(here) == _state(there)
         assert there.search("zeppelin").hits[0].article.title == "Rewritten"
+    finally:
+        here.close()
+        there.close()
+
+
+def _reading_workers() -> list[int]:
+    """Pids of this process's reading workers: the children of multiprocessing's fork server,
+    which is a child of this process (read from /proc)."""
+    parents: dict[int, int] = {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        parents[int(name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+
+    def is_fork_server(pid: int) -> bool:
+        try:
+            return b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+
+    servers = {p for p, parent in parents.items() if parent == os.getpid() and is_fork_server(p)}
+    return [p for p, parent in parents.items() if parent in servers]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker in /proc")
+def test_a_worker_killed_mid_ingest_leaves_the_rest_read_here(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    _write_folder(folder, 700)  # 11 chunks: more than one worker has in flight (8)
+    killed: list[int] = []
+
+    def kill_the_worker(done: int, total: int) -> None:
+        """At the first file the worker has read, the worker dies: what it has not sent yet
+        and the chunks not given to it yet are read in this process."""
+        if not killed:
+            killed.extend(_reading_workers())
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+
+    here, there = _archive(tmp_path / "here", folder), _archive(tmp_path / "there", folder)
+    try:
+        caplog.set_level(logging.INFO, logger="newsbot.reading")
+        here.ingest(workers=0)
+        report = there.ingest(workers=1, progress=kill_the_worker)
+        assert len(killed) == 1
+        assert "a reading worker process died; reading in this process" in caplog.text
+        assert len(report.added) == 700 and len(report.skipped) == 2
+        assert _state(here) == _state(there)
     finally:
         here.close()
         there.close()
