@@ -79,7 +79,8 @@ class _File:
     mtime_ns: int
 
 
-# A file to write: its article, SHA-1 and its paragraphs' index texts (() when not made yet).
+# A file to write: its article, SHA-1 and its paragraphs' index texts (() from a feed: its
+# entries' passages are read back from the store to be indexed).
 _Parsed = tuple[_File, Article, str, tuple[str, ...]]
 
 
@@ -393,9 +394,10 @@ class Archive:
         index when the log was pruned past it. Returns (changes applied, passages indexed).
 
         ``written``: article id -> (the change this process logged writing it, its passages'
-        index texts). Where that change is the article's latest in the log, its passages are
-        indexed from these texts (only their ids and the article's columns are read back);
-        otherwise another process wrote it since, and it is read from the store like any other."""
+        index texts). Where that change is the article's latest among the changes read, its
+        passages are indexed from these texts (only their ids and the article's columns are
+        read back); otherwise another process wrote it since, and it is read from the store
+        like any other (a later change beyond this read re-reads it in a later round)."""
         applied = passages = 0
         while True:
             changes = cursor.pending(self.store, batch)
@@ -409,7 +411,9 @@ class Archive:
                 continue
             if not changes:
                 return applied, passages
-            latest = {aid: seq for seq, aid in changes}  # in order: each article's latest
+            latest: dict[int, int] = {}
+            for seq, aid in changes:
+                latest[aid] = max(seq, latest.get(aid, 0))
             ids = sorted(latest)
             mine = {
                 aid: texts

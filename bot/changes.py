@@ -13,8 +13,9 @@ highest seq I applied" would skip a late commit. The cursor keeps instead:
 
 A gap is re-read on every poll until its change shows up, or until ``GAP_TIMEOUT`` passes: then it
 belonged to a rolled-back transaction (numbers are never reused) and the cursor moves past it.
-Applying a change means re-indexing the article from the store as it is now, so applying one
-twice is harmless: a cursor that lags (a crash before it was saved) only repeats work.
+Applying a change means re-indexing the article as the store holds it now (an ingest takes its
+own articles' texts from what it wrote, while no later change of them is in the log), so applying
+one twice is harmless: a cursor that lags (a crash before it was saved) only repeats work.
 
 The log does not grow without bound: the active scheduler prunes the changes older than
 ``RETENTION`` every ``PRUNE_EVERY`` (the newest one always stays, so the head is kept), and the

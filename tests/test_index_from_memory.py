@@ -4,7 +4,9 @@ process changed an article after this one wrote it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_reading_workers import _write_folder
@@ -38,7 +40,7 @@ def _hits(archive: Archive) -> dict[str, list[tuple[int, float]]]:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_an_ingest_indexes_what_a_rebuild_from_the_store_does(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
     folder = tmp_path / "articles"
@@ -57,8 +59,18 @@ def test_an_ingest_indexes_what_a_rebuild_from_the_store_does(
             index_dir=tmp_path / "index",
         )
     )
+    asked: list[tuple[int, bool]] = []  # (articles asked for, with their texts?)
+    read = archive.store.index_rows
+
+    def index_rows(ids: Sequence[int] | None = None, *, texts: bool = True) -> Any:
+        asked.append((len(ids) if ids is not None else -1, texts))
+        return read(ids, texts=texts)
+
+    monkeypatch.setattr(archive.store, "index_rows", index_rows)
     try:
         archive.ingest(workers=0)
+        # the ingest's own passages were indexed from the texts in hand, not read back
+        assert (61, False) in asked and all(not texts for n, texts in asked if n), asked
         ingested = _hits(archive)
         assert all(ingested.values()), [q for q, h in ingested.items() if not h]
         archive.rebuild_index()  # every row read from the store
@@ -81,25 +93,34 @@ def test_an_ingest_indexes_what_a_rebuild_from_the_store_does(
         archive.close()
 
 
-@pytest.fixture
-def changed(tmp_path: Path) -> tuple[Archive, int, int]:
-    """An archive holding one article, which "another process" (a second connection) then
-    rewrote: (the archive, the article's id, the sequence number of that later change)."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def race(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Archive, int, int, int]]:
+    """One article written twice since the index last looked, both changes still to apply:
+    first as this process wrote it ("aardvarks", change ``mine``), then by another process
+    ("badgers", change ``theirs``): (the archive, the article's id, mine, theirs)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
     folder = tmp_path / "articles"
     folder.mkdir()
-    path = folder / "a.txt"
-    path.write_text("Alpha\n\nAardvarks arrived.\n", encoding="utf-8")
-    settings = Settings(db_path=tmp_path / "newsbot.db", articles_dir=folder)
+    settings = Settings(
+        db_path=tmp_path / "newsbot.db",
+        articles_dir=folder,
+        database_url=url,
+        index_dir=tmp_path / "index",
+    )
+    path = str(folder / "a.txt")
     archive = Archive.open(settings)
-    archive.ingest(workers=0)
+    with archive.store.transaction():
+        article = Article(path, "Alpha", ("Aardvarks arrived.",))
+        aid, _, mine = archive.store.upsert_article(path, article, 1, 1, "a")
     other = Archive.open(settings, catch_up=False)
     try:
         with other.store.transaction():
-            article = Article(str(path), "Alpha", ("Badgers arrived.",))
-            aid, _, change = other.store.upsert_article(str(path.resolve()), article, 1, 1, "x")
+            article = Article(path, "Alpha", ("Badgers arrived.",))
+            _, _, theirs = other.store.upsert_article(path, article, 2, 2, "b")
     finally:
         other.close()
-    yield archive, aid, change
+    assert theirs > mine
+    yield archive, aid, mine, theirs
     archive.close()
 
 
@@ -116,25 +137,25 @@ def _found(archive: Archive, word: str) -> bool:
 
 
 def test_texts_in_hand_are_indexed_when_their_change_is_the_latest(
-    changed: tuple[Archive, int, int],
+    race: tuple[Archive, int, int, int],
 ) -> None:
-    archive, aid, change = changed
-    _apply(archive, {aid: (change, ("zebras",))})
+    archive, aid, _, theirs = race
+    _apply(archive, {aid: (theirs, ("zebras",))})
     assert _found(archive, "zebras") and not _found(archive, "badgers")
 
 
 def test_an_article_changed_since_it_was_written_is_read_from_the_store(
-    changed: tuple[Archive, int, int],
+    race: tuple[Archive, int, int, int],
 ) -> None:
-    archive, aid, change = changed
-    _apply(archive, {aid: (change - 1, ("zebras",))})  # written before the other's change
-    assert _found(archive, "badgers") and not _found(archive, "zebras")
-    assert not _found(archive, "aardvarks")
+    archive, aid, mine, _ = race
+    _apply(archive, {aid: (mine, ("zebras",))})  # the other's later change is pending too
+    assert _found(archive, "badgers")
+    assert not _found(archive, "zebras") and not _found(archive, "aardvarks")
 
 
 def test_texts_that_do_not_match_the_stored_passages_are_not_used(
-    changed: tuple[Archive, int, int],
+    race: tuple[Archive, int, int, int],
 ) -> None:
-    archive, aid, change = changed
-    _apply(archive, {aid: (change, ("zebras", "yaks"))})  # the store holds one passage
+    archive, aid, _, theirs = race
+    _apply(archive, {aid: (theirs, ("zebras", "yaks"))})  # the store holds one passage
     assert _found(archive, "badgers") and not _found(archive, "zebras")

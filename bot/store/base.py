@@ -59,8 +59,9 @@ IndexRowTuple = tuple[int, int, str, str, str, int]
 
 class Upserted(NamedTuple):
     """What :meth:`Store.upsert_article` wrote: the article's id, whether it was new, and the
-    sequence number of the change it logged (the article's latest unless the log holds a later
-    one for it)."""
+    sequence number of the change it logged. The article is as written while no later change
+    of it is in the log (its changes commit in the order of their numbers: each writer logs
+    after writing the article's row, whose lock it holds to the commit)."""
 
     article_id: int
     is_new: bool
@@ -186,9 +187,10 @@ class Store(ABC):
         self, article_ids: Sequence[int] | None = None, *, texts: bool = True
     ) -> Iterator[IndexRowTuple]:
         """(passage id, article id, passage text, headline + dek + byline, byline, Unix seconds of
-        the article's date: published, else first seen) to (re)build the search index from; the
-        given articles' in article and position order. ``texts=False``: every passage text is
-        "" (the caller holds them: the passages are not read, only their ids)."""
+        the article's date: published, else first seen) to (re)build the search index from. Given
+        ids in ascending order, the rows come in article order, each article's passages in
+        position order. ``texts=False``: every passage text is "" (the caller holds them: the
+        passages are not read, only their ids)."""
 
     @abstractmethod
     def index_snapshot(self) -> AbstractContextManager[IndexSnapshot]:

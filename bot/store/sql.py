@@ -11,7 +11,14 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.models import Article, DeskChannel, Follow, Passage, StoredArticle
-from bot.store.base import COPIED_TABLES, IndexRowTuple, LedgerRow, Store, Upserted
+from bot.store.base import (
+    COPIED_TABLES,
+    IndexRowTuple,
+    LedgerRow,
+    Store,
+    StoreError,
+    Upserted,
+)
 from bot.store.times import from_iso, to_day, utcnow
 
 PRUNED_THROUGH_META = "changes_pruned_through"  # the change log's pruned horizon (a seq)
@@ -157,12 +164,18 @@ class SqlStore(Store):
         return rows[0] if rows else None
 
     def _log_change(self, article_id: int) -> int:
-        """Log a change of the article's passages; returns its sequence number."""
+        """Log a change of the article's passages; returns its sequence number.
+
+        Call it after writing the article's row in the same transaction: the row's lock, held
+        to the commit, makes one article's changes commit in the order of their numbers (on
+        PostgreSQL numbers are handed out at insert), which ``Upserted.change`` relies on."""
         row = self._one(
             "INSERT INTO passage_changes(article_id, changed_at) VALUES (?, ?) RETURNING seq",
             (article_id, self._t(utcnow())),
         )
-        return int(row[0]) if row else 0
+        if row is None:
+            raise StoreError("the change log did not return the number of a change it logged")
+        return int(row[0])
 
     # -- files -------------------------------------------------------------------------------
     def file_states(
@@ -350,7 +363,8 @@ class SqlStore(Store):
         # The articles' columns once an article, not once a passage: a passage's row built
         # them anew (two joins of strings and a date's parse), the better part of reading a
         # million passages back after an ingest.
-        passages = f"SELECT id, article_id, {'text' if texts else repr('')} FROM passages"
+        text = "text" if texts else "''"
+        passages = f"SELECT id, article_id, {text} FROM passages"
         for where, args in self._in_chunks("a.id", list(article_ids)):
             heads = {
                 int(r[0]): tuple(r[1:])
