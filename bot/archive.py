@@ -9,7 +9,6 @@ article ingested by any process on any host reaches this process's index at its 
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
 import os
@@ -422,8 +421,12 @@ class Archive:
             }
             # what the store kept of them is read again (it is kept no older than the index)
             self.store.forget_kept(ids)
-            rows = self._changed_rows(ids, mine) if mine else self._index_rows(ids)
-            passages += self.index.replace_articles(writer, ids, rows)
+            # Those in ``mine`` from the texts in hand (their words learnt when the texts were
+            # made), the rest as the store holds them: all deleted first, then added.
+            held, mismatched = self._held_rows(mine)
+            passages += self.index.replace_articles(writer, ids, held, words_known=True)
+            read = [aid for aid in ids if aid not in mine or aid in mismatched]
+            passages += self.index.replace_articles(writer, (), self._index_rows(read))
             cursor.mark(seq for seq, _ in changes)
             applied += len(changes)
             if on_batch is not None:
@@ -447,27 +450,25 @@ class Archive:
         self._cursor_high = high
         return cursor
 
-    def _changed_rows(
-        self, article_ids: Sequence[int], mine: Mapping[int, tuple[str, ...]]
-    ) -> Iterator[IndexRow]:
-        """The index rows of ``article_ids``; the passages of those in ``mine`` with the index
-        texts it holds for them (read back without their text; all read again should the
-        store's count of passages differ)."""
-        others = [aid for aid in article_ids if aid not in mine]
-        held = self.store.index_rows(sorted(mine), texts=False)
-        rows = heapq.merge(held, self.store.index_rows(others), key=itemgetter(1))
-        for aid, group in groupby(rows, key=itemgetter(1)):
-            texts = mine.get(aid)
-            if texts is None:
-                yield from _tokenized(group)
-                continue
-            found = list(group)
+    def _held_rows(self, mine: Mapping[int, tuple[str, ...]]) -> tuple[list[IndexRow], set[int]]:
+        """The index rows of the articles in ``mine`` with the index texts it holds for them
+        (their passages read back without their text), and the articles whose stored passages
+        do not match those texts in number (to be read again, texts and all)."""
+        rows: list[IndexRow] = []
+        mismatched: set[int] = set()
+        if not mine:
+            return rows, mismatched
+        read = self.store.index_rows(sorted(mine), texts=False)
+        for aid, group in groupby(read, key=itemgetter(1)):
+            found, texts = list(group), mine[aid]
             if len(found) != len(texts):
-                yield from self._index_rows([aid])
+                mismatched.add(aid)
                 continue
             head, by = index_text(found[0][3]), index_text(found[0][4])
-            for (pid, _, _, _, _, ts), text in zip(found, texts, strict=True):
-                yield pid, aid, text, head, by, ts
+            rows += [
+                (pid, aid, t, head, by, ts) for (pid, *_, ts), t in zip(found, texts, strict=True)
+            ]
+        return rows, mismatched
 
     def _index_rows(self, article_ids: Sequence[int] | None) -> Iterable[IndexRow]:
         return _tokenized(self.store.index_rows(article_ids))
@@ -686,7 +687,7 @@ class Archive:
     ) -> None:
         """Take a file's reading into ``parsed``, or into the report as skipped or unchanged."""
         if found.words:
-            self.index.learn(words=found.words.split())
+            self.index.learn(found.words.split())
         article = found.article
         if article is None:
             reason = found.error
@@ -703,8 +704,6 @@ class Archive:
             self.store.touch_file(f.realpath, f.path, f.size, f.mtime_ns)
             report.unchanged += 1
             return
-        if found.index_texts:  # tokenized already: the index takes them as they are
-            self.index.learn(texts=found.index_texts)
         parsed.append((f, article, found.digest, found.index_texts))
 
     def _refresh_statistics(self) -> None:

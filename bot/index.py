@@ -118,7 +118,6 @@ class PassageIndex:
         self.index = tantivy.Index(self.schema, str(self.path), reuse=True)
         self.vocab = Vocabulary(path / f"v{_SCHEMA_VERSION}-words")
         self._new_words: set[str] = set()  # the body words added since the last commit
-        self._learned: set[str] = set()  # index texts whose words are in it already (learn)
         self._form_queries: dict[tuple[str, ...], tuple[tuple[int, int], _FormEntry]] = {}
         self._lock = threading.Lock()
         self._reloaded = 0.0
@@ -155,13 +154,17 @@ class PassageIndex:
         writer: tantivy.IndexWriter,
         article_ids: Iterable[int],
         rows: Iterable[IndexRow],
+        *,
+        words_known: bool = False,
     ) -> int:
         """Delete the given articles' documents and add ``rows`` (``IndexRow``). Nothing is
-        visible until ``writer.commit()``."""
+        visible until ``writer.commit()``. ``words_known``: the bodies' words were given to
+        ``learn`` where their texts were made (else they are learnt here, from a split of each
+        body)."""
         for article_id in article_ids:
             writer.delete_documents_by_term("article_id", article_id)
         added = 0
-        learn, learned = self._new_words.update, self._learned
+        learn = self._new_words.update
         for passage_id, article_id, body, title, author, ts in rows:
             # Field by field: half the cost of keyword arguments (whose types tantivy guesses).
             doc = tantivy.Document()
@@ -172,29 +175,25 @@ class PassageIndex:
             doc.add_text("author", author)
             doc.add_unsigned("ts", max(0, ts))
             writer.add_document(doc)
-            if body in learned:
-                learned.discard(body)  # held no longer than needed: texts are big
-            else:
+            if not words_known:
                 learn(body.split())
             added += 1
         return added
 
-    def learn(self, *, words: Iterable[str] = (), texts: Iterable[str] = ()) -> None:
-        """Words to add at the next commit, and index texts whose words are among them (or
-        known): rows with these bodies add none again. The words are learnt where the texts
-        were made, in bulk (splitting every body here for its words was a quarter of a big
-        build's main thread)."""
+    def learn(self, words: Iterable[str]) -> None:
+        """Body words to add at the next commit: learnt in bulk where the texts were made
+        (splitting every body here for its words was a quarter of a big build's main thread),
+        for rows then added with ``words_known``."""
         self._new_words.update(words)
-        self._learned.update(texts)
 
     def commit(self, writer: tantivy.IndexWriter) -> None:
         """Commit the writer's changes, the vocabulary first (so it holds every indexed word)."""
         self.vocab.add(self._new_words)
-        self._new_words, self._learned = set(), set()
+        self._new_words = set()
         writer.commit()
 
     def rollback(self, writer: tantivy.IndexWriter) -> None:
-        self._new_words, self._learned = set(), set()
+        self._new_words = set()
         writer.rollback()
 
     def clear(self, writer: tantivy.IndexWriter) -> None:
