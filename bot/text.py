@@ -18,6 +18,7 @@ import tantivy
 # "42bn", "4.2%" is "4.2", as a reporter types them with or without the sign.
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+[^\W\d_]*|\w+")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+# Slack and terminals send curly apostrophes; "country's" is indexed as "country".
 _POSSESSIVE = re.compile(r"['’]s\b")
 
 MAX_TOKEN_LEN = 40

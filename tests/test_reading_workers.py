@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.search_bench import proc_stat
 from bot.archive import Archive
 from bot.settings import Settings
 
@@ -84,11 +85,9 @@ def _reading_workers() -> list[int]:
     which is a child of this process (read from /proc)."""
     parents: dict[int, int] = {}
     for name in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{name}/stat").read_text()
-        except OSError:  # ended meanwhile
-            continue
-        parents[int(name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+        stat = proc_stat(f"/proc/{name}/stat")
+        if stat is not None:  # else it ended meanwhile
+            parents[int(name)] = int(stat[1][1])
 
     def is_fork_server(pid: int) -> bool:
         try:
