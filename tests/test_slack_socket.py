@@ -61,6 +61,13 @@ def test_help_and_empty_command_list_every_handler(slack):
         assert reply.body["response_type"] == "ephemeral"
 
 
+def test_help_documents_the_query_syntax_in_the_command_and_a_dm(slack):
+    syntax = ('"exact phrase"', "-word", "by:NAME", "after:YYYY-MM-DD", "before:YYYY-MM-DD")
+    for body in (text_of(slack.command("/news", "help")), text_of(slack.dm("help"))):
+        for part in syntax:
+            assert part in body, part
+
+
 def test_sources_lists_the_archive(slack, archive):
     reply = slack.command("/news", "sources")
     text = text_of(reply)

@@ -87,7 +87,8 @@ QUERY_SYNTAX = '"exact phrase"  -word  by:NAME  after:YYYY-MM-DD  before:YYYY-MM
 
 
 def query_syntax(req: CommandRequest) -> Message:
-    """Narrow any search: a phrase, a word left out, an author, a date range (days included)."""
+    """Narrow any search: a phrase, a word left out, an author (by: or author:), a date range
+    (both days included)."""
     return search(req)
 
 
@@ -177,6 +178,11 @@ def register(app: App, archive: Archive, registry: HelpRegistry) -> None:
         f"{COMMAND} KEYWORDS",
         search,
         example=f"{COMMAND} wagner mali -russia by:brooke after:2023-01-01",
+    )
+    registry.add(
+        QUERY_SYNTAX,
+        query_syntax,
+        example=f'{COMMAND} "russian mercenaries" -wagner by:brooke before:2023-10-01',
     )
     for sub in router.subcommands.values():
         registry.add(sub.usage, sub.handler, example=sub.example)
