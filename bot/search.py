@@ -197,7 +197,12 @@ class PassageSearch:
                 plan.ranked, budgets, list(found.values()), newest
             )
         page = [
-            replace(h, spans=_spans(h.text, plan.ranked, budgets, vocab[h.passage_id]))
+            replace(
+                h,
+                spans=_spans(
+                    h.text, plan.ranked, budgets, vocab[h.passage_id], heads[h.article.id]
+                ),
+            )
             for h in hits[offset:need]
         ]
         corrected = self._did_you_mean(plan.text, words, budgets, hits[:10], vocab, heads)
@@ -311,12 +316,20 @@ class PassageSearch:
                 head = heads[article.id] = _Words(
                     " ".join(x for x in (article.title, article.dek, article.byline) if x)
                 )
-            quality = [_word_quality(w, budgets.get(w, 0), body, head, idf) for w in words]
-            coverage = sum(q > 0 for q in quality) / len(words) if words else 1.0
-            mean = sum(quality) / len(words) if words else 1.0
-            # Every word present beats some words; exact beats word form beats typo (the
-            # closest first); then BM25 decides.
-            score = 10 * coverage + 5 * mean + cand.engine_score / top_engine
+            matched = [_word_quality(w, budgets.get(w, 0), body, head, idf) for w in words]
+            quality = [tier for tier, _ in matched]
+            n = len(words) or 1
+            coverage = sum(q > 0 for q in quality) / n if words else 1.0
+            mean = sum(quality) / n if words else 1.0
+            # Within one tier: the corrected words' BM25 (as the score weighed it before the
+            # tiers were strict: a fifth of the engine's), then the engine's BM25; 0-1.
+            within = (0.1 * sum(b for _, b in matched) / n + cand.engine_score / top_engine) / (
+                1 + 0.1 * _BM25_MAX
+            )
+            # Every word present beats some words; then, word by word, exact beats word form
+            # beats typo (the closest first) beats the headline: no BM25 crosses a tier (the
+            # smallest step between two tiers, 0.1 on one word, is 0.5 / n here); then BM25.
+            score = 10 * coverage + 5 * mean + _WITHIN_TIER / n * within
             hit = Hit(
                 article=article,
                 paragraph=passage.position,
@@ -444,44 +457,49 @@ def _near(word: str, choices: list[str], budget: int) -> list[tuple[str, int]]:
 
 
 def _spans(
-    text: str, words: list[str], budgets: dict[str, int], body: _Words
+    text: str, words: list[str], budgets: dict[str, int], body: _Words, head: _Words
 ) -> tuple[tuple[int, int], ...]:
     """Where the matched words stand: as typed or in another form, else within their typo
-    budget (a word the passage has is what matched, not its neighbours one typo away). Stop
-    words are never marked."""
+    budget (a word the passage or its headline has is what matched, not its neighbours one
+    typo away: ``_word_quality``). Stop words are never marked."""
     wanted = set(words)
     for word in words:
         forms = body.forms(word)
         wanted.update(forms)
-        if not forms:
+        if not forms and word not in head and not head.forms(word):
             wanted.update(t for t, _ in body.near(word, budgets.get(word, 0)))
     return word_spans(text, wanted - STOP_WORDS)
 
 
-_IN_BODY = 0.45  # a quality at or above this is a match in the passage itself
+_IN_BODY = 0.45  # a tier at or above this is a match in the passage itself
 _FORM = 0.9  # a word-form match (exact 1.0); 0.99 traded clean for word-form queries
+_HEADLINE = 0.3  # the word (in some form) in the headline, standfirst or byline only
+_WITHIN_TIER = 0.45  # what BM25 adds at most, over the query's words: under one tier step
+_BM25_MAX = 2.2  # ``_bm25``'s ceiling
 
 
 def _word_quality(
     word: str, budget: int, body: _Words, head: _Words, idf: Callable[[str], float]
-) -> float:
-    """How a word matched: exact 1.0 > word form 0.9 > one typo ~0.65 > two typos ~0.5 > the
-    headline only. Among typo matches of one distance, the corrected word's BM25 in the passage
-    decides (``_bm25``: never index order)."""
+) -> tuple[float, float]:
+    """How a word matched, as (tier, the corrected word's BM25 for a typo match, else 0):
+    exact 1.0 > word form 0.9 > one typo 0.65 > two typos 0.5 > the headline only 0.3 > a typo
+    in the headline 0.2. Among typo matches of one distance the corrected word's BM25 in the
+    passage decides (``_bm25``: never index order). A word the headline has as typed matched
+    there: the passage's words a typo from it are not what the reporter meant (the exact query
+    found the passage through its headline)."""
     if word in body:
-        return 1.0
+        return 1.0, 0.0
     if body.forms(word):
-        return _FORM
+        return _FORM, 0.0
+    if word in head or head.forms(word):
+        return _HEADLINE, 0.0
     near = body.near(word, budget)
     if near:
         d = min(d for _, d in near)
-        best = max(_bm25(body, t, idf) for t, e in near if e == d)
-        return 0.8 - 0.15 * d + 0.02 * best
-    if word in head or head.forms(word):
-        return 0.3
+        return 0.8 - 0.15 * d, max(_bm25(body, t, idf) for t, e in near if e == d)
     if head.near(word, budget):
-        return 0.2
-    return 0.0
+        return 0.2, 0.0
+    return 0.0, 0.0
 
 
 def _bm25(body: _Words, token: str, idf: Callable[[str], float]) -> float:

@@ -382,3 +382,66 @@ def test_a_word_form_match_weighs_as_much_as_an_exact_word(weights: Archive) -> 
 
 def test_two_forms_of_one_word_in_a_query_count_once(weights: Archive) -> None:
     assert name(weights.search("raid raids", limit=5).hits[0]) == "w6_border.txt"
+
+
+# -- tiers that BM25 never crosses --------------------------------------------------------------
+_FILLER = (
+    "The council met on Thursday evening to discuss the annual budget, the state of the roads,"
+    " the library opening hours, the new parking rules for the town centre, a proposal to plant"
+    " trees along the river path, complaints about noise from the late bars, the cost of the"
+    " winter gritting programme"
+)
+TIER_ARTICLES = {
+    # BM25 prefers the short passage with a word form three times to the long one with the
+    # word as typed once: the word as typed still comes first.
+    "t1_council.txt": f"Council meeting\n\n{_FILLER}, and one attack on a bus driver.\n",
+    "t2_drivers.txt": "Bus drivers\n\nBus drivers were attacked, attacked again, and attacked.\n",
+    # A word form before a typo, however short the typo's passage.
+    "t3_trek.txt": f"Trek diary\n\n{_FILLER}; {_FILLER.lower()}, and the lodging near Zanvorra.\n",
+    "t4_note.txt": "Notes\n\nA lodger near Zanvorra.\n",
+    # (Lodging is common here, so its BM25 is low: the typo's passage has the higher.)
+    "t9_prices.txt": "Lodging prices\n\n"
+    + "\n\n".join(f"Lodging prices rose again in week {n}." for n in range(30))
+    + "\n",
+    # Two words one typo from "banx": the one the passage has more often wins, not the one first
+    # in index order.
+    "t5_band.txt": f"Brass band\n\n{_FILLER}, and the brass band played.\n",
+    "t6_bank.txt": "Lending\n\nThe bank said the bank would lend, and the bank did.\n",
+    # A passage whose headline has the word as typed matched through its headline, not through
+    # a word of its own one typo away ("fore" for "fire").
+    "t7_station.txt": "Fire station closes\n\nThe fore deck was painted blue on Monday.\n",
+    "t8_blaze.txt": "Warehouse blaze\n\nA fire broke out in a warehouse by the docks overnight.\n",
+}
+tiers = module_archive("tiers", TIER_ARTICLES)
+
+
+def test_an_exact_word_comes_before_a_word_form_whatever_bm25_says(tiers: Archive) -> None:
+    found = tiers.search("attack bus", limit=5).hits
+    assert [name(h) for h in found] == ["t1_council.txt", "t2_drivers.txt"]
+    assert found[0].score > found[1].score
+    assert "attack" in marked(found[0]) and "attacked" in marked(found[1])
+
+
+def test_a_word_form_comes_before_a_typo_whatever_bm25_says(tiers: Archive) -> None:
+    found = tiers.search("lodge Zanvora", limit=5).hits
+    assert [name(h) for h in found] == ["t3_trek.txt", "t4_note.txt"]
+    assert found[0].score > found[1].score
+
+
+def test_among_typo_words_of_one_distance_the_more_frequent_wins(tiers: Archive) -> None:
+    found = tiers.search("banx", limit=5).hits
+    assert [name(h) for h in found] == ["t6_bank.txt", "t5_band.txt"]
+
+
+def test_a_word_in_the_headline_is_not_matched_by_a_typo_in_the_passage(tiers: Archive) -> None:
+    found = tiers.search("fire station", limit=5).hits
+    # The passage that has "fire" itself first; the other matched through its headline only.
+    assert [name(h) for h in found] == ["t8_blaze.txt", "t7_station.txt"]
+    assert marked(found[0]) == ["fire"] and marked(found[1]) == []
+
+
+def test_a_query_of_stop_words_only_marks_none_of_them(archive: Archive) -> None:
+    for query in ("the", "of the"):
+        found = archive.search(query, limit=20).hits
+        assert found, query
+        assert all(not marked(h) for h in found), query
