@@ -68,6 +68,30 @@ def test_help_documents_the_query_syntax_in_the_command_and_a_dm(slack):
             assert part in body, part
 
 
+def test_the_query_syntax_works_the_same_in_the_command_a_dm_and_a_mention(slack):
+    # As Slack clients type it: curly quotes around the phrase.
+    query = "“russian mercenaries” -wagner by:brooke before:2023-10-01"
+    for reply in (slack.command("/news", query), slack.dm(query), slack.mention(query)):
+        text = text_of(reply)
+        assert "*Russian* *mercenaries*" in text and "Bandiagara" in text
+        assert "Thomas Brooke" in text
+    # Each filter leaves that passage out: the phrase in another order, a word of it excluded,
+    # another author, a date before its article's.
+    for other in (
+        '"mercenaries russian"',
+        '"russian mercenaries" -bandiagara',
+        '"russian mercenaries" by:kowalska',
+        '"russian mercenaries" before:2023-09-01',
+    ):
+        assert "Bandiagara" not in text_of(slack.dm(other)), other
+    # (The other seed article's passage has the phrase too, and no byline.)
+    assert "*Russian* *mercenaries*" in text_of(slack.dm('"russian mercenaries" -bandiagara'))
+    for reply in (slack.command("/news", "after:2023-13-45 mali"), slack.dm("by: mali")):
+        text = text_of(reply)
+        assert "YYYY-MM-DD" in text or "needs a name" in text
+        assert "*Mali*" not in text and "Traceback" not in text
+
+
 def test_sources_lists_the_archive(slack, archive):
     reply = slack.command("/news", "sources")
     text = text_of(reply)
