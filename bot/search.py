@@ -457,7 +457,11 @@ def _near(word: str, choices: list[str], budget: int) -> list[tuple[str, int]]:
 
 
 def _spans(
-    text: str, words: list[str], budgets: dict[str, int], body: _Words, head: _Words
+    text: str,
+    words: list[str],
+    budgets: dict[str, int],
+    body: _Words,
+    head: _Words | None = None,
 ) -> tuple[tuple[int, int], ...]:
     """Where the matched words stand: as typed or in another form, else within their typo
     budget (a word the passage or its headline has is what matched, not its neighbours one
@@ -466,7 +470,7 @@ def _spans(
     for word in words:
         forms = body.forms(word)
         wanted.update(forms)
-        if not forms and word not in head and not head.forms(word):
+        if not forms and (head is None or (word not in head and not head.forms(word))):
             wanted.update(t for t, _ in body.near(word, budgets.get(word, 0)))
     return word_spans(text, wanted - STOP_WORDS)
 
