@@ -20,12 +20,16 @@ import tantivy
 from bot.text import stem
 from bot.vocabulary import Vocabulary
 
-_SCHEMA_VERSION = "9"
+_SCHEMA_VERSION = "10"
 # The writer flushes a segment each time this much indexing memory fills. Typo walks run over the
 # vocabulary (bot.vocabulary), not over these segments, so a modest budget costs little.
 _WRITER_HEAP = 128 * 1024 * 1024
 # How much of a typo match's BM25 counts beside its distance tier (1 apart): BM25 stays below 20.
 _TYPO_BM25 = 0.04
+# A typo match in the headline, standfirst or byline (a surname mistyped, "Brook" for the byline's
+# "Brooke") scores this much of one in the passage: below the farther body tier (1 vs 0.8), so
+# passages that have the word themselves are not crowded out of the candidates re-ranked.
+_TITLE_TYPO = 0.4
 # A query word counts once in a passage's score, by the best of how the passage has it: as typed
 # (its body BM25), in another word form (its forms' BM25, ``_any_form``, times this), or in the
 # headline. Below 1, the exact form wins where the BM25s are alike; the word's weight against the
@@ -165,6 +169,7 @@ class PassageIndex:
             writer.delete_documents_by_term("article_id", article_id)
         added = 0
         learn = self._new_words.update
+        last = -1
         for passage_id, article_id, body, title, author, ts in rows:
             # Field by field: half the cost of keyword arguments (whose types tantivy guesses).
             doc = tantivy.Document()
@@ -177,6 +182,10 @@ class PassageIndex:
             writer.add_document(doc)
             if not words_known:
                 learn(body.split())
+            if article_id != last:  # rows come article by article
+                # Headline, standfirst and byline words: typo walks find them too.
+                last = article_id
+                learn(title.split())
             added += 1
         return added
 
@@ -446,33 +455,49 @@ class PassageIndex:
         required = [self._exact_query(word.token)]
         optional: list[tantivy.Query] = []
         if word.typos:
+            near = self._near(word)
             by_edits: dict[int, list[tantivy.Query]] = {}
-            for term, edits in self._near(word):
+            for term, edits in near:
                 by_edits.setdefault(edits, []).append(Q.term_query(self.schema, "body", term))
             tiers = []
             for edits, terms in sorted(by_edits.items()):
-                found = (
-                    terms[0] if len(terms) == 1 else Q.boolean_query([(should, t) for t in terms])
-                )
+                found = _any_of(terms)
                 tiers.append(Q.const_score_query(found, 3.0 - edits))
                 # The best neighbour's BM25 (a max, as one word stands for one of them).
                 best = [Q.boost_query(t, _TYPO_BM25) for t in terms]
                 optional.append(best[0] if len(best) == 1 else Q.disjunction_max_query(best))
+            tiers += self._title_typos(near)
             if tiers:
                 required.append(tiers[0] if len(tiers) == 1 else Q.disjunction_max_query(tiers))
         if len(required) == 1:
             return required[0], optional
         return Q.boolean_query([(should, q) for q in required]), optional
 
+    def _title_typos(self, near: Sequence[tuple[str, int]]) -> list[tantivy.Query]:
+        """A word's typo neighbours (word, edits) that only headlines, standfirsts or bylines
+        have (a byline's surname is in no passage), as a constant by distance (``_TITLE_TYPO``
+        of the body's). A neighbour some passage has is matched there: asking the headlines for
+        it too made typo queries 10-40% slower at 1M passages (docs/benchmarks.md)."""
+        Q, searcher = tantivy.Query, self._searcher()
+        by_edits: dict[int, list[tantivy.Query]] = {}
+        for term, edits in near:
+            if not searcher.doc_freq("body", term) and searcher.doc_freq("title", term):
+                by_edits.setdefault(edits, []).append(Q.term_query(self.schema, "title", term))
+        return [
+            Q.const_score_query(_any_of(terms), (3.0 - edits) * _TITLE_TYPO)
+            for edits, terms in sorted(by_edits.items())
+        ]
+
     def _word_query(self, word: WordQuery) -> tantivy.Query:
         Q, should = tantivy.Query, tantivy.Occur.Should
         parts = [(should, self._exact_query(word.token))]
         if word.typos:
-            # Typos in the body only (headline words are nearly always in the body too). A typo
-            # match scores by its distance first (one typo 2, two typos 1), then a little of the
-            # corrected word's BM25: the closest word wins, never index order.
+            # Typos in the body, and in headlines for words no body has (``_title_typos``). A
+            # typo match scores by its distance first (one typo 2, two typos 1), then a little of
+            # the corrected word's BM25: the closest word wins, never index order.
             typos = []
-            for term, edits in self._near(word):
+            near = self._near(word)
+            for term, edits in near:
                 found = Q.term_query(self.schema, "body", term)
                 typos.append(
                     Q.boolean_query(
@@ -482,6 +507,7 @@ class PassageIndex:
                         ]
                     )
                 )
+            typos += self._title_typos(near)
             if typos:
                 parts.append((should, Q.disjunction_max_query(typos)))
         return Q.boolean_query(parts)
@@ -490,6 +516,13 @@ class PassageIndex:
         return tantivy.Query.fuzzy_term_query(
             self.schema, field, token, distance=distance, transposition_cost_one=True
         )
+
+
+def _any_of(queries: list[tantivy.Query]) -> tantivy.Query:
+    """One query matching any of the (one or more) queries."""
+    if len(queries) == 1:
+        return queries[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
 
 
 def _idf(doc_freq: int, docs: int) -> float:

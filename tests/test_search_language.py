@@ -445,3 +445,34 @@ def test_a_query_of_stop_words_only_marks_none_of_them(archive: Archive) -> None
         found = archive.search(query, limit=20).hits
         assert found, query
         assert all(not marked(h) for h in found), query
+
+
+# -- headline and byline words: typos find them too --------------------------------------------
+HEAD_ARTICLES = {
+    "h1_drought.txt": "Drought grips Zambezi valley\n\nFarmers say the harvest failed again.\n",
+    "h2_envoys.txt": "Libya talks\n\nEnvoys met in Tunis.\n\nauthor: Piotr Nowak\n",
+    "h3_other.txt": "Harvest notes\n\nThe harvest was late in the north this year.\n",
+}
+heads = module_archive("heads", HEAD_ARTICLES)
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("grip", "h1_drought.txt"),  # a word form of a headline word, a typo away
+        ("valleys", "h1_drought.txt"),
+        ("grpis", "h1_drought.txt"),  # a typo of one
+        ("Nowack", "h2_envoys.txt"),  # a surname in the byline only, one letter more
+        ("Nowa", "h2_envoys.txt"),  # one letter less (a capitalised 4-letter word: one typo)
+        ("grips harvest", "h1_drought.txt"),
+    ],
+)
+def test_headline_and_byline_words_no_passage_has_are_found_with_typos(
+    heads: Archive, query: str, found: str
+) -> None:
+    assert names(heads, query)[0] == found
+
+
+def test_a_mistyped_byline_surname_is_corrected_to_it(heads: Archive) -> None:
+    assert heads.search("Nowack").corrected == "Nowak"
+    assert heads.search("grpis").corrected == "grips"
