@@ -53,3 +53,19 @@ def test_tampered_button_values_get_a_calm_answer(slack_http, archive):
     for weird in ({"q": "mali", "o": 10**12, "s": "newest"}, {"q": "mali", "s": "<!channel>"}):
         answer = slack_http.click({**sort, "value": json.dumps(weird)})
         assert "This button has expired" in text_of(answer) and "<!channel>" not in text_of(answer)
+
+
+def test_related_answers_with_the_five_passages_most_like_it(slack_http, archive):
+    # Eight other articles with a passage like the Bandiagara one.
+    words = "mercenaries ambush Bandiagara Russian Qaeda affiliate deaths"
+    for n in range(8):
+        (archive.settings.articles_dir / f"like_{n}.txt").write_text(
+            f"Report {n}\n\nA note on {words} in central Mali, number {n}.\n", encoding="utf-8"
+        )
+    archive.ingest()
+    reply = slack_http.dm("four Russian mercenaries Bandiagara")
+    assert MACRON in text_of(reply).split("Report")[0]  # the seed's passage first
+    related = slack_http.click(find_button(reply.params["blocks"], ACTION_RELATED))
+    text = text_of(related)
+    # Five of the eight, never the passage's own article (named once, as what they are like).
+    assert text.count("paragraph 1 of 1") == 5 and text.count(MACRON) == 1
