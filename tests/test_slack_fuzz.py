@@ -40,7 +40,10 @@ def test_hostile_requests_over_http_get_clean_answers(slack_http, fake_slack):
         summary = run.summary()
     assert "*Wagner*" in text_of(reply)
     assert run.problems == [], run.problems[:5]
-    assert summary["requests"] >= 150 and summary["4xx"] > 0 and summary["answers"] > 30
+    # Some cases reached the handlers (not only the guard). How many is random outside CI: a
+    # quarter of the cases are slash commands and not all of those get an answer (one local run
+    # of twelve had 22 answers, where this asked for more than 30).
+    assert summary["requests"] >= 150 and summary["4xx"] > 0 and summary["answers"] >= 10
     assert summary["5xx"] == summary["slow"] == summary["errors"] == 0
 
 
