@@ -73,6 +73,7 @@ class Filters:
 
     phrases: tuple[tuple[str, ...], ...] = ()  # folded tokens, in order, in the body
     excluded: tuple[str, ...] = ()  # folded tokens (any word form) the body must not have
+    excluded_phrases: tuple[tuple[str, ...], ...] = ()  # folded tokens, in order: not in the body
     authors: tuple[WordQuery, ...] = ()  # each must match a byline word (typos allowed)
     after: int | None = None  # Unix seconds, inclusive (published, else first seen)
     before: int | None = None  # Unix seconds, exclusive
@@ -402,6 +403,8 @@ class PassageIndex:
         for token in filters.excluded:
             for word in (token, *self.forms(token)):
                 clauses.append((must_not, Q.term_query(self.schema, "body", word)))
+        for phrase in filters.excluded_phrases:
+            clauses.append((must_not, Q.phrase_query(self.schema, "body", list(phrase))))
         return Q.boolean_query(clauses)
 
     def _author_query(self, word: WordQuery) -> tantivy.Query:

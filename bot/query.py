@@ -2,7 +2,8 @@
 
     wagner mali                 keywords (every one must match, typos and word forms forgiven)
     "prime minister"            an exact phrase
-    -wagner                     no passage with this word
+    -wagner                     no passage with this word (in any form)
+    -"former colony"            no passage with this phrase
     by:brooke  author:brooke    only articles whose byline matches (typos forgiven)
     after:2023-09-01            articles published (else first seen) on or after that day
     before:2023-09-30           ... on or before that day
@@ -42,6 +43,7 @@ class ParsedQuery:
     text: str  # the keywords, as typed (phrases and filters taken out)
     phrases: tuple[tuple[str, ...], ...] = ()  # folded tokens of each phrase
     excluded: tuple[str, ...] = ()  # folded tokens no passage may have
+    excluded_phrases: tuple[tuple[str, ...], ...] = ()  # folded tokens of each, in order
     authors: tuple[str, ...] = ()  # folded tokens every byline must match
     after: date | None = None
     before: date | None = None
@@ -61,6 +63,7 @@ def parse_query(query: str) -> ParsedQuery:
     words: list[str] = []
     phrases: list[tuple[str, ...]] = []
     excluded: list[str] = []
+    excluded_phrases: list[tuple[str, ...]] = []
     authors: list[str] = []
     dates: dict[str, date] = {}
     error = None
@@ -70,7 +73,10 @@ def parse_query(query: str) -> ParsedQuery:
         last = m.end()
         if m.group("phrase") is not None:
             found = tuple(tokens(m.group("phrase")))
-            if m.group("neg"):
+            if m.group("neg") and len(found) > 1:
+                if len(excluded_phrases) < MAX_PHRASES:
+                    excluded_phrases.append(found)
+            elif m.group("neg"):
                 excluded.extend(found)
             elif len(found) == 1:
                 words.append(" " + m.group("phrase") + " ")  # one word: a keyword like any other
@@ -100,6 +106,7 @@ def parse_query(query: str) -> ParsedQuery:
         text=" ".join(" ".join(words).split()),
         phrases=tuple(phrases),
         excluded=tuple(dict.fromkeys(excluded))[:MAX_EXCLUDED],
+        excluded_phrases=tuple(dict.fromkeys(excluded_phrases)),
         authors=tuple(dict.fromkeys(authors))[:MAX_AUTHORS],
         after=after,
         before=before,

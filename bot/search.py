@@ -429,12 +429,13 @@ def _plan(query: str) -> _Plan | str:
     filters = Filters(
         phrases=parsed.phrases,
         excluded=parsed.excluded,
+        excluded_phrases=parsed.excluded_phrases,
         authors=tuple(WordQuery(a, edit_budget(a)) for a in parsed.authors),
         after=_day_start(parsed.after),
         before=_day_start(parsed.before + timedelta(days=1)) if parsed.before else None,
     )
     if not words and not filters.narrows:
-        return ONLY_EXCLUDED_HINT if parsed.excluded else EMPTY_HINT
+        return ONLY_EXCLUDED_HINT if parsed.excluded or parsed.excluded_phrases else EMPTY_HINT
     return _Plan(text, words, ranked, budgets, filters, notes)
 
 

@@ -205,6 +205,17 @@ def test_exclusion_leaves_out_every_form_of_the_word(archive: Archive) -> None:
     assert set(names(archive, 'flooding -"port vesna"')) == set()
 
 
+def test_an_excluded_phrase_leaves_out_the_phrase_not_its_words(archive: Archive) -> None:
+    # g1 has "river burst" (twice); g2 has both words, apart ("the banks burst again").
+    assert set(names(archive, "river")) >= {"g1_floods.txt", "g2_river.txt"}
+    assert "g1_floods.txt" not in names(archive, 'river -"river burst"')
+    assert "g2_river.txt" in names(archive, 'river -"river burst"')
+    assert "g2_river.txt" not in names(archive, "river -burst")
+    parsed = parse_query('mali -"river burst" -"wagner"')
+    assert parsed.excluded_phrases == (("river", "burst"),) and parsed.excluded == ("wagner",)
+    assert archive.search('-"river burst"').hint == ONLY_EXCLUDED_HINT
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
