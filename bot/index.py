@@ -30,6 +30,9 @@ _TYPO_BM25 = 0.04
 # "Brooke") scores this much of one in the passage: below the farther body tier (1 vs 0.8), so
 # passages that have the word themselves are not crowded out of the candidates re-ranked.
 _TITLE_TYPO = 0.4
+# A name's typo neighbours asked of the headlines and bylines, closest first, whether or not
+# passages have them too ("Brook": the byline's Brooke, though a passage names Rupert Brooke).
+_TITLE_TYPO_NAMES = 10
 # A query word counts once in a passage's score, by the best of how the passage has it: as typed
 # (its body BM25), in another word form (its forms' BM25, ``_any_form``, times this), or in the
 # headline. Below 1, the exact form wins where the BM25s are alike; the word's weight against the
@@ -64,6 +67,7 @@ class WordQuery:
     token: str
     typos: int
     near: tuple[tuple[str, int], ...] | None = None
+    name: bool = False  # typed capitalised: its typo neighbours are asked of bylines too
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,23 +473,32 @@ class PassageIndex:
                 # The best neighbour's BM25 (a max, as one word stands for one of them).
                 best = [Q.boost_query(t, _TYPO_BM25) for t in terms]
                 optional.append(best[0] if len(best) == 1 else Q.disjunction_max_query(best))
-            tiers += self._title_typos(near)
+            tiers += self._title_typos(near, name=word.name)
             if tiers:
                 required.append(tiers[0] if len(tiers) == 1 else Q.disjunction_max_query(tiers))
         if len(required) == 1:
             return required[0], optional
         return Q.boolean_query([(should, q) for q in required]), optional
 
-    def _title_typos(self, near: Sequence[tuple[str, int]]) -> list[tantivy.Query]:
-        """A word's typo neighbours (word, edits) that only headlines, standfirsts or bylines
-        have (a byline's surname is in no passage), as a constant by distance (``_TITLE_TYPO``
-        of the body's). A neighbour some passage has is matched there: asking the headlines for
-        it too made typo queries 10-40% slower at 1M passages (docs/benchmarks.md)."""
+    def _title_typos(
+        self, near: Sequence[tuple[str, int]], *, name: bool = False
+    ) -> list[tantivy.Query]:
+        """A word's typo neighbours (word, edits) that headlines, standfirsts or bylines have,
+        as a constant by distance (``_TITLE_TYPO`` of the body's): those no passage has (a
+        byline's surname), and for a name the ``_TITLE_TYPO_NAMES`` closest in any headline.
+        Every neighbour asked of the headlines made typo queries 10-40% slower at 1M passages
+        (docs/benchmarks.md): a common word's neighbour some passage has is matched there."""
         Q, searcher = tantivy.Query, self._searcher()
         by_edits: dict[int, list[tantivy.Query]] = {}
+        named = 0
         for term, edits in near:
-            if not searcher.doc_freq("body", term) and searcher.doc_freq("title", term):
-                by_edits.setdefault(edits, []).append(Q.term_query(self.schema, "title", term))
+            if not searcher.doc_freq("title", term):
+                continue
+            if name and named < _TITLE_TYPO_NAMES:
+                named += 1
+            elif searcher.doc_freq("body", term):
+                continue
+            by_edits.setdefault(edits, []).append(Q.term_query(self.schema, "title", term))
         return [
             Q.const_score_query(_any_of(terms), (3.0 - edits) * _TITLE_TYPO)
             for edits, terms in sorted(by_edits.items())
@@ -510,7 +523,7 @@ class PassageIndex:
                         ]
                     )
                 )
-            typos += self._title_typos(near)
+            typos += self._title_typos(near, name=word.name)
             if typos:
                 parts.append((should, Q.disjunction_max_query(typos)))
         return Q.boolean_query(parts)

@@ -3,7 +3,7 @@
     wagner mali                 keywords (every one must match, typos and word forms forgiven)
     "prime minister"            an exact phrase
     -wagner                     no passage with this word (in any form)
-    -"former colony"            no passage with this phrase
+    -"former colony"            no passage with this phrase (-al-qaeda: with "al qaeda")
     by:brooke  author:brooke    only articles whose byline matches (typos forgiven)
     after:2023-09-01            articles published (else first seen) on or after that day
     before:2023-09-30           ... on or before that day
@@ -74,8 +74,7 @@ def parse_query(query: str) -> ParsedQuery:
         if m.group("phrase") is not None:
             found = tuple(tokens(m.group("phrase")))
             if m.group("neg") and len(found) > 1:
-                if len(excluded_phrases) < MAX_PHRASES:
-                    excluded_phrases.append(found)
+                excluded_phrases.append(found)
             elif m.group("neg"):
                 excluded.extend(found)
             elif len(found) == 1:
@@ -83,7 +82,11 @@ def parse_query(query: str) -> ParsedQuery:
             elif found and len(phrases) < MAX_PHRASES:
                 phrases.append(found)
         elif m.group("exclude") is not None:
-            excluded.extend(tokens(m.group("exclude")))
+            found = tuple(tokens(m.group("exclude")))
+            if len(found) > 1:  # -al-qaeda, -covid-19: one term, as its phrase
+                excluded_phrases.append(found)
+            else:
+                excluded.extend(found)
         else:
             key = m.group("key").lower()
             value = m.group("qval") if m.group("qval") is not None else m.group("val")
@@ -106,7 +109,7 @@ def parse_query(query: str) -> ParsedQuery:
         text=" ".join(" ".join(words).split()),
         phrases=tuple(phrases),
         excluded=tuple(dict.fromkeys(excluded))[:MAX_EXCLUDED],
-        excluded_phrases=tuple(dict.fromkeys(excluded_phrases)),
+        excluded_phrases=tuple(dict.fromkeys(excluded_phrases))[:MAX_PHRASES],
         authors=tuple(dict.fromkeys(authors))[:MAX_AUTHORS],
         after=after,
         before=before,

@@ -89,6 +89,10 @@ class _Words:
             found = self._near[key] = _near(word, list(self.counts), budget)
         return found
 
+    def named(self, token: str) -> bool:
+        """True when the token stands capitalised somewhere in the text (a name, likely)."""
+        return any(self.text[start].isupper() for start, _ in word_spans(self.text, {token}))
+
     def forms(self, word: str) -> list[str]:
         """The words of the text with the query word's stem (attacked for attack), itself too.
         A stem never changes a word's first letter, so only those words are stemmed."""
@@ -133,6 +137,7 @@ class _Plan:
     budgets: dict[str, int]
     filters: Filters
     notes: list[str]
+    names: frozenset[str] = frozenset()  # words typed capitalised
 
 
 class PassageSearch:
@@ -162,7 +167,7 @@ class PassageSearch:
         if all(self.index.knows(w) for w in words):
             for pid, score in self.index.search(exact, limit=pool, filters=filters, newest=newest):
                 found[pid] = _Candidate(pid, score)
-        fuzzy = [WordQuery(w, budgets[w]) for w in words]
+        fuzzy = [WordQuery(w, budgets[w], name=w in plan.names) for w in words]
         # Typo expansion only when the exact query (word forms included) finds nothing
         # (Typesense's typo_tokens_threshold of 1); fewer words only when no passage has them
         # all, typos allowed (Meilisearch). Each tier asks for all words (an intersection: cheap
@@ -327,8 +332,10 @@ class PassageSearch:
                 1 + 0.1 * _BM25_MAX
             )
             # Every word present beats some words; then, word by word, exact beats word form
-            # beats typo (the closest first) beats the headline: no BM25 crosses a tier (the
-            # smallest step between two tiers, 0.1 on one word, is 0.5 / n here); then BM25.
+            # beats typo (the closest first) beats the headline: between two passages whose
+            # other words match alike no BM25 crosses a tier (the smallest step, 0.1 on one
+            # word, is 0.5 / n here; tiers of several words add up, and a sum can differ by
+            # less); then BM25.
             score = 10 * coverage + 5 * mean + _WITHIN_TIER / n * within
             hit = Hit(
                 article=article,
@@ -415,8 +422,11 @@ def _plan(query: str) -> _Plan | str:
     if parsed.error:
         return parsed.error
     budgets: dict[str, int] = {}
+    names: set[str] = set()  # words typed capitalised: names, likely
     for start, end, token in iter_tokens(parsed.text):
         budgets[token] = max(budgets.get(token, 0), query_budget(token, parsed.text[start:end]))
+        if parsed.text[start].isupper():
+            names.add(token)
     words = list(budgets)
     if len(words) > MAX_WORDS:
         words = words[:MAX_WORDS]
@@ -436,7 +446,7 @@ def _plan(query: str) -> _Plan | str:
     )
     if not words and not filters.narrows:
         return ONLY_EXCLUDED_HINT if parsed.excluded or parsed.excluded_phrases else EMPTY_HINT
-    return _Plan(text, words, ranked, budgets, filters, notes)
+    return _Plan(text, words, ranked, budgets, filters, notes, frozenset(names))
 
 
 def _day_start(day: date | None) -> int | None:
@@ -471,8 +481,8 @@ def _spans(
     for word in words:
         forms = body.forms(word)
         wanted.update(forms)
-        if not forms and (head is None or (word not in head and not head.forms(word))):
-            wanted.update(t for t, _ in body.near(word, budgets.get(word, 0)))
+        if not forms:
+            wanted.update(t for t, _ in _body_typos(word, budgets.get(word, 0), body, head))
     return word_spans(text, wanted - STOP_WORDS)
 
 
@@ -490,21 +500,31 @@ def _word_quality(
     exact 1.0 > word form 0.9 > one typo 0.65 > two typos 0.5 > the headline only 0.3 > a typo
     in the headline 0.2. Among typo matches of one distance the corrected word's BM25 in the
     passage decides (``_bm25``: never index order). A word the headline has as typed matched
-    there: the passage's words a typo from it are not what the reporter meant (the exact query
-    found the passage through its headline)."""
+    there, not through a common word of the passage a typo from it (``_body_typos``)."""
     if word in body:
         return 1.0, 0.0
     if body.forms(word):
         return _FORM, 0.0
-    if word in head or head.forms(word):
-        return _HEADLINE, 0.0
-    near = body.near(word, budget)
+    near = _body_typos(word, budget, body, head)
     if near:
         d = min(d for _, d in near)
         return 0.8 - 0.15 * d, max(_bm25(body, t, idf) for t, e in near if e == d)
+    if word in head or head.forms(word):
+        return _HEADLINE, 0.0
     if head.near(word, budget):
         return 0.2, 0.0
     return 0.0, 0.0
+
+
+def _body_typos(word: str, budget: int, body: _Words, head: _Words | None) -> list[tuple[str, int]]:
+    """The passage's words within the word's typo budget that it stands for. When the headline
+    has the word itself, only the names among them (capitalised in the passage: "Gaddafi" in
+    the story of a "Gadaffi" headline): the exact query found the passage through its headline,
+    and a common word a typo away ("fore" for "fire") is another word."""
+    near = body.near(word, budget)
+    if near and head is not None and (word in head or head.forms(word)):
+        return [(t, e) for t, e in near if body.named(t)]
+    return near
 
 
 def _bm25(body: _Words, token: str, idf: Callable[[str], float]) -> float:

@@ -213,6 +213,10 @@ def test_an_excluded_phrase_leaves_out_the_phrase_not_its_words(archive: Archive
     assert "g2_river.txt" not in names(archive, "river -burst")
     parsed = parse_query('mali -"river burst" -"wagner"')
     assert parsed.excluded_phrases == (("river", "burst"),) and parsed.excluded == ("wagner",)
+    # A hyphenated word is one term; repeats do not use up the four phrases.
+    assert parse_query("mali -al-qaeda").excluded_phrases == (("al", "qaeda"),)
+    repeated = parse_query('x -"a b" -"a b" -"a b" -"a b" -"c d"').excluded_phrases
+    assert repeated == (("a", "b"), ("c", "d"))
     assert archive.search('-"river burst"').hint == ONLY_EXCLUDED_HINT
 
 
@@ -421,6 +425,8 @@ TIER_ARTICLES = {
     # A passage whose headline has the word as typed matched through its headline, not through
     # a word of its own one typo away ("fore" for "fire").
     "t7_station.txt": "Fire station closes\n\nThe fore deck was painted blue on Monday.\n",
+    # ... but a name spelt otherwise in the story than in its headline is matched in the story.
+    "t10_gadaffi.txt": "Gadaffi regime falls\n\nRebels took it.\n\nGaddafi fled Tripoli.\n",
     "t8_blaze.txt": "Warehouse blaze\n\nA fire broke out in a warehouse by the docks overnight.\n",
 }
 tiers = module_archive("tiers", TIER_ARTICLES)
@@ -451,6 +457,13 @@ def test_a_word_in_the_headline_is_not_matched_by_a_typo_in_the_passage(tiers: A
     assert marked(found[0]) == ["fire"] and marked(found[1]) == []
 
 
+def test_a_name_spelt_otherwise_in_the_story_than_in_the_headline_is_matched(
+    tiers: Archive,
+) -> None:
+    found = tiers.search("Gadaffi", limit=5).hits
+    assert found[0].paragraph == 1 and marked(found[0]) == ["Gaddafi"]  # (0-based)
+
+
 def test_a_query_of_stop_words_only_marks_none_of_them(archive: Archive) -> None:
     for query in ("the", "of the"):
         found = archive.search(query, limit=20).hits
@@ -463,6 +476,9 @@ HEAD_ARTICLES = {
     "h1_drought.txt": "Drought grips Zambezi valley\n\nFarmers say the harvest failed again.\n",
     "h2_envoys.txt": "Libya talks\n\nEnvoys met in Tunis.\n\nauthor: Piotr Nowak\n",
     "h3_other.txt": "Harvest notes\n\nThe harvest was late in the north this year.\n",
+    # A byline's surname that a passage of another article has too.
+    "h4_river.txt": "River floods\n\nThe river burst its banks.\n\nauthor: Anna Kowalska\n",
+    "h5_bridge.txt": "Warsaw\n\nThe mayor, Anna Kowalska, opened the bridge.\n",
 }
 heads = module_archive("heads", HEAD_ARTICLES)
 
@@ -482,6 +498,13 @@ def test_headline_and_byline_words_no_passage_has_are_found_with_typos(
     heads: Archive, query: str, found: str
 ) -> None:
     assert names(heads, query)[0] == found
+
+
+def test_a_mistyped_name_finds_the_byline_though_a_passage_has_the_name(heads: Archive) -> None:
+    found = names(heads, "Kowalsak")
+    assert found[0] == "h5_bridge.txt" and "h4_river.txt" in found  # in the passage first
+    # With another word that nothing matches: the passages with the most words.
+    assert "h2_envoys.txt" in names(heads, "Nowack zzqx")
 
 
 def test_a_mistyped_byline_surname_is_corrected_to_it(heads: Archive) -> None:

@@ -62,7 +62,7 @@ def test_help_and_empty_command_list_every_handler(slack):
 
 
 def test_help_documents_the_query_syntax_in_the_command_and_a_dm(slack):
-    syntax = ('"exact phrase"', "-word", "by:NAME", "after:YYYY-MM-DD", "before:YYYY-MM-DD")
+    syntax = ('"exact phrase"', "-word", '-"a phrase"', "by:NAME", "after:", "before:")
     for body in (text_of(slack.command("/news", "help")), text_of(slack.dm("help"))):
         for part in syntax:
             assert part in body, part

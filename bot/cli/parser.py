@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="search the archive's passages",
         description='Query syntax: keywords (typos and word forms forgiven), "exact phrase",'
-        " -word to leave out, by:NAME (alias author:), after:YYYY-MM-DD, before:YYYY-MM-DD."
+        ' -word or -"a phrase" to leave out, by:NAME (alias author:), after:YYYY-MM-DD,'
+        " before:YYYY-MM-DD."
         " Quotes are optional (newsbot search mali -wagner); a phrase keeps its double quotes"
         " inside single ones: newsbot search '\"french troops\" mali'.",
     )

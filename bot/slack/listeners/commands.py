@@ -83,12 +83,13 @@ def search(req: CommandRequest) -> Message:
     return message
 
 
-QUERY_SYNTAX = '"exact phrase"  -word  by:NAME  after:YYYY-MM-DD  before:YYYY-MM-DD'
+QUERY_SYNTAX = '"exact phrase"  -word  -"a phrase"  by:NAME  after:YYYY-MM-DD  before:YYYY-MM-DD'
 
 
 def query_syntax(req: CommandRequest) -> Message:
-    """Narrow any search: a phrase, a word left out, an author (by: or author:), a date range
-    (both days included)."""
+    """Narrow any search: a phrase, a word or phrase left out, an author (by:), a date range.
+
+    Both days of a date range are included."""
     return search(req)
 
 
