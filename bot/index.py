@@ -437,9 +437,8 @@ class PassageIndex:
         """A word as typed, in any form (scored as its stem, weighed ``_FORM_WEIGHT``) or in
         the headline: it counts once, by the best of the three. Several words of one stem (the
         same word in two forms in one query) count once too: as typed, their BM25s add up."""
-        Q, should = tantivy.Query, tantivy.Occur.Should
-        typed = [Q.term_query(self.schema, "body", t) for t in tokens]
-        best = [typed[0] if len(typed) == 1 else Q.boolean_query([(should, q) for q in typed])]
+        Q = tantivy.Query
+        best = [_any_of([Q.term_query(self.schema, "body", t) for t in tokens])]
         any_form, other_forms = self._form_entry(tokens)
         if any_form is not None and other_forms:  # else it is the word as typed, again
             best.append(Q.boost_query(any_form, _FORM_WEIGHT))
@@ -458,7 +457,7 @@ class PassageIndex:
         """(what a passage must match for the word, what only adds to its score): the word in
         any form or its headline (``_exact_query``) or its typo neighbours (a constant by
         distance); then a little of the typo neighbours' BM25."""
-        Q, should = tantivy.Query, tantivy.Occur.Should
+        Q = tantivy.Query
         required = [self._exact_query(word.token)]
         optional: list[tantivy.Query] = []
         if word.typos:
@@ -476,9 +475,7 @@ class PassageIndex:
             tiers += self._title_typos(near, name=word.name)
             if tiers:
                 required.append(tiers[0] if len(tiers) == 1 else Q.disjunction_max_query(tiers))
-        if len(required) == 1:
-            return required[0], optional
-        return Q.boolean_query([(should, q) for q in required]), optional
+        return _any_of(required), optional
 
     def _title_typos(
         self, near: Sequence[tuple[str, int]], *, name: bool = False

@@ -71,22 +71,22 @@ def parse_query(query: str) -> ParsedQuery:
     for m in _PART.finditer(query):
         words.append(query[last : m.start()])
         last = m.end()
-        if m.group("phrase") is not None:
-            found = tuple(tokens(m.group("phrase")))
-            if m.group("neg") and len(found) > 1:
-                excluded_phrases.append(found)
-            elif m.group("neg"):
-                excluded.extend(found)
-            elif len(found) == 1:
-                words.append(" " + m.group("phrase") + " ")  # one word: a keyword like any other
-            elif found and len(phrases) < MAX_PHRASES:
-                phrases.append(found)
-        elif m.group("exclude") is not None:
-            found = tuple(tokens(m.group("exclude")))
-            if len(found) > 1:  # -al-qaeda, -covid-19: one term, as its phrase
+        left_out = m.group("exclude")  # -word, or -"a phrase":
+        if m.group("phrase") is not None and m.group("neg"):
+            left_out = m.group("phrase")
+        if left_out is not None:
+            found = tuple(tokens(left_out))
+            # One word, or a phrase: -"former colony", and -al-qaeda or -covid-19 (one term).
+            if len(found) > 1:
                 excluded_phrases.append(found)
             else:
                 excluded.extend(found)
+        elif m.group("phrase") is not None:
+            found = tuple(tokens(m.group("phrase")))
+            if len(found) == 1:
+                words.append(" " + m.group("phrase") + " ")  # one word: a keyword like any other
+            elif found and len(phrases) < MAX_PHRASES:
+                phrases.append(found)
         else:
             key = m.group("key").lower()
             value = m.group("qval") if m.group("qval") is not None else m.group("val")
